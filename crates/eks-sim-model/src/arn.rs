@@ -1,0 +1,1 @@
+//! arn (to be implemented)

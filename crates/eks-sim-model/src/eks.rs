@@ -1,0 +1,1 @@
+//! eks (to be implemented)

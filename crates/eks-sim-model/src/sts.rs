@@ -1,0 +1,1 @@
+//! sts (to be implemented)
