@@ -1,1 +1,3 @@
-//! store (to be implemented)
+//! The SQLite store (placeholder until implemented).
+
+pub struct Store {}
