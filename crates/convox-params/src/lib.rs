@@ -4,8 +4,184 @@
 //! one-way / install-only flags, sensitivity, the version that introduced each, help text)
 //! and validation of `KEY=VALUE` changes against a rack's current values and version.
 //! Pure: no I/O.
+//!
+//! Typical use by the binary:
+//! ```
+//! use convox_params::{validate_set, Params, Version};
+//! let current = Params::default();
+//! let version: Version = "3.24.7".parse().unwrap();
+//! let changes = validate_set(&current, &version, &["eks_access_entries=true"]).unwrap();
+//! assert_eq!(changes.changed().count(), 1);
+//! let next = changes.apply_to(&current);
+//! assert!(next.flag("eks_access_entries"));
+//! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+mod version;
+pub use version::{
+    known_versions, latest_version, parse_known, Version, VersionError, KNOWN_VERSIONS,
+};
+
+/// Parameter name: migrate cluster auth to EKS access entries (the seed's parameter).
+pub const EKS_ACCESS_ENTRIES: &str = "eks_access_entries";
+/// Parameter name: the Karpenter-specific auth mode migration.
+pub const KARPENTER_AUTH_MODE: &str = "karpenter_auth_mode";
+/// Install-only identity parameters (stored as rack columns, listed with the parameters).
+pub const REGION: &str = "region";
+pub const CLUSTER: &str = "cluster";
+pub const NODES_ROLE_ARN: &str = "nodes_role_arn";
+pub const KARPENTER_NODES_ROLE_ARN: &str = "karpenter_nodes_role_arn";
+
+/// Value shown instead of a sensitive value unless the caller asks to reveal it.
+pub const MASK: &str = "****";
+
+/// The type of a parameter's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    /// Only `true` or `false`.
+    Bool,
+    /// Any single-line text.
+    String,
+}
+
+/// One catalog entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ParamDef {
+    pub name: &'static str,
+    pub ty: ParamType,
+    /// Default value as text; `""` means "unset".
+    pub default: &'static str,
+    pub group: &'static str,
+    /// Once set to a non-default value it cannot go back (mirrors a one-way AWS change).
+    pub one_way: bool,
+    /// Fixed when the rack is installed; `params set` refuses it.
+    pub install_only: bool,
+    /// Masked in listings unless revealed.
+    pub sensitive: bool,
+    /// Rack version that introduced the parameter (`major.minor.patch`).
+    pub since: &'static str,
+    pub help: &'static str,
+}
+
+impl ParamDef {
+    /// The version that introduced this parameter.
+    pub fn since_version(&self) -> Version {
+        // The catalog is static and covered by a test that parses every `since`.
+        self.since.parse().unwrap_or(Version::new(0, 0, 0))
+    }
+}
+
+/// The catalog, sorted by name.
+pub static CATALOG: &[ParamDef] = &[
+    ParamDef {
+        name: CLUSTER,
+        ty: ParamType::String,
+        default: "",
+        group: "identity",
+        one_way: false,
+        install_only: true,
+        sensitive: false,
+        since: "3.0.0",
+        help: "Name of the rack's EKS cluster.",
+    },
+    ParamDef {
+        name: "docker_hub_password",
+        ty: ParamType::String,
+        default: "",
+        group: "registry",
+        one_way: false,
+        install_only: false,
+        sensitive: true,
+        since: "3.0.0",
+        help: "Docker Hub password or access token used for authenticated image pulls.",
+    },
+    ParamDef {
+        name: "docker_hub_username",
+        ty: ParamType::String,
+        default: "",
+        group: "registry",
+        one_way: false,
+        install_only: false,
+        sensitive: false,
+        since: "3.0.0",
+        help: "Docker Hub user name used for authenticated image pulls.",
+    },
+    ParamDef {
+        name: EKS_ACCESS_ENTRIES,
+        ty: ParamType::Bool,
+        default: "false",
+        group: "auth",
+        one_way: true,
+        install_only: false,
+        sensitive: false,
+        since: "3.24.7",
+        help: "Move cluster authentication from the aws-auth ConfigMap to EKS access entries: \
+               switches the cluster to API_AND_CONFIG_MAP and adds a cluster-admin entry for the \
+               role managing the rack plus an EC2_LINUX entry for the nodes role. Cannot be \
+               turned off once on.",
+    },
+    ParamDef {
+        name: KARPENTER_AUTH_MODE,
+        ty: ParamType::Bool,
+        default: "false",
+        group: "auth",
+        one_way: true,
+        install_only: false,
+        sensitive: false,
+        // Assumption: the seed does not say when karpenter_auth_mode appeared, only that it
+        // predates eks_access_entries (3.24.7); we take 3.23.0, the oldest version we know.
+        since: "3.23.0",
+        help: "Switch the cluster to API_AND_CONFIG_MAP and add an EC2_LINUX access entry for \
+               the Karpenter nodes role. Cannot be turned off once on.",
+    },
+    ParamDef {
+        name: KARPENTER_NODES_ROLE_ARN,
+        ty: ParamType::String,
+        default: "",
+        group: "identity",
+        one_way: false,
+        install_only: true,
+        sensitive: false,
+        since: "3.0.0",
+        help: "IAM role ARN of the nodes Karpenter launches.",
+    },
+    ParamDef {
+        name: NODES_ROLE_ARN,
+        ty: ParamType::String,
+        default: "",
+        group: "identity",
+        one_way: false,
+        install_only: true,
+        sensitive: false,
+        since: "3.0.0",
+        help: "IAM role ARN of the rack's managed node group.",
+    },
+    ParamDef {
+        name: REGION,
+        ty: ParamType::String,
+        default: "",
+        group: "identity",
+        one_way: false,
+        install_only: true,
+        sensitive: false,
+        since: "3.0.0",
+        help: "AWS region of the rack's cluster.",
+    },
+];
+
+/// The catalog entry of `name`.
+pub fn lookup(name: &str) -> Option<&'static ParamDef> {
+    CATALOG.iter().find(|d| d.name == name)
+}
+
+/// Parameter groups, sorted.
+pub fn groups() -> Vec<&'static str> {
+    let set: BTreeSet<&'static str> = CATALOG.iter().map(|d| d.group).collect();
+    set.into_iter().collect()
+}
 
 /// A rack's stored parameter values (only explicitly set ones; defaults come from the catalog).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -14,12 +190,333 @@ pub struct Params {
 }
 
 impl Params {
-    /// The value of `key`, or the catalog default.
+    /// The value of `key`, or the catalog default (`None` for unknown keys and for keys
+    /// whose default is unset).
     pub fn get(&self, key: &str) -> Option<String> {
-        self.values.get(key).cloned()
+        if let Some(v) = self.values.get(key) {
+            return Some(v.clone());
+        }
+        lookup(key)
+            .filter(|d| !d.default.is_empty())
+            .map(|d| d.default.to_string())
     }
-    /// A boolean parameter (`"true"`), defaulting to false.
+    /// A boolean parameter (`"true"`), defaulting to the catalog default (false if unknown).
     pub fn flag(&self, key: &str) -> bool {
-        self.values.get(key).map(|v| v == "true").unwrap_or(false)
+        self.get(key).map(|v| v == "true").unwrap_or(false)
     }
 }
+
+/// Why a `params set` (or install / update) was refused. Every message is one line that says
+/// what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    #[error("malformed parameter `{0}`: expected KEY=VALUE")]
+    Malformed(String),
+    #[error("empty parameter name in `{0}`: expected KEY=VALUE")]
+    EmptyKey(String),
+    #[error("no parameters given: expected KEY=VALUE")]
+    NoParams,
+    #[error("parameter {0} given more than once; set each parameter once per call")]
+    Duplicate(String),
+    #[error("unknown parameter {key}{}; run `convox rack params` to list parameters",
+        .suggestion.as_ref().map(|s| format!(" (did you mean {s}?)")).unwrap_or_default())]
+    Unknown {
+        key: String,
+        suggestion: Option<String>,
+    },
+    #[error("{key} requires rack version {since} or later (rack is at {rack}); run `convox rack update`")]
+    TooNew {
+        key: String,
+        since: Version,
+        rack: Version,
+    },
+    #[error("invalid value `{value}` for {key}: expected {expected}")]
+    BadValue {
+        key: String,
+        value: String,
+        expected: String,
+    },
+    #[error("{key} cannot be set to {value} once it is {current}: it is one-way, like the EKS authentication mode change it drives (EKS never moves back to CONFIG_MAP)")]
+    OneWay {
+        key: String,
+        current: String,
+        value: String,
+    },
+    #[error("{0} is fixed at install and cannot be changed with `params set`; install a new rack to use a different value")]
+    InstallOnly(String),
+    #[error("{0} is required at install")]
+    Required(String),
+    #[error(transparent)]
+    Version(#[from] VersionError),
+    #[error("cannot move the rack from {from} to {to}: {key} is set and {to} does not have it; a downgrade would leave its access entries unmanaged (see the seed's downgrade table). Stay on {since} or later")]
+    Downgrade {
+        key: String,
+        from: Version,
+        to: Version,
+        since: Version,
+    },
+}
+
+/// One validated change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Change {
+    pub key: String,
+    /// Effective value before (stored or default; `None` if unset).
+    pub old: Option<String>,
+    pub new: String,
+}
+
+impl Change {
+    /// Whether this change alters the effective value.
+    pub fn is_change(&self) -> bool {
+        // Unset and empty are the same effective value.
+        self.old.as_deref().unwrap_or("") != self.new
+    }
+}
+
+/// The validated change set of one call, in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChangeSet {
+    pub changes: Vec<Change>,
+}
+
+impl ChangeSet {
+    /// The entries that alter an effective value (setting the same value again is a no-op).
+    pub fn changed(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.is_change())
+    }
+    /// True when no entry alters anything.
+    pub fn is_noop(&self) -> bool {
+        self.changed().next().is_none()
+    }
+    /// `current` with every entry of this set stored (no-ops included, so an explicit
+    /// `KEY=default` is remembered as set).
+    pub fn apply_to(&self, current: &Params) -> Params {
+        let mut next = current.clone();
+        for c in &self.changes {
+            next.values.insert(c.key.clone(), c.new.clone());
+        }
+        next
+    }
+}
+
+/// Splits `KEY=VALUE` arguments, refusing malformed ones, empty keys and duplicates.
+pub fn parse_assignments<S: AsRef<str>>(args: &[S]) -> Result<Vec<(String, String)>, ParamError> {
+    if args.is_empty() {
+        return Err(ParamError::NoParams);
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(args.len());
+    for arg in args {
+        let arg = arg.as_ref();
+        let Some((key, value)) = arg.split_once('=') else {
+            return Err(ParamError::Malformed(arg.to_string()));
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(ParamError::EmptyKey(arg.to_string()));
+        }
+        if key.chars().any(char::is_whitespace) {
+            return Err(ParamError::Malformed(arg.to_string()));
+        }
+        if !seen.insert(key.to_string()) {
+            return Err(ParamError::Duplicate(key.to_string()));
+        }
+        out.push((key.to_string(), value.to_string()));
+    }
+    Ok(out)
+}
+
+fn suggest(key: &str) -> Option<String> {
+    CATALOG
+        .iter()
+        .map(|d| (strsim::jaro_winkler(key, d.name), d.name))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, n)| n.to_string())
+}
+
+fn check_value(def: &ParamDef, value: &str) -> Result<(), ParamError> {
+    match def.ty {
+        ParamType::Bool if value != "true" && value != "false" => Err(ParamError::BadValue {
+            key: def.name.to_string(),
+            value: value.to_string(),
+            expected: "true or false".to_string(),
+        }),
+        ParamType::String if value.contains(['\n', '\r']) => Err(ParamError::BadValue {
+            key: def.name.to_string(),
+            value: value.escape_default().to_string(),
+            expected: "a single line of text".to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Which kind of call is validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `convox rack params set`: install-only keys are refused.
+    Set,
+    /// `convox rack install … KEY=VALUE`: install-only keys are allowed.
+    Install,
+}
+
+/// Validates a `params set` call before anything is stored and returns the change set.
+pub fn validate_set<S: AsRef<str>>(
+    current: &Params,
+    rack_version: &Version,
+    args: &[S],
+) -> Result<ChangeSet, ParamError> {
+    validate(current, rack_version, args, Mode::Set)
+}
+
+/// Validates `KEY=VALUE` arguments in the given mode.
+pub fn validate<S: AsRef<str>>(
+    current: &Params,
+    rack_version: &Version,
+    args: &[S],
+    mode: Mode,
+) -> Result<ChangeSet, ParamError> {
+    let pairs = parse_assignments(args)?;
+    let mut changes = Vec::with_capacity(pairs.len());
+    for (key, value) in pairs {
+        let Some(def) = lookup(&key) else {
+            return Err(ParamError::Unknown {
+                suggestion: suggest(&key),
+                key,
+            });
+        };
+        if def.install_only && mode == Mode::Set {
+            return Err(ParamError::InstallOnly(key));
+        }
+        let since = def.since_version();
+        if *rack_version < since {
+            return Err(ParamError::TooNew {
+                key,
+                since,
+                rack: *rack_version,
+            });
+        }
+        check_value(def, &value)?;
+        let old = current.get(&key);
+        if def.one_way {
+            let old_eff = old.as_deref().unwrap_or(def.default);
+            if old_eff != def.default && value != old_eff {
+                return Err(ParamError::OneWay {
+                    key,
+                    current: old_eff.to_string(),
+                    value,
+                });
+            }
+        }
+        changes.push(Change {
+            key,
+            old,
+            new: value,
+        });
+    }
+    Ok(ChangeSet { changes })
+}
+
+/// Checks a `rack update` from `from` to `to`: `to` must be a version this build knows, and a
+/// downgrade must not drop a parameter that is set to a non-default value (a one-way parameter
+/// would leave its AWS changes unmanaged, per the seed's downgrade table).
+pub fn validate_update(current: &Params, from: &Version, to: &Version) -> Result<(), ParamError> {
+    if !known_versions().contains(to) {
+        return Err(VersionError::Unknown(to.to_string()).into());
+    }
+    if to >= from {
+        return Ok(());
+    }
+    for def in CATALOG {
+        let since = def.since_version();
+        if *to >= since {
+            continue;
+        }
+        let set = current
+            .values
+            .get(def.name)
+            .is_some_and(|v| v.as_str() != def.default);
+        if set {
+            return Err(ParamError::Downgrade {
+                key: def.name.to_string(),
+                from: *from,
+                to: *to,
+                since,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One row of `convox rack params`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Listed {
+    pub key: String,
+    /// Effective value (stored or default), masked when sensitive and not revealed.
+    pub value: String,
+    pub group: String,
+    /// True when the value is stored explicitly (not the default).
+    pub set: bool,
+    pub masked: bool,
+}
+
+/// The listing for `convox rack params`: every catalog parameter that exists at
+/// `rack_version`, sorted by key, with defaults; filtered by `group` (an unknown group is an
+/// error naming the known ones); sensitive non-empty values masked unless `reveal`.
+/// Install-only parameters show whatever `params` carries for them (the binary puts the
+/// rack's identity columns there), else nothing.
+pub fn list(
+    params: &Params,
+    rack_version: &Version,
+    group: Option<&str>,
+    reveal: bool,
+) -> Result<Vec<Listed>, ParamError> {
+    if let Some(g) = group {
+        if !groups().contains(&g) {
+            return Err(ParamError::BadValue {
+                key: "group".to_string(),
+                value: g.to_string(),
+                expected: format!("one of {}", groups().join(", ")),
+            });
+        }
+    }
+    let mut out: Vec<Listed> = CATALOG
+        .iter()
+        .filter(|d| group.is_none_or(|g| d.group == g))
+        .filter(|d| *rack_version >= d.since_version())
+        .map(|d| {
+            let stored = params.values.get(d.name);
+            let value = stored.cloned().unwrap_or_else(|| d.default.to_string());
+            let masked = d.sensitive && !reveal && !value.is_empty();
+            Listed {
+                key: d.name.to_string(),
+                value: if masked { MASK.to_string() } else { value },
+                group: d.group.to_string(),
+                set: stored.is_some(),
+                masked,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+impl fmt::Display for Listed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}  {}", self.key, self.value)
+    }
+}
+
+/// Renders a listing as the two-column `key  value` text, keys padded to one width.
+pub fn render_listing(rows: &[Listed]) -> String {
+    let width = rows.iter().map(|r| r.key.len()).max().unwrap_or(0);
+    let mut s = String::new();
+    for r in rows {
+        s.push_str(&format!("{:<width$}  {}\n", r.key, r.value, width = width));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;
