@@ -1,1 +1,547 @@
-//! iam (to be implemented)
+//! IAM: roles and users (the principals of access entries), and access keys for users.
+//! IAM is global: its ARNs carry no region, only the partition.
+
+use crate::error::{SimError, SimResult};
+use crate::Ctx;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PrincipalKind {
+    Role,
+    User,
+}
+
+/// An IAM principal found by its exact ARN (path included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub arn: String,
+    pub account: String,
+    pub kind: PrincipalKind,
+    /// RoleId (`AROA…`) or UserId (`AIDA…`).
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub account: String,
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    pub role_id: String,
+    pub assume_role_policy: String,
+    pub description: Option<String>,
+    pub max_session_duration: i64,
+    pub created_ms: i64,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub account: String,
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    pub user_id: String,
+    pub created_ms: i64,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateRoleInput {
+    pub role_name: String,
+    pub path: Option<String>,
+    pub assume_role_policy_document: String,
+    pub description: Option<String>,
+    pub max_session_duration: Option<i64>,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessKey {
+    pub user_name: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub created_ms: i64,
+}
+
+/// Exact ARN match, path included. `None` when no such role or user exists.
+pub fn lookup_principal(conn: &Connection, arn: &str) -> SimResult<Option<Principal>> {
+    let mut st = conn.prepare_cached("SELECT account, role_id FROM iam_roles WHERE arn = ?1")?;
+    if let Some((account, id)) = st
+        .query_row([arn], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .optional()?
+    {
+        return Ok(Some(Principal {
+            arn: arn.to_string(),
+            account,
+            kind: PrincipalKind::Role,
+            id,
+        }));
+    }
+    let mut st = conn.prepare_cached("SELECT account, user_id FROM iam_users WHERE arn = ?1")?;
+    Ok(st
+        .query_row([arn], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .optional()?
+        .map(|(account, id)| Principal {
+            arn: arn.to_string(),
+            account,
+            kind: PrincipalKind::User,
+            id,
+        }))
+}
+
+/// A trust policy letting any principal of `account` assume a role.
+pub fn account_trust_policy(account: &str, partition: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:{partition}:iam::{account}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+    )
+}
+
+/// `1 validation error detected: …` as AWS's query services word a constraint failure.
+pub fn validation(field: &str, value: &str, constraint: &str) -> SimError {
+    SimError::new(
+        "ValidationError",
+        400,
+        format!(
+            "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
+        ),
+    )
+}
+
+/// IAM's name pattern `[\w+=,.@-]+` with a length range.
+fn check_name(field: &str, v: &str, max: usize) -> SimResult<()> {
+    if v.is_empty() || v.chars().count() > max {
+        return Err(validation(
+            field,
+            v,
+            &format!("Member must have length less than or equal to {max}"),
+        ));
+    }
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    {
+        return Err(validation(
+            field,
+            v,
+            r"Member must satisfy regular expression pattern: [\w+=,.@-]+",
+        ));
+    }
+    Ok(())
+}
+
+/// IAM's path pattern: `/` or `/…/` of printable ASCII, at most 512 characters.
+fn check_path(v: &str) -> SimResult<()> {
+    let ok = v.len() <= 512
+        && v.starts_with('/')
+        && v.ends_with('/')
+        && v.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(validation(
+            "path",
+            v,
+            r"Member must satisfy regular expression pattern: (\u002F)|(\u002F[\u0021-\u007E]+\u002F)",
+        ))
+    }
+}
+
+fn check_tags(tags: &[Tag]) -> SimResult<()> {
+    if tags.len() > 50 {
+        return Err(SimError::new(
+            "LimitExceeded",
+            409,
+            "Cannot exceed quota for TagsPerRole: 50.",
+        ));
+    }
+    for t in tags {
+        if t.key.is_empty() || t.key.chars().count() > 128 {
+            return Err(validation(
+                "tags.member.key",
+                &t.key,
+                "Member must have length less than or equal to 128",
+            ));
+        }
+        if t.value.chars().count() > 256 {
+            return Err(validation(
+                "tags.member.value",
+                &t.value,
+                "Member must have length less than or equal to 256",
+            ));
+        }
+    }
+    let mut keys: Vec<String> = tags.iter().map(|t| t.key.to_lowercase()).collect();
+    keys.sort();
+    keys.dedup();
+    if keys.len() != tags.len() {
+        return Err(SimError::new(
+            "InvalidInput",
+            400,
+            "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+        ));
+    }
+    Ok(())
+}
+
+/// A random IAM unique id: prefix + 17 upper-case alphanumerics.
+pub fn unique_id(prefix: &str) -> String {
+    use rand::Rng;
+    const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = rand::thread_rng();
+    let mut s = String::with_capacity(prefix.len() + 17);
+    s.push_str(prefix);
+    for _ in 0..17 {
+        s.push(ALPHA[rng.gen_range(0..ALPHA.len())] as char);
+    }
+    s
+}
+
+/// A random secret of AWS's shape (40 characters, base64 alphabet).
+pub fn secret_key() -> String {
+    use rand::Rng;
+    const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut rng = rand::thread_rng();
+    (0..40)
+        .map(|_| ALPHA[rng.gen_range(0..ALPHA.len())] as char)
+        .collect()
+}
+
+fn tags_json(tags: &[Tag]) -> SimResult<String> {
+    serde_json::to_string(tags).map_err(|e| SimError::internal(format!("tags: {e}")))
+}
+
+fn tags_from(json: &str) -> Vec<Tag> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+const ROLE_COLS: &str = "account, name, path, arn, role_id, assume_role_policy, description, \
+                         max_session_duration, created_ms, tags_json";
+
+fn role_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Role> {
+    Ok(Role {
+        account: r.get(0)?,
+        name: r.get(1)?,
+        path: r.get(2)?,
+        arn: r.get(3)?,
+        role_id: r.get(4)?,
+        assume_role_policy: r.get(5)?,
+        description: r.get(6)?,
+        max_session_duration: r.get(7)?,
+        created_ms: r.get(8)?,
+        tags: tags_from(&r.get::<_, String>(9)?),
+    })
+}
+
+const USER_COLS: &str = "account, name, path, arn, user_id, created_ms, tags_json";
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        account: r.get(0)?,
+        name: r.get(1)?,
+        path: r.get(2)?,
+        arn: r.get(3)?,
+        user_id: r.get(4)?,
+        created_ms: r.get(5)?,
+        tags: tags_from(&r.get::<_, String>(6)?),
+    })
+}
+
+pub fn create_role(tx: &Transaction<'_>, ctx: &Ctx, input: &CreateRoleInput) -> SimResult<Role> {
+    check_name("roleName", &input.role_name, 64)?;
+    let path = input.path.clone().unwrap_or_else(|| "/".to_string());
+    check_path(&path)?;
+    let doc = &input.assume_role_policy_document;
+    if doc.is_empty() || doc.len() > 131_072 {
+        return Err(validation(
+            "assumeRolePolicyDocument",
+            doc,
+            "Member must have length less than or equal to 131072",
+        ));
+    }
+    if !serde_json::from_str::<serde_json::Value>(doc)
+        .map(|v| v.is_object())
+        .unwrap_or(false)
+    {
+        return Err(SimError::new(
+            "MalformedPolicyDocument",
+            400,
+            "This policy contains invalid Json",
+        ));
+    }
+    if let Some(d) = &input.description {
+        if d.chars().count() > 1000 {
+            return Err(validation(
+                "description",
+                d,
+                "Member must have length less than or equal to 1000",
+            ));
+        }
+    }
+    let max = input.max_session_duration.unwrap_or(3600);
+    if !(3600..=43200).contains(&max) {
+        return Err(validation(
+            "maxSessionDuration",
+            &max.to_string(),
+            "Member must have value less than or equal to 43200",
+        ));
+    }
+    check_tags(&input.tags)?;
+    let account = &ctx.caller.account;
+    let exists: bool = tx
+        .prepare_cached("SELECT 1 FROM iam_roles WHERE account = ?1 AND name = ?2")?
+        .exists(params![account, input.role_name])?;
+    if exists {
+        return Err(SimError::new(
+            "EntityAlreadyExists",
+            409,
+            format!("Role with name {} already exists.", input.role_name),
+        ));
+    }
+    let role = Role {
+        account: account.clone(),
+        name: input.role_name.clone(),
+        arn: format!(
+            "arn:{}:iam::{account}:role{path}{}",
+            ctx.partition(),
+            input.role_name
+        ),
+        path,
+        role_id: unique_id("AROA"),
+        assume_role_policy: doc.clone(),
+        description: input.description.clone(),
+        max_session_duration: max,
+        created_ms: ctx.now_ms,
+        tags: input.tags.clone(),
+    };
+    tx.execute(
+        &format!("INSERT INTO iam_roles ({ROLE_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"),
+        params![
+            role.account,
+            role.name,
+            role.path,
+            role.arn,
+            role.role_id,
+            role.assume_role_policy,
+            role.description,
+            role.max_session_duration,
+            role.created_ms,
+            tags_json(&role.tags)?
+        ],
+    )?;
+    Ok(role)
+}
+
+fn no_such_role(name: &str) -> SimError {
+    SimError::new(
+        "NoSuchEntity",
+        404,
+        format!("The role with name {name} cannot be found."),
+    )
+}
+
+pub fn get_role(conn: &Connection, ctx: &Ctx, name: &str) -> SimResult<Role> {
+    check_name("roleName", name, 64)?;
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {ROLE_COLS} FROM iam_roles WHERE account = ?1 AND name = ?2"
+    ))?;
+    st.query_row(params![ctx.caller.account, name], role_row)
+        .optional()?
+        .ok_or_else(|| no_such_role(name))
+}
+
+/// A role by ARN, in any account (for STS AssumeRole).
+pub fn role_by_arn(conn: &Connection, arn: &str) -> SimResult<Option<Role>> {
+    let mut st = conn.prepare_cached(&format!("SELECT {ROLE_COLS} FROM iam_roles WHERE arn = ?1"))?;
+    Ok(st.query_row([arn], role_row).optional()?)
+}
+
+/// One page of roles under `path_prefix`, ordered by name; the marker is the next name.
+pub fn list_roles(
+    conn: &Connection,
+    ctx: &Ctx,
+    path_prefix: Option<&str>,
+    marker: Option<&str>,
+    max_items: Option<i64>,
+) -> SimResult<(Vec<Role>, Option<String>)> {
+    let prefix = path_prefix.unwrap_or("/");
+    if prefix.is_empty() || prefix.len() > 512 || !prefix.starts_with('/') {
+        return Err(validation(
+            "pathPrefix",
+            prefix,
+            r"Member must satisfy regular expression pattern: \u002F[\u0021-\u007F]*",
+        ));
+    }
+    let max = max_items.unwrap_or(100);
+    if !(1..=1000).contains(&max) {
+        return Err(validation(
+            "maxItems",
+            &max.to_string(),
+            "Member must have value greater than or equal to 1",
+        ));
+    }
+    let start = match marker {
+        Some(m) => decode_marker(m)?,
+        None => String::new(),
+    };
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {ROLE_COLS} FROM iam_roles
+         WHERE account = ?1 AND substr(path, 1, length(?2)) = ?2 AND name >= ?3
+         ORDER BY name LIMIT ?4"
+    ))?;
+    let mut roles: Vec<Role> = st
+        .query_map(params![ctx.caller.account, prefix, start, max + 1], role_row)?
+        .collect::<Result<_, _>>()?;
+    let next = if roles.len() as i64 > max {
+        roles.pop().map(|r| encode_marker(&r.name))
+    } else {
+        None
+    };
+    Ok((roles, next))
+}
+
+// Markers are opaque to clients; hex keeps them URL/XML-safe without extra escaping.
+fn encode_marker(name: &str) -> String {
+    name.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_marker(m: &str) -> SimResult<String> {
+    let bad = || SimError::new("ValidationError", 400, "Invalid Marker.");
+    if m.len() % 2 != 0 {
+        return Err(bad());
+    }
+    let bytes: Result<Vec<u8>, _> = (0..m.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(m.get(i..i + 2).unwrap_or("zz"), 16))
+        .collect();
+    String::from_utf8(bytes.map_err(|_| bad())?).map_err(|_| bad())
+}
+
+pub fn delete_role(tx: &Transaction<'_>, ctx: &Ctx, name: &str) -> SimResult<()> {
+    check_name("roleName", name, 64)?;
+    let n = tx.execute(
+        "DELETE FROM iam_roles WHERE account = ?1 AND name = ?2",
+        params![ctx.caller.account, name],
+    )?;
+    if n == 0 {
+        return Err(no_such_role(name));
+    }
+    Ok(())
+}
+
+pub fn create_user(
+    tx: &Transaction<'_>,
+    ctx: &Ctx,
+    name: &str,
+    path: Option<&str>,
+    tags: &[Tag],
+) -> SimResult<User> {
+    check_name("userName", name, 64)?;
+    let path = path.unwrap_or("/").to_string();
+    check_path(&path)?;
+    check_tags(tags)?;
+    let account = &ctx.caller.account;
+    let exists = tx
+        .prepare_cached("SELECT 1 FROM iam_users WHERE account = ?1 AND name = ?2")?
+        .exists(params![account, name])?;
+    if exists {
+        return Err(SimError::new(
+            "EntityAlreadyExists",
+            409,
+            format!("User with name {name} already exists."),
+        ));
+    }
+    let user = User {
+        account: account.clone(),
+        name: name.to_string(),
+        arn: format!("arn:{}:iam::{account}:user{path}{name}", ctx.partition()),
+        path,
+        user_id: unique_id("AIDA"),
+        created_ms: ctx.now_ms,
+        tags: tags.to_vec(),
+    };
+    tx.execute(
+        &format!("INSERT INTO iam_users ({USER_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7)"),
+        params![
+            user.account,
+            user.name,
+            user.path,
+            user.arn,
+            user.user_id,
+            user.created_ms,
+            tags_json(&user.tags)?
+        ],
+    )?;
+    Ok(user)
+}
+
+fn no_such_user(name: &str) -> SimError {
+    SimError::new(
+        "NoSuchEntity",
+        404,
+        format!("The user with name {name} cannot be found."),
+    )
+}
+
+/// GetUser: the named user, or (no name) the calling user; a role session must name one.
+pub fn get_user(conn: &Connection, ctx: &Ctx, name: Option<&str>) -> SimResult<User> {
+    match name {
+        Some(n) => {
+            check_name("userName", n, 64)?;
+            let mut st = conn.prepare_cached(&format!(
+                "SELECT {USER_COLS} FROM iam_users WHERE account = ?1 AND name = ?2"
+            ))?;
+            st.query_row(params![ctx.caller.account, n], user_row)
+                .optional()?
+                .ok_or_else(|| no_such_user(n))
+        }
+        None => {
+            let mut st =
+                conn.prepare_cached(&format!("SELECT {USER_COLS} FROM iam_users WHERE arn = ?1"))?;
+            match st.query_row([&ctx.caller.arn], user_row).optional()? {
+                Some(u) => Ok(u),
+                None => Err(SimError::new(
+                    "ValidationError",
+                    400,
+                    "Must specify userName when calling with non-User credentials",
+                )),
+            }
+        }
+    }
+}
+
+/// CreateAccessKey for a user (default: the calling user): a long-term `AKIA…` key.
+pub fn create_access_key(
+    tx: &Transaction<'_>,
+    ctx: &Ctx,
+    user_name: Option<&str>,
+) -> SimResult<AccessKey> {
+    let user = get_user(tx, ctx, user_name)?;
+    let key = AccessKey {
+        user_name: user.name.clone(),
+        access_key_id: unique_id("AKIA"),
+        secret_access_key: secret_key(),
+        created_ms: ctx.now_ms,
+    };
+    tx.execute(
+        "INSERT INTO sts_keys (access_key_id, secret, session_token, account, arn,
+           principal_arn, user_id, created_ms, expires_ms)
+         VALUES (?1, ?2, NULL, ?3, ?4, ?4, ?5, ?6, NULL)",
+        params![
+            key.access_key_id,
+            key.secret_access_key,
+            user.account,
+            user.arn,
+            user.user_id,
+            key.created_ms
+        ],
+    )?;
+    Ok(key)
+}

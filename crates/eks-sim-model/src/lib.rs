@@ -78,3 +78,5 @@ pub const DEFAULT_SECRET_ACCESS_KEY: &str = "c0nv0xSimulatorDefaultSecretKey/EXA
 pub const DEFAULT_SESSION_TOKEN: &str = "convox-sim-default-session-token";
 pub const DEFAULT_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/ops/ConvoxAdmin";
 pub const DEFAULT_SESSION_NAME: &str = "convox";
+/// RoleId (`AROA…`) of the default role.
+pub const DEFAULT_ROLE_ID: &str = "AROASIMULATEDCONVOXAD";

@@ -55,3 +55,137 @@ impl Default for Settings {
         }
     }
 }
+
+use crate::error::{SimError, SimResult};
+use std::cell::RefCell;
+
+thread_local! {
+    // (state file, settings tag, settings): a settings read on the hot path costs one
+    // indexed SELECT of an integer instead of a JSON parse.
+    static CACHE: RefCell<Option<(String, i64, Settings)>> = const { RefCell::new(None) };
+}
+
+/// The stored settings. Every process sharing the state file sees a change at its next call.
+pub fn load(conn: &rusqlite::Connection) -> SimResult<Settings> {
+    let path = conn.path().unwrap_or("").to_string();
+    let gen: i64 = {
+        let mut st = conn.prepare_cached("SELECT settings_gen FROM sim_meta WHERE id = 1")?;
+        st.query_row([], |r| r.get(0))?
+    };
+    let hit = CACHE.with(|c| match &*c.borrow() {
+        Some((p, g, s)) if *g == gen && *p == path => Some(s.clone()),
+        _ => None,
+    });
+    if let Some(s) = hit {
+        return Ok(s);
+    }
+    let json: String = {
+        let mut st = conn.prepare_cached("SELECT settings_json FROM sim_meta WHERE id = 1")?;
+        st.query_row([], |r| r.get(0))?
+    };
+    let s: Settings = serde_json::from_str(&json)
+        .map_err(|e| SimError::internal(format!("stored settings unreadable: {e}")))?;
+    CACHE.with(|c| *c.borrow_mut() = Some((path, gen, s.clone())));
+    Ok(s)
+}
+
+/// Stores `s` (inside the caller's write transaction) and changes the settings tag.
+pub fn save(tx: &rusqlite::Transaction<'_>, s: &Settings) -> SimResult<()> {
+    s.validate()?;
+    let json =
+        serde_json::to_string(s).map_err(|e| SimError::internal(format!("settings: {e}")))?;
+    tx.execute(
+        "UPDATE sim_meta SET settings_json = ?1, settings_gen = ?2 WHERE id = 1",
+        rusqlite::params![json, rand::random::<i64>()],
+    )?;
+    Ok(())
+}
+
+/// Applies a JSON object of changes (a merge: absent keys keep their value) to `base`.
+/// Unknown keys and wrongly typed values are refused, so a typo is not silently ignored.
+pub fn merge(base: &Settings, patch: &serde_json::Value) -> SimResult<Settings> {
+    let obj = patch
+        .as_object()
+        .ok_or_else(|| SimError::new("ValidationError", 400, "settings must be a JSON object"))?;
+    let mut cur = serde_json::to_value(base)
+        .map_err(|e| SimError::internal(format!("settings: {e}")))?;
+    let known = cur
+        .as_object_mut()
+        .ok_or_else(|| SimError::internal("settings are not an object"))?;
+    for (k, v) in obj {
+        if !known.contains_key(k) {
+            return Err(SimError::new(
+                "ValidationError",
+                400,
+                format!("unknown setting `{k}`"),
+            ));
+        }
+        known.insert(k.clone(), v.clone());
+    }
+    let s: Settings = serde_json::from_value(cur)
+        .map_err(|e| SimError::new("ValidationError", 400, format!("bad settings: {e}")))?;
+    s.validate()?;
+    Ok(s)
+}
+
+/// Parses one `KEY=VALUE` (as given to `--set`) into a merge of `base`. Values are JSON
+/// (`true`, `0.5`, `100`); a bare word is taken as a string.
+pub fn set_kv(base: &Settings, kv: &str) -> SimResult<Settings> {
+    let (k, v) = kv.split_once('=').ok_or_else(|| {
+        SimError::new("ValidationError", 400, format!("expected KEY=VALUE, got `{kv}`"))
+    })?;
+    let value = serde_json::from_str::<serde_json::Value>(v.trim())
+        .unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+    let mut patch = serde_json::Map::new();
+    patch.insert(k.trim().to_string(), value);
+    merge(base, &serde_json::Value::Object(patch))
+}
+
+impl Settings {
+    /// Rejects values that make no sense (negative rates, rates above 1, …).
+    pub fn validate(&self) -> SimResult<()> {
+        let bad = |m: &str| Err(SimError::new("ValidationError", 400, m.to_string()));
+        if !(0.0..=1.0).contains(&self.error_rate) {
+            return bad("error_rate must be within 0..=1");
+        }
+        if !self.throttle_rate.is_finite() || self.throttle_rate < 0.0 {
+            return bad("throttle_rate must be >= 0");
+        }
+        if !self.throttle_burst.is_finite() || self.throttle_burst < 0.0 {
+            return bad("throttle_burst must be >= 0");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_and_set() {
+        let s = Settings::default();
+        let m = merge(&s, &serde_json::json!({"update_ms": 0, "error_rate": 0.5})).unwrap();
+        assert_eq!(m.update_ms, 0);
+        assert_eq!(m.error_rate, 0.5);
+        assert_eq!(m.cluster_create_ms, s.cluster_create_ms);
+        assert!(merge(&s, &serde_json::json!({"nope": 1})).is_err());
+        assert!(merge(&s, &serde_json::json!({"update_ms": "x"})).is_err());
+        assert!(merge(&s, &serde_json::json!({"error_rate": 2.0})).is_err());
+        assert_eq!(set_kv(&s, "auto_node_entries=false").unwrap().auto_node_entries, false);
+        assert!(set_kv(&s, "update_ms").is_err());
+    }
+
+    #[test]
+    fn save_load_roundtrip_seen_by_other_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sim.db");
+        let a = crate::Store::open(&p).unwrap();
+        let b = crate::Store::open(&p).unwrap();
+        assert_eq!(b.settings().unwrap(), Settings::default());
+        let mut s = a.settings().unwrap();
+        s.read_lag_ms = 42;
+        a.write(|tx| save(tx, &s)).unwrap();
+        assert_eq!(b.settings().unwrap().read_lag_ms, 42);
+    }
+}

@@ -1,1 +1,328 @@
-//! sts (to be implemented)
+//! STS: access keys → identities, GetCallerIdentity, AssumeRole.
+
+use crate::error::{SimError, SimResult};
+use crate::iam::{secret_key, unique_id, validation};
+use crate::{Caller, Ctx};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+/// A known access key and the identity it signs for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub access_key_id: String,
+    pub secret: String,
+    /// Temporary (session) keys require this token on every request.
+    pub session_token: Option<String>,
+    pub caller: Caller,
+    pub expires_ms: Option<i64>,
+}
+
+pub fn lookup_key(conn: &Connection, access_key_id: &str) -> SimResult<Option<KeyRecord>> {
+    let mut st = conn.prepare_cached(
+        "SELECT secret, session_token, account, arn, principal_arn, user_id, expires_ms
+         FROM sts_keys WHERE access_key_id = ?1",
+    )?;
+    Ok(st
+        .query_row([access_key_id], |r| {
+            Ok(KeyRecord {
+                access_key_id: access_key_id.to_string(),
+                secret: r.get(0)?,
+                session_token: r.get(1)?,
+                caller: Caller {
+                    account: r.get(2)?,
+                    arn: r.get(3)?,
+                    principal_arn: r.get(4)?,
+                    user_id: r.get(5)?,
+                },
+                expires_ms: r.get(6)?,
+            })
+        })
+        .optional()?)
+}
+
+/// GetCallerIdentity's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+    pub user_id: String,
+}
+
+pub fn get_caller_identity(ctx: &Ctx) -> Identity {
+    Identity {
+        account: ctx.caller.account.clone(),
+        arn: ctx.caller.arn.clone(),
+        user_id: ctx.caller.user_id.clone(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AssumeRoleInput {
+    pub role_arn: String,
+    pub role_session_name: String,
+    pub duration_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub expiration_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeRoleOutput {
+    pub credentials: Credentials,
+    /// `arn:PART:sts::ACCOUNT:assumed-role/NAME/SESSION` (no role path, as AWS).
+    pub assumed_role_arn: String,
+    /// `AROA…:SESSION`.
+    pub assumed_role_id: String,
+}
+
+pub fn assume_role(
+    tx: &Transaction<'_>,
+    ctx: &Ctx,
+    input: &AssumeRoleInput,
+) -> SimResult<AssumeRoleOutput> {
+    if input.role_arn.len() < 20 || input.role_arn.len() > 2048 {
+        return Err(validation(
+            "roleArn",
+            &input.role_arn,
+            "Member must have length greater than or equal to 20",
+        ));
+    }
+    let s = &input.role_session_name;
+    if s.len() < 2 || s.len() > 64 {
+        return Err(validation(
+            "roleSessionName",
+            s,
+            "Member must have length greater than or equal to 2",
+        ));
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    {
+        return Err(validation(
+            "roleSessionName",
+            s,
+            r"Member must satisfy regular expression pattern: [\w+=,.@-]*",
+        ));
+    }
+    let duration = input.duration_seconds.unwrap_or(3600);
+    if !(900..=43200).contains(&duration) {
+        return Err(validation(
+            "durationSeconds",
+            &duration.to_string(),
+            "Member must have value greater than or equal to 900",
+        ));
+    }
+    // Trust policies are not evaluated: any existing role of the caller's account may be
+    // assumed (documented simplification).
+    let role = crate::iam::role_by_arn(tx, &input.role_arn)?
+        .filter(|r| r.account == ctx.caller.account)
+        .ok_or_else(|| {
+            SimError::new(
+                "AccessDenied",
+                403,
+                format!(
+                    "User: {} is not authorized to perform: sts:AssumeRole on resource: {}",
+                    ctx.caller.arn, input.role_arn
+                ),
+            )
+        })?;
+    if duration > role.max_session_duration {
+        return Err(SimError::new(
+            "ValidationError",
+            400,
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        ));
+    }
+    let partition = role
+        .arn
+        .split(':')
+        .nth(1)
+        .unwrap_or(ctx.partition())
+        .to_string();
+    let out = AssumeRoleOutput {
+        credentials: Credentials {
+            access_key_id: unique_id("ASIA"),
+            secret_access_key: secret_key(),
+            session_token: format!("FwoGZXIvYXdzE{}", secret_key().replace(['/', '+'], "x")),
+            expiration_ms: ctx.now_ms + duration * 1000,
+        },
+        assumed_role_arn: format!(
+            "arn:{partition}:sts::{}:assumed-role/{}/{}",
+            role.account, role.name, s
+        ),
+        assumed_role_id: format!("{}:{}", role.role_id, s),
+    };
+    tx.execute(
+        "INSERT INTO sts_keys (access_key_id, secret, session_token, account, arn,
+           principal_arn, user_id, created_ms, expires_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            out.credentials.access_key_id,
+            out.credentials.secret_access_key,
+            out.credentials.session_token,
+            role.account,
+            out.assumed_role_arn,
+            role.arn,
+            out.assumed_role_id,
+            ctx.now_ms,
+            out.credentials.expiration_ms
+        ],
+    )?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::*;
+
+    fn ctx(store: &Store) -> Ctx {
+        let k = store
+            .read(|c| lookup_key(c, DEFAULT_ACCESS_KEY_ID))
+            .unwrap()
+            .unwrap();
+        Ctx {
+            caller: k.caller,
+            region: "us-east-1".into(),
+            now_ms: store::now_ms(),
+        }
+    }
+
+    #[test]
+    fn default_key_and_assume_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("sim.db")).unwrap();
+        let c = ctx(&s);
+        assert_eq!(
+            c.caller.arn,
+            "arn:aws:sts::123456789012:assumed-role/ConvoxAdmin/convox"
+        );
+        assert_eq!(c.caller.principal_arn, DEFAULT_ROLE_ARN);
+        let role = s
+            .write(|tx| {
+                iam::create_role(
+                    tx,
+                    &c,
+                    &iam::CreateRoleInput {
+                        role_name: "Deployer".into(),
+                        path: Some("/a/b/".into()),
+                        assume_role_policy_document: "{}".into(),
+                        ..Default::default()
+                    },
+                )
+            })
+            .unwrap();
+        assert_eq!(role.arn, "arn:aws:iam::123456789012:role/a/b/Deployer");
+        let out = s
+            .write(|tx| {
+                assume_role(
+                    tx,
+                    &c,
+                    &AssumeRoleInput {
+                        role_arn: role.arn.clone(),
+                        role_session_name: "s1".into(),
+                        duration_seconds: None,
+                    },
+                )
+            })
+            .unwrap();
+        assert_eq!(
+            out.assumed_role_arn,
+            "arn:aws:sts::123456789012:assumed-role/Deployer/s1"
+        );
+        let k = s
+            .read(|c| lookup_key(c, &out.credentials.access_key_id))
+            .unwrap()
+            .unwrap();
+        assert_eq!(k.caller.principal_arn, role.arn);
+        assert_eq!(k.session_token.as_deref(), Some(&*out.credentials.session_token));
+        let err = s
+            .write(|tx| {
+                assume_role(
+                    tx,
+                    &c,
+                    &AssumeRoleInput {
+                        role_arn: "arn:aws:iam::123456789012:role/Nope".into(),
+                        role_session_name: "s1".into(),
+                        duration_seconds: None,
+                    },
+                )
+            })
+            .unwrap_err();
+        assert_eq!(err.code, "AccessDenied");
+    }
+
+    #[test]
+    fn iam_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("sim.db")).unwrap();
+        let c = ctx(&s);
+        let mk = |name: &str, path: Option<&str>, doc: &str| {
+            s.write(|tx| {
+                iam::create_role(
+                    tx,
+                    &c,
+                    &iam::CreateRoleInput {
+                        role_name: name.into(),
+                        path: path.map(Into::into),
+                        assume_role_policy_document: doc.into(),
+                        ..Default::default()
+                    },
+                )
+            })
+        };
+        let cases: &[(&str, Option<&str>, &str, &str)] = &[
+            ("ConvoxAdmin", None, "{}", "EntityAlreadyExists"),
+            ("convoxadmin", None, "{}", "EntityAlreadyExists"),
+            ("bad name", None, "{}", "ValidationError"),
+            ("ok", Some("nopath"), "{}", "ValidationError"),
+            ("ok", None, "not json", "MalformedPolicyDocument"),
+        ];
+        for (name, path, doc, code) in cases {
+            assert_eq!(mk(name, *path, doc).unwrap_err().code, *code, "{name}");
+        }
+        assert_eq!(
+            s.read(|cn| iam::get_role(cn, &c, "missing")).unwrap_err().code,
+            "NoSuchEntity"
+        );
+        assert_eq!(
+            s.read(|cn| iam::get_user(cn, &c, None)).unwrap_err().code,
+            "ValidationError"
+        );
+        for i in 0..5 {
+            mk(&format!("r{i}"), Some("/p/"), "{}").unwrap();
+        }
+        let (page, next) = s
+            .read(|cn| iam::list_roles(cn, &c, Some("/p/"), None, Some(3)))
+            .unwrap();
+        assert_eq!(page.len(), 3);
+        let (page2, next2) = s
+            .read(|cn| iam::list_roles(cn, &c, Some("/p/"), next.as_deref(), Some(3)))
+            .unwrap();
+        assert_eq!(page2.len(), 2);
+        assert!(next2.is_none());
+        s.write(|tx| iam::delete_role(tx, &c, "r0")).unwrap();
+        assert_eq!(
+            s.write(|tx| iam::delete_role(tx, &c, "r0")).unwrap_err().code,
+            "NoSuchEntity"
+        );
+        let u = s
+            .write(|tx| iam::create_user(tx, &c, "alice", Some("/team/"), &[]))
+            .unwrap();
+        assert_eq!(u.arn, "arn:aws:iam::123456789012:user/team/alice");
+        let p = s
+            .read(|cn| iam::lookup_principal(cn, &u.arn))
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.kind, iam::PrincipalKind::User);
+        assert!(s
+            .read(|cn| iam::lookup_principal(cn, "arn:aws:iam::123456789012:user/alice"))
+            .unwrap()
+            .is_none());
+    }
+}
