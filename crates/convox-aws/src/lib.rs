@@ -1,1 +1,669 @@
-//! convox-aws
+//! # convox-aws
+//!
+//! Observes and changes a cluster's EKS authentication state through the official AWS SDK for
+//! Rust (EKS, STS, IAM) — the one road to AWS for every rack, real or simulated. The binary
+//! builds a [`Target`] (the standard AWS configuration chain for `aws` racks; an explicit
+//! endpoint and static credentials for `local` racks served by the simulator) and then:
+//! - [`Aws::observe`] fills a [`convox_planner::Observed`] with the fewest calls, independent
+//!   calls issued concurrently (a no-op run on a converged rack: 7 calls in 3 round trips);
+//! - [`Aws::apply`] executes one [`convox_planner::Step`], waiting with backoff (never fixed
+//!   sleeps) for updates and propagation;
+//! - every HTTP attempt is counted per operation ([`CallCounter`]).
+
+mod counter;
+mod error;
+mod install;
+mod observe;
+
+pub use counter::{is_mutating, CallCounter};
+pub use error::{AwsError, CallError, CallErrorKind};
+pub use install::{InstallSpec, InstalledRoles};
+pub use observe::Interest;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_eks::types::{
+    AccessScope, AccessScopeType, AuthenticationMode, UpdateAccessConfigRequest,
+};
+use convox_planner::{AuthMode, DesiredEntry, PolicyAssociation, Scope, Step, RACK_TAG, ROLE_TAG};
+use rand::{Rng, SeedableRng};
+
+/// Where the SDK clients go.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Real AWS through the standard configuration chain (env, profiles, SSO,
+    /// `AWS_ENDPOINT_URL`, …) exactly as the AWS CLI reads it; the rack's region wins.
+    Aws {
+        region: String,
+        profile: Option<String>,
+    },
+    /// An explicit endpoint (the simulator) with static credentials.
+    Endpoint {
+        url: String,
+        region: String,
+        access_key_id: String,
+        secret_access_key: String,
+        session_token: Option<String>,
+    },
+}
+
+impl Target {
+    pub fn region(&self) -> &str {
+        match self {
+            Target::Aws { region, .. } | Target::Endpoint { region, .. } => region,
+        }
+    }
+    fn endpoint_label(&self) -> String {
+        match self {
+            Target::Aws { region, .. } => {
+                std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| format!("AWS ({region})"))
+            }
+            Target::Endpoint { url, .. } => url.clone(),
+        }
+    }
+}
+
+/// Polling and deadline policy. Polls start small and grow, so a fast update is seen fast and
+/// a slow one is not hammered.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub poll_initial: Duration,
+    pub poll_factor: f64,
+    pub poll_max: Duration,
+    /// Longest wait for any one thing (cluster ACTIVE, an update, propagation).
+    pub deadline: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            poll_initial: Duration::from_millis(50),
+            poll_factor: 1.6,
+            poll_max: Duration::from_secs(1),
+            // Real auth-mode updates take minutes; be generous but bounded.
+            deadline: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// Jittered exponential backoff (jitter ±20% so concurrent runs do not poll in lockstep).
+pub(crate) struct Backoff {
+    next: Duration,
+    factor: f64,
+    max: Duration,
+    started: Instant,
+    deadline: Duration,
+    rng: rand::rngs::SmallRng,
+}
+
+impl Backoff {
+    pub(crate) fn new(t: &Timing) -> Backoff {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+            ^ u64::from(std::process::id());
+        Backoff {
+            next: t.poll_initial,
+            factor: t.poll_factor,
+            max: t.poll_max,
+            started: Instant::now(),
+            deadline: t.deadline,
+            rng: rand::rngs::SmallRng::seed_from_u64(seed),
+        }
+    }
+
+    /// Sleeps the next interval; `false` once the deadline has passed (nothing slept).
+    pub(crate) async fn wait(&mut self) -> bool {
+        let elapsed = self.started.elapsed();
+        if elapsed >= self.deadline {
+            return false;
+        }
+        let jitter: f64 = self.rng.gen_range(0.8..1.2);
+        let d = self.next.mul_f64(jitter).min(self.deadline - elapsed);
+        tokio::time::sleep(d).await;
+        self.next = self.next.mul_f64(self.factor).min(self.max);
+        true
+    }
+
+    pub(crate) fn deadline_secs(&self) -> u64 {
+        self.deadline.as_secs()
+    }
+}
+
+/// What the executor should do after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The step is done; continue with the plan.
+    Done,
+    /// The world changed under us (the mode switched, EKS or someone else made an entry):
+    /// observe again and replan before going on.
+    ReObserve,
+}
+
+/// The identity of the credentials in use.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CallerIdentity {
+    pub account: String,
+    /// As STS reports it (`…:assumed-role/NAME/SESSION` for role sessions).
+    pub arn: String,
+    /// The IAM principal an access entry must name: the role ARN with its path, or the user.
+    pub principal_arn: String,
+    pub partition: String,
+}
+
+/// Progress callback: a short "waiting for …" line for spinners/logs.
+pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// SDK clients for one target plus the call counter.
+#[derive(Clone)]
+pub struct Aws {
+    pub(crate) eks: aws_sdk_eks::Client,
+    pub(crate) sts: aws_sdk_sts::Client,
+    pub(crate) iam: aws_sdk_iam::Client,
+    pub(crate) counter: CallCounter,
+    pub(crate) timing: Timing,
+    pub(crate) region: String,
+    pub(crate) endpoint: String,
+    pub(crate) progress: Progress,
+}
+
+impl std::fmt::Debug for Aws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aws")
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl Aws {
+    /// Builds the clients. Retries: the SDK's standard mode (jittered exponential backoff on
+    /// throttling, 5xx and transient network errors), 5 attempts.
+    pub async fn connect(target: &Target) -> Aws {
+        let retry = RetryConfig::standard()
+            .with_max_attempts(5)
+            .with_initial_backoff(Duration::from_millis(200));
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .operation_attempt_timeout(Duration::from_secs(60))
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            .region(aws_config::Region::new(target.region().to_string()));
+        match target {
+            Target::Aws { profile, .. } => {
+                if let Some(p) = profile {
+                    loader = loader.profile_name(p);
+                }
+            }
+            Target::Endpoint {
+                url,
+                access_key_id,
+                secret_access_key,
+                session_token,
+                ..
+            } => {
+                loader = loader.endpoint_url(url).credentials_provider(
+                    aws_credential_types::Credentials::new(
+                        access_key_id,
+                        secret_access_key,
+                        session_token.clone(),
+                        None,
+                        "convox-simulator",
+                    ),
+                );
+            }
+        }
+        let shared = loader.load().await;
+        let counter = CallCounter::new();
+        let eks = aws_sdk_eks::Client::from_conf(
+            aws_sdk_eks::config::Builder::from(&shared)
+                .interceptor(counter::CountingInterceptor {
+                    counter: counter.clone(),
+                })
+                .build(),
+        );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&shared)
+                .interceptor(counter::CountingInterceptor {
+                    counter: counter.clone(),
+                })
+                .build(),
+        );
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&shared)
+                .interceptor(counter::CountingInterceptor {
+                    counter: counter.clone(),
+                })
+                .build(),
+        );
+        Aws {
+            eks,
+            sts,
+            iam,
+            counter,
+            timing: Timing::default(),
+            region: target.region().to_string(),
+            endpoint: target.endpoint_label(),
+            progress: Arc::new(|_: &str| {}),
+        }
+    }
+
+    pub fn with_timing(mut self, timing: Timing) -> Aws {
+        self.timing = timing;
+        self
+    }
+
+    pub fn with_progress(mut self, progress: Progress) -> Aws {
+        self.progress = progress;
+        self
+    }
+
+    pub fn counter(&self) -> &CallCounter {
+        &self.counter
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    pub(crate) fn err(&self, e: CallError, cluster: &str, principal: Option<&str>) -> AwsError {
+        AwsError::from_call(e, &self.endpoint, cluster, principal)
+    }
+
+    pub(crate) fn say(&self, what: &str) {
+        tracing::debug!("{what}");
+        (self.progress)(what);
+    }
+
+    /// STS GetCallerIdentity, resolved to the IAM principal as Terraform's
+    /// `aws_iam_session_context` does: an assumed-role session becomes its role's ARN with
+    /// the path recovered from IAM GetRole. Root and federated users are refused.
+    pub async fn identity(&self) -> Result<CallerIdentity, AwsError> {
+        let raw = self
+            .sts_identity()
+            .await
+            .map_err(|e| self.err(e, "-", None))?;
+        self.resolve_identity(raw).await
+    }
+
+    pub(crate) async fn sts_identity(&self) -> Result<(String, String), CallError> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| error::classify("sts:GetCallerIdentity", e))?;
+        Ok((
+            out.arn().unwrap_or_default().to_string(),
+            out.account().unwrap_or_default().to_string(),
+        ))
+    }
+
+    pub(crate) async fn resolve_identity(
+        &self,
+        (arn, account): (String, String),
+    ) -> Result<CallerIdentity, AwsError> {
+        let unsupported = || AwsError::UnsupportedPrincipal { arn: arn.clone() };
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        if parts.len() != 6 || parts[0] != "arn" {
+            return Err(unsupported());
+        }
+        let (partition, service, acct, resource) = (parts[1], parts[2], parts[4], parts[5]);
+        let account = if account.is_empty() {
+            acct.to_string()
+        } else {
+            account
+        };
+        let principal_arn = match (service, resource.split_once('/')) {
+            ("sts", Some(("assumed-role", rest))) => {
+                let role_name = rest.split('/').next().unwrap_or_default();
+                if role_name.is_empty() {
+                    return Err(unsupported());
+                }
+                let out = self
+                    .iam
+                    .get_role()
+                    .role_name(role_name)
+                    .send()
+                    .await
+                    .map_err(|e| error::classify("iam:GetRole", e))
+                    .map_err(|e| match e.kind {
+                        CallErrorKind::Service => AwsError::Api {
+                            op: e.op.clone(),
+                            cluster: "-".into(),
+                            principal: Some(arn.clone()),
+                            detail: format!(
+                                "{} (needed to recover the role's path for its access entry; allow iam:GetRole on {role_name})",
+                                e.describe()
+                            ),
+                        },
+                        _ => self.err(e, "-", Some(&arn)),
+                    })?;
+                match out.role() {
+                    Some(r) => r.arn().to_string(),
+                    None => return Err(unsupported()),
+                }
+            }
+            ("iam", Some(("user", _))) => arn.clone(),
+            ("iam", Some(("role", _))) => arn.clone(),
+            _ => return Err(unsupported()),
+        };
+        Ok(CallerIdentity {
+            account,
+            arn: arn.clone(),
+            principal_arn,
+            partition: partition.to_string(),
+        })
+    }
+
+    /// Polls DescribeCluster until ACTIVE.
+    pub async fn wait_cluster_active(&self, cluster: &str) -> Result<(), AwsError> {
+        let mut backoff = Backoff::new(&self.timing);
+        loop {
+            let out = self
+                .eks
+                .describe_cluster()
+                .name(cluster)
+                .send()
+                .await
+                .map_err(|e| error::classify("eks:DescribeCluster", e));
+            let c = match out {
+                Ok(o) => o.cluster,
+                Err(e) if e.is_not_found() => {
+                    return Err(AwsError::ClusterNotFound {
+                        cluster: cluster.to_string(),
+                        region: self.region.clone(),
+                    })
+                }
+                Err(e) => return Err(self.err(e, cluster, None)),
+            };
+            let status = c
+                .as_ref()
+                .and_then(|c| c.status())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            match status.as_str() {
+                "ACTIVE" => return Ok(()),
+                "FAILED" | "DELETING" => {
+                    return Err(AwsError::ClusterBroken {
+                        cluster: cluster.to_string(),
+                        status,
+                    })
+                }
+                _ => {}
+            }
+            self.say(&format!(
+                "waiting for cluster {cluster} to be ACTIVE ({status})"
+            ));
+            if !backoff.wait().await {
+                return Err(AwsError::Deadline {
+                    cluster: cluster.to_string(),
+                    what: "the cluster to become ACTIVE".into(),
+                    secs: backoff.deadline_secs(),
+                });
+            }
+        }
+    }
+
+    /// Executes one plan step. `rack` names the rack in the tags of entries it creates.
+    pub async fn apply(&self, cluster: &str, rack: &str, step: &Step) -> Result<Outcome, AwsError> {
+        match step {
+            Step::WaitClusterActive => {
+                self.wait_cluster_active(cluster).await?;
+                Ok(Outcome::ReObserve)
+            }
+            Step::SwitchAuthMode { to, .. } => self.switch_mode(cluster, *to).await,
+            Step::CreateEntry { entry } => self.create_entry(cluster, rack, entry).await,
+            Step::AssociatePolicy {
+                principal_arn,
+                policy,
+                ..
+            } => self.associate(cluster, principal_arn, policy).await,
+        }
+    }
+
+    async fn switch_mode(&self, cluster: &str, to: AuthMode) -> Result<Outcome, AwsError> {
+        self.say(&format!(
+            "switching cluster {cluster} authentication mode to {}",
+            to.as_str()
+        ));
+        let res = self
+            .eks
+            .update_cluster_config()
+            .name(cluster)
+            .access_config(
+                UpdateAccessConfigRequest::builder()
+                    .authentication_mode(AuthenticationMode::from(to.as_str()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| error::classify("eks:UpdateClusterConfig", e));
+        let update = match res {
+            Ok(o) => o.update,
+            Err(e) if e.code_is("ResourceInUseException") => {
+                // Another update is running (maybe another run's switch): wait, then replan.
+                tracing::info!("an update is already running on {cluster}; waiting for it");
+                self.wait_cluster_active(cluster).await?;
+                return Ok(Outcome::ReObserve);
+            }
+            Err(e)
+                if e.code_is("InvalidParameterException")
+                    || e.code_is("InvalidRequestException") =>
+            {
+                // Possibly switched meanwhile by someone else: only then is this fine.
+                self.wait_cluster_active(cluster).await?;
+                let mode = self.describe_mode(cluster).await?;
+                if mode.includes_api() {
+                    return Ok(Outcome::ReObserve);
+                }
+                return Err(self.err(e, cluster, None));
+            }
+            Err(e) => return Err(self.err(e, cluster, None)),
+        };
+        let Some(id) = update.and_then(|u| u.id) else {
+            // No update id: fall back to waiting for the cluster.
+            self.wait_cluster_active(cluster).await?;
+            return Ok(Outcome::ReObserve);
+        };
+        self.wait_update(cluster, &id).await?;
+        Ok(Outcome::ReObserve)
+    }
+
+    pub(crate) async fn describe_mode(&self, cluster: &str) -> Result<AuthMode, AwsError> {
+        let out = self
+            .eks
+            .describe_cluster()
+            .name(cluster)
+            .send()
+            .await
+            .map_err(|e| error::classify("eks:DescribeCluster", e))
+            .map_err(|e| self.err(e, cluster, None))?;
+        Ok(out
+            .cluster
+            .as_ref()
+            .and_then(|c| c.access_config())
+            .and_then(|a| a.authentication_mode())
+            .and_then(|m| AuthMode::parse(m.as_str()))
+            .unwrap_or(AuthMode::ConfigMap))
+    }
+
+    /// Polls DescribeUpdate until the update leaves InProgress.
+    pub async fn wait_update(&self, cluster: &str, id: &str) -> Result<(), AwsError> {
+        let mut backoff = Backoff::new(&self.timing);
+        loop {
+            let out = self
+                .eks
+                .describe_update()
+                .name(cluster)
+                .update_id(id)
+                .send()
+                .await
+                .map_err(|e| error::classify("eks:DescribeUpdate", e))
+                .map_err(|e| self.err(e, cluster, None))?;
+            let update = out.update;
+            let status = update
+                .as_ref()
+                .and_then(|u| u.status())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            match status.as_str() {
+                "Successful" => return Ok(()),
+                "Failed" | "Cancelled" => {
+                    let errors = update
+                        .as_ref()
+                        .map(|u| {
+                            u.errors()
+                                .iter()
+                                .map(|e| {
+                                    format!(
+                                        "{}: {}",
+                                        e.error_code().map(|c| c.as_str()).unwrap_or("Error"),
+                                        e.error_message().unwrap_or_default()
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        })
+                        .unwrap_or_default();
+                    return Err(AwsError::UpdateFailed {
+                        cluster: cluster.to_string(),
+                        update_id: id.to_string(),
+                        status,
+                        errors: if errors.is_empty() {
+                            "no errors reported".into()
+                        } else {
+                            errors
+                        },
+                    });
+                }
+                _ => {}
+            }
+            self.say(&format!("waiting for auth mode update {id} on {cluster}"));
+            if !backoff.wait().await {
+                return Err(AwsError::Deadline {
+                    cluster: cluster.to_string(),
+                    what: format!("update {id}"),
+                    secs: backoff.deadline_secs(),
+                });
+            }
+        }
+    }
+
+    async fn create_entry(
+        &self,
+        cluster: &str,
+        rack: &str,
+        entry: &DesiredEntry,
+    ) -> Result<Outcome, AwsError> {
+        let mut backoff = Backoff::new(&self.timing);
+        self.say(&format!(
+            "creating {} access entry for {}",
+            entry.entry_type, entry.principal_arn
+        ));
+        loop {
+            let res = self
+                .eks
+                .create_access_entry()
+                .cluster_name(cluster)
+                .principal_arn(&entry.principal_arn)
+                .r#type(&entry.entry_type)
+                .tags(RACK_TAG, rack)
+                .tags(ROLE_TAG, entry.role.as_str())
+                .send()
+                .await
+                .map_err(|e| error::classify("eks:CreateAccessEntry", e));
+            match res {
+                Ok(_) => return Ok(Outcome::Done),
+                Err(e) if e.code_is("ResourceInUseException") => {
+                    // Created concurrently (another run, EKS, a person): accept, then replan
+                    // so its type/policies are checked.
+                    tracing::info!(
+                        "access entry for {} already exists; re-observing",
+                        entry.principal_arn
+                    );
+                    return Ok(Outcome::ReObserve);
+                }
+                Err(e) if e.code_is("InvalidRequestException") => {
+                    // Right after the mode switch EKS still refuses entries for a while.
+                    self.say(&format!(
+                        "waiting for EKS to accept access entries on {cluster} (auth mode change propagating)"
+                    ));
+                    if !backoff.wait().await {
+                        return Err(AwsError::Deadline {
+                            cluster: cluster.to_string(),
+                            what: format!(
+                                "EKS to accept the access entry for {} (last error: {})",
+                                entry.principal_arn,
+                                e.describe()
+                            ),
+                            secs: backoff.deadline_secs(),
+                        });
+                    }
+                }
+                Err(e) => return Err(self.err(e, cluster, Some(&entry.principal_arn))),
+            }
+        }
+    }
+
+    async fn associate(
+        &self,
+        cluster: &str,
+        principal: &str,
+        policy: &PolicyAssociation,
+    ) -> Result<Outcome, AwsError> {
+        self.say(&format!(
+            "associating {} with {principal}",
+            policy
+                .policy_arn
+                .rsplit('/')
+                .next()
+                .unwrap_or(&policy.policy_arn)
+        ));
+        let scope = match &policy.scope {
+            Scope::Cluster => AccessScope::builder()
+                .r#type(AccessScopeType::Cluster)
+                .build(),
+            Scope::Namespace { namespaces } => AccessScope::builder()
+                .r#type(AccessScopeType::Namespace)
+                .set_namespaces(Some(namespaces.clone()))
+                .build(),
+        };
+        let mut backoff = Backoff::new(&self.timing);
+        loop {
+            let res = self
+                .eks
+                .associate_access_policy()
+                .cluster_name(cluster)
+                .principal_arn(principal)
+                .policy_arn(&policy.policy_arn)
+                .access_scope(scope.clone())
+                .send()
+                .await
+                .map_err(|e| error::classify("eks:AssociateAccessPolicy", e));
+            match res {
+                Ok(_) => return Ok(Outcome::Done),
+                Err(e) if e.is_not_found() => {
+                    // The entry vanished (deleted concurrently): replan recreates it.
+                    return Ok(Outcome::ReObserve);
+                }
+                Err(e) if e.code_is("InvalidRequestException") => {
+                    self.say(&format!(
+                        "waiting for EKS to accept policy associations on {cluster}"
+                    ));
+                    if !backoff.wait().await {
+                        return Err(self.err(e, cluster, Some(principal)));
+                    }
+                }
+                Err(e) => return Err(self.err(e, cluster, Some(principal))),
+            }
+        }
+    }
+}

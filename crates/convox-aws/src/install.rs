@@ -1,0 +1,204 @@
+//! What `convox rack install local` needs of the (simulated) account: IAM roles, a CONFIG_MAP
+//! cluster, a managed node group — all through the SDK, like everything else.
+
+use aws_sdk_eks::types::{
+    AuthenticationMode, CreateAccessConfigRequest, NodegroupScalingConfig, VpcConfigRequest,
+};
+
+use crate::error::{classify, AwsError};
+use crate::{Aws, Backoff};
+
+/// The cluster a local rack gets.
+#[derive(Debug, Clone)]
+pub struct InstallSpec {
+    pub cluster: String,
+    pub version: Option<String>,
+    /// IAM path of the rack's roles, e.g. `/convox/`.
+    pub role_path: String,
+    pub cluster_role_name: String,
+    pub nodes_role_name: String,
+    pub karpenter_nodes_role_name: String,
+    pub nodegroup: String,
+}
+
+/// The roles created for the rack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledRoles {
+    pub cluster_role_arn: String,
+    pub nodes_role_arn: String,
+    pub karpenter_nodes_role_arn: String,
+}
+
+fn trust(service: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"{service}"}},"Action":"sts:AssumeRole"}}]}}"#
+    )
+}
+
+impl Aws {
+    /// CreateRole, or GetRole when it already exists (a rerun of an interrupted install).
+    pub async fn ensure_role(
+        &self,
+        name: &str,
+        path: &str,
+        service: &str,
+    ) -> Result<String, AwsError> {
+        let res = self
+            .iam
+            .create_role()
+            .role_name(name)
+            .path(path)
+            .assume_role_policy_document(trust(service))
+            .send()
+            .await
+            .map_err(|e| classify("iam:CreateRole", e));
+        match res {
+            Ok(o) => Ok(o.role().map(|r| r.arn().to_string()).unwrap_or_default()),
+            Err(e) if e.code_is("EntityAlreadyExists") => {
+                let out = self
+                    .iam
+                    .get_role()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| classify("iam:GetRole", e))
+                    .map_err(|e| self.err(e, "-", None))?;
+                Ok(out.role().map(|r| r.arn().to_string()).unwrap_or_default())
+            }
+            Err(e) => Err(self.err(e, "-", None)),
+        }
+    }
+
+    /// Roles, cluster (CONFIG_MAP, creator admin bootstrap on), wait ACTIVE, node group.
+    pub async fn install_cluster(&self, spec: &InstallSpec) -> Result<InstalledRoles, AwsError> {
+        let (cluster_role, nodes_role, karpenter_role) = futures::try_join!(
+            self.ensure_role(
+                &spec.cluster_role_name,
+                &spec.role_path,
+                "eks.amazonaws.com"
+            ),
+            self.ensure_role(&spec.nodes_role_name, &spec.role_path, "ec2.amazonaws.com"),
+            self.ensure_role(
+                &spec.karpenter_nodes_role_name,
+                &spec.role_path,
+                "ec2.amazonaws.com"
+            ),
+        )?;
+        self.say(&format!("creating cluster {}", spec.cluster));
+        let mut req = self
+            .eks
+            .create_cluster()
+            .name(&spec.cluster)
+            .role_arn(&cluster_role)
+            .resources_vpc_config(
+                VpcConfigRequest::builder()
+                    .subnet_ids("subnet-0convox0000000001")
+                    .subnet_ids("subnet-0convox0000000002")
+                    .build(),
+            )
+            .access_config(
+                CreateAccessConfigRequest::builder()
+                    .authentication_mode(AuthenticationMode::ConfigMap)
+                    .bootstrap_cluster_creator_admin_permissions(true)
+                    .build(),
+            );
+        if let Some(v) = &spec.version {
+            req = req.version(v);
+        }
+        match req
+            .send()
+            .await
+            .map_err(|e| classify("eks:CreateCluster", e))
+        {
+            Ok(_) => {}
+            // Rerun of an interrupted install: keep the existing cluster.
+            Err(e) if e.code_is("ResourceInUseException") => {
+                tracing::info!("cluster {} already exists; reusing it", spec.cluster)
+            }
+            Err(e) => return Err(self.err(e, &spec.cluster, None)),
+        }
+        self.wait_cluster_active(&spec.cluster).await?;
+        let res = self
+            .eks
+            .create_nodegroup()
+            .cluster_name(&spec.cluster)
+            .nodegroup_name(&spec.nodegroup)
+            .node_role(&nodes_role)
+            .subnets("subnet-0convox0000000001")
+            .scaling_config(
+                NodegroupScalingConfig::builder()
+                    .min_size(1)
+                    .max_size(3)
+                    .desired_size(1)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("eks:CreateNodegroup", e));
+        match res {
+            Ok(_) => {}
+            Err(e) if e.code_is("ResourceInUseException") => {}
+            Err(e) => return Err(self.err(e, &spec.cluster, Some(&nodes_role))),
+        }
+        Ok(InstalledRoles {
+            cluster_role_arn: cluster_role,
+            nodes_role_arn: nodes_role,
+            karpenter_nodes_role_arn: karpenter_role,
+        })
+    }
+
+    /// Deletes the cluster's node groups, then the cluster (a missing cluster is fine).
+    pub async fn delete_cluster(&self, cluster: &str) -> Result<(), AwsError> {
+        let ngs = match self
+            .eks
+            .list_nodegroups()
+            .cluster_name(cluster)
+            .send()
+            .await
+            .map_err(|e| classify("eks:ListNodegroups", e))
+        {
+            Ok(o) => o.nodegroups().to_vec(),
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(self.err(e, cluster, None)),
+        };
+        for ng in &ngs {
+            match self
+                .eks
+                .delete_nodegroup()
+                .cluster_name(cluster)
+                .nodegroup_name(ng)
+                .send()
+                .await
+                .map_err(|e| classify("eks:DeleteNodegroup", e))
+            {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(self.err(e, cluster, None)),
+            }
+        }
+        let mut backoff = Backoff::new(&self.timing);
+        loop {
+            match self
+                .eks
+                .delete_cluster()
+                .name(cluster)
+                .send()
+                .await
+                .map_err(|e| classify("eks:DeleteCluster", e))
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_not_found() => return Ok(()),
+                // Node groups still deleting.
+                Err(e) if e.code_is("ResourceInUseException") => {
+                    self.say(&format!(
+                        "waiting for node groups of {cluster} to be deleted"
+                    ));
+                    if !backoff.wait().await {
+                        return Err(self.err(e, cluster, None));
+                    }
+                }
+                Err(e) => return Err(self.err(e, cluster, None)),
+            }
+        }
+    }
+}

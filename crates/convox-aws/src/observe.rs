@@ -1,0 +1,330 @@
+//! Observation: DescribeCluster plus the access entries the rack cares about, with the fewest
+//! calls and independent calls concurrent. A describe failing for any reason other than
+//! "not found" is an error, never "absent" — except InvalidRequestException on a CONFIG_MAP
+//! cluster, which is what EKS answers there and agrees with "no entries can exist".
+
+use std::collections::BTreeMap;
+
+use convox_planner::{AuthMode, Observed, ObservedEntry, PolicyAssociation, Scope};
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use crate::error::{classify, AwsError, CallError};
+use crate::{Aws, CallerIdentity};
+
+/// A principal whose access entry should be observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interest {
+    pub principal_arn: String,
+    /// Also list its associated policies (STANDARD entries), concurrently with the describe.
+    pub with_policies: bool,
+}
+
+type EntryResult = Result<Option<ObservedEntry>, CallError>;
+
+struct ClusterView {
+    status: String,
+    mode: AuthMode,
+}
+
+impl Aws {
+    async fn cluster_view(&self, cluster: &str) -> Result<ClusterView, AwsError> {
+        let out = self
+            .eks
+            .describe_cluster()
+            .name(cluster)
+            .send()
+            .await
+            .map_err(|e| classify("eks:DescribeCluster", e));
+        let c = match out {
+            Ok(o) => o.cluster,
+            Err(e) if e.is_not_found() => {
+                return Err(AwsError::ClusterNotFound {
+                    cluster: cluster.to_string(),
+                    region: self.region.clone(),
+                })
+            }
+            Err(e) => return Err(self.err(e, cluster, None)),
+        };
+        let Some(c) = c else {
+            return Err(AwsError::ClusterNotFound {
+                cluster: cluster.to_string(),
+                region: self.region.clone(),
+            });
+        };
+        Ok(ClusterView {
+            status: c
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            mode: c
+                .access_config()
+                .and_then(|a| a.authentication_mode())
+                .and_then(|m| AuthMode::parse(m.as_str()))
+                // The API reports no accessConfig only for clusters predating access entries.
+                .unwrap_or(AuthMode::ConfigMap),
+        })
+    }
+
+    async fn list_policies(
+        &self,
+        cluster: &str,
+        principal: &str,
+    ) -> Result<Vec<PolicyAssociation>, CallError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .eks
+                .list_associated_access_policies()
+                .cluster_name(cluster)
+                .principal_arn(principal)
+                .max_results(100)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify("eks:ListAssociatedAccessPolicies", e))?;
+            for p in page.associated_access_policies() {
+                let scope = match p.access_scope() {
+                    Some(s) if s.r#type().map(|t| t.as_str()) == Some("namespace") => {
+                        Scope::Namespace {
+                            namespaces: s.namespaces().to_vec(),
+                        }
+                    }
+                    _ => Scope::Cluster,
+                };
+                out.push(PolicyAssociation {
+                    policy_arn: p.policy_arn().unwrap_or_default().to_string(),
+                    scope,
+                });
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn describe_entry(&self, cluster: &str, principal: &str) -> EntryResult {
+        let res = self
+            .eks
+            .describe_access_entry()
+            .cluster_name(cluster)
+            .principal_arn(principal)
+            .send()
+            .await
+            .map_err(|e| classify("eks:DescribeAccessEntry", e));
+        match res {
+            Ok(o) => Ok(o.access_entry.map(|e| ObservedEntry {
+                principal_arn: e.principal_arn().unwrap_or(principal).to_string(),
+                entry_type: e.r#type().unwrap_or("STANDARD").to_string(),
+                tags: e
+                    .tags()
+                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_else(BTreeMap::new),
+                policies: None,
+            })),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Describe (and, if asked, list policies of) one entry, both calls concurrently.
+    async fn entry(&self, cluster: &str, interest: &Interest) -> EntryResult {
+        if !interest.with_policies {
+            return self.describe_entry(cluster, &interest.principal_arn).await;
+        }
+        let (d, p) = futures::join!(
+            self.describe_entry(cluster, &interest.principal_arn),
+            self.list_policies(cluster, &interest.principal_arn)
+        );
+        let Some(mut entry) = d? else {
+            return Ok(None);
+        };
+        entry.policies = match p {
+            Ok(p) => Some(p),
+            // Non-STANDARD entries have no policies (EKS: InvalidParameterException).
+            Err(e) if entry.entry_type != "STANDARD" && e.code_is("InvalidParameterException") => {
+                None
+            }
+            // Deleted between the two calls: it is gone.
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(Some(entry))
+    }
+
+    /// Folds per-entry results into the entry list, given the mode.
+    fn fold_entries(
+        &self,
+        cluster: &str,
+        mode: AuthMode,
+        results: Vec<(String, EntryResult)>,
+        into: &mut Vec<ObservedEntry>,
+    ) -> Result<(), AwsError> {
+        for (principal, r) in results {
+            match r {
+                Ok(Some(e)) => {
+                    if !into.iter().any(|x| x.principal_arn == e.principal_arn) {
+                        into.push(e);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) if !mode.includes_api() && e.code_is("InvalidRequestException") => {}
+                Err(e) => return Err(self.err(e, cluster, Some(&principal))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Observes the cluster and the entries of `others` plus the caller's (with policies).
+    /// Without a known `caller`, the identity is resolved too: round 1 GetCallerIdentity ‖
+    /// DescribeCluster ‖ describes of `others`; round 2 GetRole (role sessions only); round 3
+    /// DescribeAccessEntry(caller) ‖ ListAssociatedAccessPolicies(caller). With a known caller
+    /// everything is one concurrent round.
+    pub async fn observe(
+        &self,
+        cluster: &str,
+        others: &[Interest],
+        caller: Option<&CallerIdentity>,
+    ) -> Result<(CallerIdentity, Observed), AwsError> {
+        let mut interests: Vec<Interest> = others.to_vec();
+        if let Some(c) = caller {
+            merge_interest(
+                &mut interests,
+                Interest {
+                    principal_arn: c.principal_arn.clone(),
+                    with_policies: true,
+                },
+            );
+        }
+        let identity_fut = async {
+            match caller {
+                Some(_) => None,
+                None => Some(self.sts_identity().await),
+            }
+        };
+        let entries_fut = futures::future::join_all(
+            interests
+                .iter()
+                .map(|i| async move { (i.principal_arn.clone(), self.entry(cluster, i).await) }),
+        );
+        let (ident, view, results) =
+            futures::join!(identity_fut, self.cluster_view(cluster), entries_fut);
+
+        // Identity errors first: bad credentials explain everything else failing too.
+        let identity = match (caller, ident) {
+            (Some(c), _) => c.clone(),
+            (None, Some(Ok(raw))) => self.resolve_identity(raw).await?,
+            (None, Some(Err(e))) => return Err(self.err(e, cluster, None)),
+            (None, None) => unreachable_identity(),
+        };
+        let view = view?;
+        let mut entries = Vec::new();
+        self.fold_entries(cluster, view.mode, results, &mut entries)?;
+
+        let caller_seen_with_policies = interests
+            .iter()
+            .any(|i| i.principal_arn == identity.principal_arn && i.with_policies);
+        if !caller_seen_with_policies && view.mode.includes_api() {
+            let i = Interest {
+                principal_arn: identity.principal_arn.clone(),
+                with_policies: true,
+            };
+            let r = self.entry(cluster, &i).await;
+            entries.retain(|e| e.principal_arn != identity.principal_arn);
+            self.fold_entries(
+                cluster,
+                view.mode,
+                vec![(i.principal_arn.clone(), r)],
+                &mut entries,
+            )?;
+        }
+        if !view.mode.includes_api() {
+            entries.clear();
+        }
+        Ok((
+            identity,
+            Observed {
+                cluster_status: view.status,
+                auth_mode: view.mode,
+                pending_update: None,
+                entries,
+            },
+        ))
+    }
+
+    /// Everything on the cluster (for `rack auth`): DescribeCluster, ListAccessEntries
+    /// (paginated), then each entry described and STANDARD entries' policies listed, a few at
+    /// a time.
+    pub async fn observe_all(&self, cluster: &str) -> Result<Observed, AwsError> {
+        let view = self.cluster_view(cluster).await?;
+        let mut observed = Observed {
+            cluster_status: view.status,
+            auth_mode: view.mode,
+            pending_update: None,
+            entries: Vec::new(),
+        };
+        if !view.mode.includes_api() {
+            return Ok(observed);
+        }
+        let mut principals = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .eks
+                .list_access_entries()
+                .cluster_name(cluster)
+                .max_results(100)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify("eks:ListAccessEntries", e))
+                .map_err(|e| self.err(e, cluster, None))?;
+            principals.extend(page.access_entries().iter().cloned());
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        let described: Vec<Option<ObservedEntry>> = stream::iter(principals)
+            .map(|p| async move {
+                let mut entry = match self.describe_entry(cluster, &p).await {
+                    Ok(e) => e,
+                    Err(e) => return Err(self.err(e, cluster, Some(&p))),
+                };
+                if let Some(en) = entry.as_mut() {
+                    if en.entry_type == "STANDARD" {
+                        en.policies = Some(
+                            self.list_policies(cluster, &p)
+                                .await
+                                .map_err(|e| self.err(e, cluster, Some(&p)))?,
+                        );
+                    }
+                }
+                Ok::<_, AwsError>(entry)
+            })
+            .buffered(8)
+            .try_collect()
+            .await?;
+        observed.entries = described.into_iter().flatten().collect();
+        Ok(observed)
+    }
+}
+
+fn merge_interest(list: &mut Vec<Interest>, i: Interest) {
+    match list.iter_mut().find(|x| x.principal_arn == i.principal_arn) {
+        Some(x) => x.with_policies |= i.with_policies,
+        None => list.push(i),
+    }
+}
+
+// `identity_fut` returns Some exactly when `caller` is None.
+fn unreachable_identity() -> CallerIdentity {
+    CallerIdentity {
+        account: String::new(),
+        arn: String::new(),
+        principal_arn: String::new(),
+        partition: String::new(),
+    }
+}
