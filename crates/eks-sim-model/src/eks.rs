@@ -1,4 +1,1770 @@
-//! eks (to be implemented by H1; placeholder schema so the store can open)
+//! Simulated EKS: clusters, authentication mode, access entries and policies, managed node
+//! groups — with AWS's rules and error messages.
+//!
+//! Time-based behaviour (cluster creation, config updates, node-group creation, the
+//! propagation delay after an auth-mode change) is derived from stored due times: every
+//! cluster row carries `settle_at_ms`, the earliest pending transition. Reads check it and
+//! only upgrade to a write transaction when a transition is actually due ([`settle`]), so
+//! there is no background thread and every process sharing the file agrees.
 
-/// EKS tables (`CREATE TABLE IF NOT EXISTS …`), applied by `Store::open`.
-pub const SCHEMA: &str = "";
+pub mod policies;
+pub mod types;
+
+use crate::error::{SimError, SimResult};
+use crate::iam::{self, PrincipalKind};
+use crate::settings::Settings;
+use crate::{Ctx, Sim};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::BTreeMap;
+pub use types::*;
+
+/// Tables of the EKS slice; the store applies this at open.
+pub const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS eks_clusters (
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    -- CREATING until this time
+    active_at_ms INTEGER NOT NULL,
+    -- stored status (CREATING/ACTIVE/UPDATING), settled by `settle`
+    status TEXT NOT NULL,
+    version TEXT NOT NULL,
+    platform_version TEXT NOT NULL,
+    role_arn TEXT NOT NULL,
+    auth_mode TEXT NOT NULL,
+    bootstrap_admin INTEGER NOT NULL,
+    creator_arn TEXT NOT NULL,
+    -- access-entry creation refused before this (propagation after a mode change)
+    api_ready_at_ms INTEGER NOT NULL DEFAULT 0,
+    -- earliest due transition, NULL when nothing is pending
+    settle_at_ms INTEGER,
+    endpoint TEXT NOT NULL,
+    tags_json TEXT NOT NULL,
+    -- rest of AWS's cluster object, rendered as AWS renders it
+    doc_json TEXT NOT NULL,
+    UNIQUE (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS eks_updates (
+    id TEXT PRIMARY KEY,
+    cluster_id INTEGER NOT NULL REFERENCES eks_clusters(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    params_json TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    due_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS eks_updates_cluster ON eks_updates(cluster_id, seq);
+CREATE TABLE IF NOT EXISTS eks_access_entries (
+    cluster_id INTEGER NOT NULL REFERENCES eks_clusters(id) ON DELETE CASCADE,
+    principal_arn TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    username TEXT NOT NULL,
+    groups_json TEXT NOT NULL,
+    tags_json TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    modified_ms INTEGER NOT NULL,
+    PRIMARY KEY (cluster_id, principal_arn)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS eks_policy_assocs (
+    cluster_id INTEGER NOT NULL,
+    principal_arn TEXT NOT NULL,
+    policy_arn TEXT NOT NULL,
+    scope_type TEXT NOT NULL,
+    namespaces_json TEXT NOT NULL,
+    associated_ms INTEGER NOT NULL,
+    modified_ms INTEGER NOT NULL,
+    PRIMARY KEY (cluster_id, principal_arn, policy_arn),
+    FOREIGN KEY (cluster_id, principal_arn)
+        REFERENCES eks_access_entries(cluster_id, principal_arn) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS eks_policy_assocs_policy ON eks_policy_assocs(cluster_id, policy_arn);
+CREATE TABLE IF NOT EXISTS eks_nodegroups (
+    cluster_id INTEGER NOT NULL REFERENCES eks_clusters(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    node_role TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    active_at_ms INTEGER NOT NULL,
+    doc_json TEXT NOT NULL,
+    PRIMARY KEY (cluster_id, name)
+) WITHOUT ROWID;
+"#;
+
+/// Kubernetes version a cluster gets when CreateCluster names none.
+pub const DEFAULT_K8S_VERSION: &str = "1.33";
+const SUPPORTED_VERSIONS: &[&str] = &[
+    "1.23", "1.24", "1.25", "1.26", "1.27", "1.28", "1.29", "1.30", "1.31", "1.32", "1.33", "1.34",
+];
+
+// ---------------------------------------------------------------------------------------
+// Errors, with AWS's codes, statuses and (where known) messages.
+
+fn invalid_param(msg: impl Into<String>) -> SimError {
+    SimError::new("InvalidParameterException", 400, msg)
+}
+fn invalid_request(msg: impl Into<String>) -> SimError {
+    SimError::new("InvalidRequestException", 400, msg)
+}
+fn in_use(msg: impl Into<String>) -> SimError {
+    SimError::new("ResourceInUseException", 409, msg)
+}
+fn not_found(msg: impl Into<String>) -> SimError {
+    SimError::new("ResourceNotFoundException", 404, msg)
+}
+fn cluster_not_found(name: &str) -> SimError {
+    not_found(format!("No cluster found for name: {name}."))
+}
+fn entry_not_found() -> SimError {
+    not_found(
+        "The specified principalArn could not be found. You can view your available access \
+         entries with 'list-access-entries'.",
+    )
+}
+fn mode_refused() -> SimError {
+    invalid_request(
+        "The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] \
+         to perform this operation.",
+    )
+}
+fn invalid_principal() -> SimError {
+    invalid_param("The specified principalArn is invalid: invalid principal.")
+}
+fn standard_only() -> SimError {
+    invalid_param(
+        "This operation can only be performed on Access Entries with a type of \"STANDARD\".",
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation helpers.
+
+/// AWS's cluster/node-group name pattern: `^[0-9A-Za-z][A-Za-z0-9\-_]*`, 1..=100 chars.
+pub fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 100
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
+}
+
+fn check_name(what: &str, name: &str) -> SimResult<()> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(invalid_param(format!(
+            "{what} name '{name}' is invalid: it must be 1-100 characters, start with a letter \
+             or digit, and contain only letters, digits, hyphens and underscores."
+        )))
+    }
+}
+
+/// A Kubernetes namespace in an access scope: a DNS-1123 label, optionally ending in `*`
+/// (EKS accepts a trailing wildcard).
+fn valid_namespace(ns: &str) -> bool {
+    let body = ns.strip_suffix('*').unwrap_or(ns);
+    if ns.is_empty() || ns.len() > 63 || body.contains('*') {
+        return false;
+    }
+    if body.is_empty() {
+        // a lone "*" is not accepted
+        return false;
+    }
+    let b = body.as_bytes();
+    let ok_chars = b
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
+    let starts_ok = b[0].is_ascii_alphanumeric();
+    let ends_ok = ns.ends_with('*') || b[b.len() - 1].is_ascii_alphanumeric();
+    ok_chars && starts_ok && ends_ok
+}
+
+fn check_max_results(max: Option<i32>) -> SimResult<usize> {
+    match max {
+        None => Ok(100),
+        Some(n) if (1..=100).contains(&n) => Ok(n as usize),
+        Some(n) => Err(invalid_param(format!(
+            "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy \
+             constraint: Member must have value between 1 and 100"
+        ))),
+    }
+}
+
+/// Pagination tokens are opaque to clients: the hex of the last key returned.
+fn encode_token(key: &str) -> String {
+    let mut s = String::with_capacity(key.len() * 2);
+    for b in key.as_bytes() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+fn decode_token(token: Option<&str>) -> SimResult<Option<String>> {
+    let Some(t) = token else { return Ok(None) };
+    let bad = || invalid_param("The nextToken is invalid.");
+    if t.is_empty() || t.len() % 2 != 0 {
+        return Err(bad());
+    }
+    let mut bytes = Vec::with_capacity(t.len() / 2);
+    for i in (0..t.len()).step_by(2) {
+        let pair = t.get(i..i + 2).ok_or_else(bad)?;
+        bytes.push(u8::from_str_radix(pair, 16).map_err(|_| bad())?);
+    }
+    String::from_utf8(bytes).map(Some).map_err(|_| bad())
+}
+
+/// Pages `keys` (sorted) after `after`, `max` at a time.
+fn page_of<T: Clone>(
+    items: &[T],
+    key: impl Fn(&T) -> &str,
+    after: Option<&str>,
+    max: usize,
+) -> Page<T> {
+    let start = match after {
+        Some(a) => items.partition_point(|i| key(i) <= a),
+        None => 0,
+    };
+    let end = (start + max).min(items.len());
+    let page: Vec<T> = items[start..end].to_vec();
+    let next_token = if end < items.len() {
+        page.last().map(|l| encode_token(key(l)))
+    } else {
+        None
+    };
+    Page {
+        items: page,
+        next_token,
+    }
+}
+
+/// A parsed IAM principal ARN: `arn:PART:iam::ACCOUNT:(role|user)/[PATH/]NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalArn {
+    pub partition: String,
+    pub account: String,
+    pub is_role: bool,
+    /// Path between the resource type and the name, e.g. `/ops/` (`/` when none).
+    pub path: String,
+    pub name: String,
+}
+
+pub fn parse_principal_arn(arn: &str) -> Option<PrincipalArn> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(part), Some("iam"), Some(""), Some(acct), Some(res)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    if !["aws", "aws-cn", "aws-us-gov"].contains(&part)
+        || acct.len() != 12
+        || !acct.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let (is_role, rest) = if let Some(r) = res.strip_prefix("role/") {
+        (true, r)
+    } else if let Some(r) = res.strip_prefix("user/") {
+        (false, r)
+    } else {
+        return None;
+    };
+    let (path, name) = match rest.rfind('/') {
+        Some(i) => (format!("/{}/", &rest[..i]), &rest[i + 1..]),
+        None => ("/".to_string(), rest),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    let path_ok = !path.contains("//") && path.len() <= 512;
+    if !name_ok || !path_ok {
+        return None;
+    }
+    Some(PrincipalArn {
+        partition: part.to_string(),
+        account: acct.to_string(),
+        is_role,
+        path,
+        name: name.to_string(),
+    })
+}
+
+/// The username EKS derives for an entry (EKS User Guide, "Create access entries").
+pub fn default_username(kind: &str, p: &PrincipalArn, original_arn: &str) -> String {
+    match kind {
+        "EC2_LINUX" | "EC2_WINDOWS" | "EC2" => "system:node:{{EC2PrivateDNSName}}".to_string(),
+        "FARGATE_LINUX" | "HYBRID_LINUX" | "HYPERPOD_LINUX" => {
+            "system:node:{{SessionName}}".to_string()
+        }
+        _ if p.is_role => format!(
+            "arn:{}:sts::{}:assumed-role/{}/{{{{SessionName}}}}",
+            p.partition, p.account, p.name
+        ),
+        _ => original_arn.to_string(),
+    }
+}
+
+fn tags_json(tags: &TagMap) -> String {
+    serde_json::to_string(tags).unwrap_or_else(|_| "{}".into())
+}
+fn parse_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
+    serde_json::from_str(s).unwrap_or_default()
+}
+fn uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+fn hex32() -> String {
+    uuid::Uuid::new_v4().simple().to_string().to_uppercase()
+}
+fn dns_suffix(partition: &str) -> &'static str {
+    if partition == "aws-cn" {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    }
+}
+
+fn check_tags(tags: &TagMap) -> SimResult<()> {
+    if tags.len() > 50 {
+        return Err(invalid_param("Too many tags: at most 50 tags are allowed."));
+    }
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+            return Err(invalid_param(format!("The tag '{k}' is invalid.")));
+        }
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            return Err(invalid_param(
+                "Tag keys starting with 'aws:' are reserved for AWS use.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Rows.
+
+#[derive(Debug, Clone)]
+struct ClusterRow {
+    id: i64,
+    name: String,
+    arn: String,
+    region: String,
+    created_ms: i64,
+    active_at_ms: i64,
+    status: String,
+    version: String,
+    platform_version: String,
+    role_arn: String,
+    auth_mode: String,
+    bootstrap_admin: bool,
+    creator_arn: String,
+    api_ready_at_ms: i64,
+    settle_at_ms: Option<i64>,
+    endpoint: String,
+    tags_json: String,
+    doc_json: String,
+}
+
+const CLUSTER_COLS: &str = "id, name, arn, region, created_ms, active_at_ms, status, version, \
+    platform_version, role_arn, auth_mode, bootstrap_admin, creator_arn, api_ready_at_ms, \
+    settle_at_ms, endpoint, tags_json, doc_json";
+
+fn cluster_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClusterRow> {
+    Ok(ClusterRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        arn: r.get(2)?,
+        region: r.get(3)?,
+        created_ms: r.get(4)?,
+        active_at_ms: r.get(5)?,
+        status: r.get(6)?,
+        version: r.get(7)?,
+        platform_version: r.get(8)?,
+        role_arn: r.get(9)?,
+        auth_mode: r.get(10)?,
+        bootstrap_admin: r.get(11)?,
+        creator_arn: r.get(12)?,
+        api_ready_at_ms: r.get(13)?,
+        settle_at_ms: r.get(14)?,
+        endpoint: r.get(15)?,
+        tags_json: r.get(16)?,
+        doc_json: r.get(17)?,
+    })
+}
+
+fn find_cluster(conn: &Connection, ctx: &Ctx, name: &str) -> SimResult<Option<ClusterRow>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {CLUSTER_COLS} FROM eks_clusters WHERE account = ?1 AND region = ?2 AND name = ?3"
+    ))?;
+    Ok(st
+        .query_row(
+            params![ctx.caller.account, ctx.region, name],
+            cluster_from_row,
+        )
+        .optional()?)
+}
+
+fn load_cluster(conn: &Connection, ctx: &Ctx, name: &str) -> SimResult<ClusterRow> {
+    find_cluster(conn, ctx, name)?.ok_or_else(|| cluster_not_found(name))
+}
+
+impl ClusterRow {
+    fn partition(&self) -> &'static str {
+        crate::arn::partition_of(&self.region)
+    }
+    fn includes_api(&self) -> bool {
+        self.auth_mode != CONFIG_MAP
+    }
+    fn due(&self, now: i64) -> bool {
+        self.settle_at_ms.is_some_and(|t| t <= now)
+    }
+    fn to_cluster(&self) -> Cluster {
+        let mut extra: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&self.doc_json).unwrap_or_default();
+        let creating = self.status == "CREATING";
+        if creating {
+            // AWS has no endpoint or certificate before the control plane is up.
+            extra.remove("certificateAuthority");
+        }
+        Cluster {
+            name: self.name.clone(),
+            arn: self.arn.clone(),
+            created_at: self.created_ms,
+            version: self.version.clone(),
+            endpoint: (!creating).then(|| self.endpoint.clone()),
+            role_arn: self.role_arn.clone(),
+            status: self.status.clone(),
+            access_config: AccessConfig {
+                bootstrap_cluster_creator_admin_permissions: Some(self.bootstrap_admin),
+                authentication_mode: Some(self.auth_mode.clone()),
+            },
+            platform_version: self.platform_version.clone(),
+            tags: parse_json(&self.tags_json),
+            extra,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct EntryRow {
+    principal_arn: String,
+    kind: String,
+    username: String,
+    groups_json: String,
+    tags_json: String,
+    arn: String,
+    created_ms: i64,
+    modified_ms: i64,
+}
+
+const ENTRY_COLS: &str =
+    "principal_arn, kind, username, groups_json, tags_json, arn, created_ms, modified_ms";
+
+fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
+    Ok(EntryRow {
+        principal_arn: r.get(0)?,
+        kind: r.get(1)?,
+        username: r.get(2)?,
+        groups_json: r.get(3)?,
+        tags_json: r.get(4)?,
+        arn: r.get(5)?,
+        created_ms: r.get(6)?,
+        modified_ms: r.get(7)?,
+    })
+}
+
+impl EntryRow {
+    fn to_entry(&self, cluster: &str) -> AccessEntry {
+        AccessEntry {
+            cluster_name: cluster.to_string(),
+            principal_arn: self.principal_arn.clone(),
+            kubernetes_groups: parse_json(&self.groups_json),
+            access_entry_arn: self.arn.clone(),
+            created_at: self.created_ms,
+            modified_at: self.modified_ms,
+            tags: parse_json(&self.tags_json),
+            username: self.username.clone(),
+            kind: self.kind.clone(),
+        }
+    }
+}
+
+fn find_entry(conn: &Connection, cluster_id: i64, principal: &str) -> SimResult<Option<EntryRow>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {ENTRY_COLS} FROM eks_access_entries WHERE cluster_id = ?1 AND principal_arn = ?2"
+    ))?;
+    Ok(st
+        .query_row(params![cluster_id, principal], entry_from_row)
+        .optional()?)
+}
+
+/// Entries changed less than `read_lag_ms` ago are not yet visible to list/describe.
+fn visible(e: &EntryRow, settings: &Settings, now: i64) -> bool {
+    settings.read_lag_ms == 0 || e.modified_ms <= now - settings.read_lag_ms as i64
+}
+
+// ---------------------------------------------------------------------------------------
+// Settling due transitions.
+
+/// Applies every transition of `c` due at `now`, in order, and stores the result. Returns
+/// the settled row.
+fn settle(
+    tx: &Connection,
+    settings: &Settings,
+    mut c: ClusterRow,
+    now: i64,
+) -> SimResult<ClusterRow> {
+    if !c.due(now) {
+        return Ok(c);
+    }
+    if c.status == "CREATING" && c.active_at_ms <= now {
+        c.status = "ACTIVE".into();
+    }
+    // Config updates, oldest first.
+    let due_updates: Vec<(String, String, i64)> = {
+        let mut st = tx.prepare_cached(
+            "SELECT id, params_json, due_ms FROM eks_updates \
+             WHERE cluster_id = ?1 AND status = 'InProgress' AND due_ms <= ?2 ORDER BY seq",
+        )?;
+        let rows = st.query_map(params![c.id, now], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (id, params_json, due_ms) in due_updates {
+        let params: Vec<serde_json::Value> = parse_json(&params_json);
+        let target = params
+            .iter()
+            .find(|p| p["type"] == "AuthenticationMode")
+            .and_then(|p| p["value"].as_str())
+            .map(str::to_string);
+        if let Some(mode) = target {
+            let was_api = c.includes_api();
+            c.auth_mode = mode;
+            c.api_ready_at_ms = due_ms + settings.propagation_ms as i64;
+            if !was_api && c.includes_api() {
+                enable_api(tx, settings, &c, due_ms)?;
+            }
+        }
+        tx.prepare_cached("UPDATE eks_updates SET status = 'Successful' WHERE id = ?1")?
+            .execute(params![id])?;
+    }
+    // Node groups.
+    tx.prepare_cached(
+        "UPDATE eks_nodegroups SET status = 'ACTIVE' \
+         WHERE cluster_id = ?1 AND status = 'CREATING' AND active_at_ms <= ?2",
+    )?
+    .execute(params![c.id, now])?;
+    recompute_pending(tx, &mut c, now)?;
+    tx.prepare_cached(
+        "UPDATE eks_clusters SET status = ?2, auth_mode = ?3, api_ready_at_ms = ?4, \
+         settle_at_ms = ?5 WHERE id = ?1",
+    )?
+    .execute(params![
+        c.id,
+        c.status,
+        c.auth_mode,
+        c.api_ready_at_ms,
+        c.settle_at_ms
+    ])?;
+    Ok(c)
+}
+
+/// Sets `status` (UPDATING while an update runs) and `settle_at_ms` from what is pending.
+fn recompute_pending(tx: &Connection, c: &mut ClusterRow, now: i64) -> SimResult<()> {
+    let upd: Option<i64> = tx
+        .prepare_cached(
+            "SELECT MIN(due_ms) FROM eks_updates WHERE cluster_id = ?1 AND status = 'InProgress'",
+        )?
+        .query_row(params![c.id], |r| r.get(0))?;
+    let ng: Option<i64> = tx
+        .prepare_cached(
+            "SELECT MIN(active_at_ms) FROM eks_nodegroups WHERE cluster_id = ?1 AND status = 'CREATING'",
+        )?
+        .query_row(params![c.id], |r| r.get(0))?;
+    let creating = (c.active_at_ms > now).then_some(c.active_at_ms);
+    c.settle_at_ms = [upd, ng, creating].into_iter().flatten().min();
+    if c.status != "CREATING" {
+        c.status = if upd.is_some() { "UPDATING" } else { "ACTIVE" }.into();
+    }
+    Ok(())
+}
+
+/// What EKS does by itself when a cluster's mode first includes API: entries for the
+/// creator (with cluster admin) and for the node roles of its managed node groups.
+fn enable_api(tx: &Connection, settings: &Settings, c: &ClusterRow, at: i64) -> SimResult<()> {
+    if c.bootstrap_admin && settings.bootstrap_creator_admin {
+        if let Some(p) = parse_principal_arn(&c.creator_arn) {
+            if find_entry(tx, c.id, &c.creator_arn)?.is_none() {
+                insert_entry(
+                    tx,
+                    c,
+                    &c.creator_arn,
+                    &p,
+                    "STANDARD",
+                    None,
+                    &[],
+                    &TagMap::new(),
+                    at,
+                )?;
+            }
+            let policy = policies::policy_arn(c.partition(), policies::CLUSTER_ADMIN_POLICY);
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO eks_policy_assocs \
+                 (cluster_id, principal_arn, policy_arn, scope_type, namespaces_json, associated_ms, modified_ms) \
+                 VALUES (?1, ?2, ?3, 'cluster', '[]', ?4, ?4)",
+            )?
+            .execute(params![c.id, c.creator_arn, policy, at])?;
+        }
+    }
+    if settings.auto_node_entries {
+        let roles: Vec<String> = {
+            let mut st = tx.prepare_cached(
+                "SELECT DISTINCT node_role FROM eks_nodegroups WHERE cluster_id = ?1",
+            )?;
+            let rows = st.query_map(params![c.id], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for role in roles {
+            add_node_entry(tx, c, &role, at)?;
+        }
+    }
+    Ok(())
+}
+
+fn add_node_entry(tx: &Connection, c: &ClusterRow, role: &str, at: i64) -> SimResult<()> {
+    if let Some(p) = parse_principal_arn(role) {
+        if find_entry(tx, c.id, role)?.is_none() {
+            insert_entry(tx, c, role, &p, "EC2_LINUX", None, &[], &TagMap::new(), at)?;
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_entry(
+    tx: &Connection,
+    c: &ClusterRow,
+    principal_arn: &str,
+    p: &PrincipalArn,
+    kind: &str,
+    username: Option<&str>,
+    groups: &[String],
+    tags: &TagMap,
+    at: i64,
+) -> SimResult<EntryRow> {
+    let username = username
+        .map(str::to_string)
+        .unwrap_or_else(|| default_username(kind, p, principal_arn));
+    let arn = format!(
+        "arn:{}:eks:{}:{}:access-entry/{}/{}/{}/{}/{}",
+        c.partition(),
+        c.region,
+        // the cluster's account: the ARN of a resource in that account
+        c.arn.split(':').nth(4).unwrap_or_default(),
+        c.name,
+        if p.is_role { "role" } else { "user" },
+        p.account,
+        p.name,
+        uuid()
+    );
+    let row = EntryRow {
+        principal_arn: principal_arn.to_string(),
+        kind: kind.to_string(),
+        username,
+        groups_json: serde_json::to_string(groups).unwrap_or_else(|_| "[]".into()),
+        tags_json: tags_json(tags),
+        arn,
+        created_ms: at,
+        modified_ms: at,
+    };
+    tx.prepare_cached(&format!(
+        "INSERT INTO eks_access_entries (cluster_id, {ENTRY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))?
+    .execute(params![
+        c.id,
+        row.principal_arn,
+        row.kind,
+        row.username,
+        row.groups_json,
+        row.tags_json,
+        row.arn,
+        row.created_ms,
+        row.modified_ms
+    ])?;
+    Ok(row)
+}
+
+/// Runs `f` on the settled cluster `name`: in a read transaction when nothing is due
+/// (the common case), else in a write transaction that settles first.
+fn with_cluster_read<T>(
+    sim: &Sim,
+    ctx: &Ctx,
+    name: &str,
+    f: impl Fn(&Connection, &Settings, &ClusterRow) -> SimResult<T>,
+) -> SimResult<T> {
+    let fast = sim.store.read(|conn| {
+        let c = load_cluster(conn, ctx, name)?;
+        if c.due(ctx.now_ms) {
+            return Ok(None);
+        }
+        let settings = crate::settings::load(conn)?;
+        f(conn, &settings, &c).map(Some)
+    })?;
+    if let Some(out) = fast {
+        return Ok(out);
+    }
+    sim.store.write(|tx| {
+        let settings = crate::settings::load(tx)?;
+        let c = settle(tx, &settings, load_cluster(tx, ctx, name)?, ctx.now_ms)?;
+        f(tx, &settings, &c)
+    })
+}
+
+/// Runs `f` on the settled cluster `name` in a write transaction.
+fn with_cluster_write<T>(
+    sim: &Sim,
+    ctx: &Ctx,
+    name: &str,
+    f: impl FnOnce(&Connection, &Settings, ClusterRow) -> SimResult<T>,
+) -> SimResult<T> {
+    sim.store.write(|tx| {
+        let settings = crate::settings::load(tx)?;
+        let c = settle(tx, &settings, load_cluster(tx, ctx, name)?, ctx.now_ms)?;
+        f(tx, &settings, c)
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Clusters.
+
+pub fn create_cluster(sim: &Sim, ctx: &Ctx, input: CreateClusterInput) -> SimResult<Cluster> {
+    check_name("Cluster", &input.name)?;
+    let mode = input
+        .access_config
+        .as_ref()
+        .and_then(|a| a.authentication_mode.clone())
+        .unwrap_or_else(|| CONFIG_MAP.to_string());
+    if ![CONFIG_MAP, API_AND_CONFIG_MAP, API].contains(&mode.as_str()) {
+        return Err(invalid_param(format!(
+            "The authenticationMode '{mode}' is invalid. Valid values: API, API_AND_CONFIG_MAP, CONFIG_MAP."
+        )));
+    }
+    let bootstrap = input
+        .access_config
+        .as_ref()
+        .and_then(|a| a.bootstrap_cluster_creator_admin_permissions)
+        .unwrap_or(true);
+    if mode == CONFIG_MAP && !bootstrap {
+        return Err(invalid_param(
+            "bootstrapClusterCreatorAdminPermissions must be true if cluster authentication \
+             mode is set to CONFIG_MAP",
+        ));
+    }
+    let version = input
+        .version
+        .clone()
+        .unwrap_or_else(|| DEFAULT_K8S_VERSION.to_string());
+    if !SUPPORTED_VERSIONS.contains(&version.as_str()) {
+        return Err(invalid_param(format!(
+            "unsupported Kubernetes version {version}"
+        )));
+    }
+    check_tags(&input.tags)?;
+    let now = ctx.now_ms;
+    let partition = ctx.partition();
+    let account = ctx.caller.account.clone();
+    sim.store.write(|tx| {
+        let settings = crate::settings::load(tx)?;
+        let role_ok = matches!(
+            iam::lookup_principal(tx, &input.role_arn)?,
+            Some(p) if matches!(p.kind, PrincipalKind::Role)
+        );
+        if !role_ok {
+            return Err(invalid_param(format!(
+                "Role with arn: {}, does not exist",
+                input.role_arn
+            )));
+        }
+        if find_cluster(tx, ctx, &input.name)?.is_some() {
+            return Err(in_use(format!(
+                "Cluster already exists with name: {}",
+                input.name
+            )));
+        }
+        let arn = format!(
+            "arn:{partition}:eks:{}:{account}:cluster/{}",
+            ctx.region, input.name
+        );
+        let host = hex32();
+        let suffix = dns_suffix(partition);
+        let endpoint = format!(
+            "https://{host}.gr7.{}.eks.{suffix}",
+            ctx.region
+        );
+        let vpc = &input.resources_vpc_config;
+        let doc = serde_json::json!({
+            "resourcesVpcConfig": {
+                "subnetIds": vpc.subnet_ids,
+                "securityGroupIds": vpc.security_group_ids,
+                "clusterSecurityGroupId": format!("sg-{}", &hex32()[..17].to_lowercase()),
+                "vpcId": format!("vpc-{}", &hex32()[..17].to_lowercase()),
+                "endpointPublicAccess": vpc.endpoint_public_access.unwrap_or(true),
+                "endpointPrivateAccess": vpc.endpoint_private_access.unwrap_or(false),
+                "publicAccessCidrs": vpc.public_access_cidrs.clone().unwrap_or_else(|| vec!["0.0.0.0/0".into()]),
+            },
+            "kubernetesNetworkConfig": input.kubernetes_network_config.clone().unwrap_or_else(|| serde_json::json!({
+                "serviceIpv4Cidr": "10.100.0.0/16",
+                "ipFamily": "ipv4",
+                "elasticLoadBalancing": {"enabled": false},
+            })),
+            "logging": input.logging.clone().unwrap_or_else(|| serde_json::json!({
+                "clusterLogging": [{
+                    "types": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
+                    "enabled": false,
+                }]
+            })),
+            "identity": {"oidc": {"issuer": format!("https://oidc.eks.{}.{suffix}/id/{host}", ctx.region)}},
+            "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUNTSU1VTEFURUQKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
+            "health": {"issues": []},
+            "upgradePolicy": {"supportType": "EXTENDED"},
+            "id": uuid(),
+        });
+        let mut doc = doc;
+        if let (Some(t), Some(obj)) = (&input.client_request_token, doc.as_object_mut()) {
+            obj.insert("clientRequestToken".into(), serde_json::Value::String(t.clone()));
+        }
+        let active_at = now + settings.cluster_create_ms as i64;
+        let status = if active_at > now { "CREATING" } else { "ACTIVE" };
+        tx.prepare_cached(
+            "INSERT INTO eks_clusters (account, region, name, arn, created_ms, active_at_ms, status, \
+             version, platform_version, role_arn, auth_mode, bootstrap_admin, creator_arn, \
+             api_ready_at_ms, settle_at_ms, endpoint, tags_json, doc_json) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        )?
+        .execute(params![
+            account,
+            ctx.region,
+            input.name,
+            arn,
+            now,
+            active_at,
+            status,
+            version,
+            "eks.5",
+            input.role_arn,
+            mode,
+            bootstrap,
+            ctx.caller.principal_arn,
+            now,
+            (active_at > now).then_some(active_at),
+            endpoint,
+            tags_json(&input.tags),
+            doc.to_string(),
+        ])?;
+        let c = load_cluster(tx, ctx, &input.name)?;
+        if c.includes_api() {
+            enable_api(tx, &settings, &c, now)?;
+        }
+        Ok(c.to_cluster())
+    })
+}
+
+pub fn describe_cluster(sim: &Sim, ctx: &Ctx, name: &str) -> SimResult<Cluster> {
+    with_cluster_read(sim, ctx, name, |_, _, c| Ok(c.to_cluster()))
+}
+
+pub fn list_clusters(
+    sim: &Sim,
+    ctx: &Ctx,
+    max_results: Option<i32>,
+    next_token: Option<&str>,
+) -> SimResult<Page<String>> {
+    let max = check_max_results(max_results)?;
+    let after = decode_token(next_token)?;
+    sim.store.read(|conn| {
+        let mut st = conn.prepare_cached(
+            "SELECT name FROM eks_clusters WHERE account = ?1 AND region = ?2 AND name > ?3 \
+             ORDER BY name LIMIT ?4",
+        )?;
+        let rows = st.query_map(
+            params![
+                ctx.caller.account,
+                ctx.region,
+                after.as_deref().unwrap_or(""),
+                (max + 1) as i64
+            ],
+            |r| r.get::<_, String>(0),
+        )?;
+        let names: Vec<String> = rows.collect::<Result<_, _>>()?;
+        Ok(page_of(&names, |s| s.as_str(), None, max))
+    })
+}
+
+pub fn delete_cluster(sim: &Sim, ctx: &Ctx, name: &str) -> SimResult<Cluster> {
+    with_cluster_write(sim, ctx, name, |tx, _, c| {
+        let ngs: i64 = tx
+            .prepare_cached("SELECT COUNT(*) FROM eks_nodegroups WHERE cluster_id = ?1")?
+            .query_row(params![c.id], |r| r.get(0))?;
+        if ngs > 0 {
+            return Err(in_use("Cluster has nodegroups attached"));
+        }
+        let mut out = c.to_cluster();
+        out.status = "DELETING".into();
+        tx.prepare_cached("DELETE FROM eks_policy_assocs WHERE cluster_id = ?1")?
+            .execute(params![c.id])?;
+        tx.prepare_cached("DELETE FROM eks_clusters WHERE id = ?1")?
+            .execute(params![c.id])?;
+        Ok(out)
+    })
+}
+
+fn update_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Update> {
+    let params_json: String = r.get(4)?;
+    let params: Vec<serde_json::Value> = parse_json(&params_json);
+    Ok(Update {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        status: r.get(2)?,
+        created_at: r.get(3)?,
+        params: params
+            .iter()
+            .map(|p| UpdateParam {
+                kind: p["type"].as_str().unwrap_or_default().to_string(),
+                value: p["value"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect(),
+        errors: vec![],
+    })
+}
+
+pub fn update_cluster_config(
+    sim: &Sim,
+    ctx: &Ctx,
+    input: UpdateClusterConfigInput,
+) -> SimResult<Update> {
+    if !input.other_members.is_empty() {
+        return Err(invalid_param(format!(
+            "The simulator supports only accessConfig updates; {} cannot be updated here.",
+            input.other_members.join(", ")
+        )));
+    }
+    let Some(target) = input.authentication_mode.clone() else {
+        return Err(invalid_param(if input.access_config_present {
+            "accessConfig.authenticationMode must be specified."
+        } else {
+            "No changes needed: specify accessConfig with an authenticationMode to update."
+        }));
+    };
+    if ![CONFIG_MAP, API_AND_CONFIG_MAP, API].contains(&target.as_str()) {
+        return Err(invalid_param(format!(
+            "The authenticationMode '{target}' is invalid. Valid values: API, API_AND_CONFIG_MAP, CONFIG_MAP."
+        )));
+    }
+    let now = ctx.now_ms;
+    with_cluster_write(sim, ctx, &input.name, |tx, settings, mut c| {
+        if c.status == "CREATING" {
+            return Err(in_use(format!(
+                "Cluster {} is currently being created. Wait until it is ACTIVE to update it.",
+                c.name
+            )));
+        }
+        let running: i64 = tx
+            .prepare_cached(
+                "SELECT COUNT(*) FROM eks_updates WHERE cluster_id = ?1 AND status = 'InProgress'",
+            )?
+            .query_row(params![c.id], |r| r.get(0))?;
+        if running > 0 {
+            return Err(in_use(
+                "Cannot update cluster because an update is already in progress.",
+            ));
+        }
+        let allowed = matches!(
+            (c.auth_mode.as_str(), target.as_str()),
+            (CONFIG_MAP, API_AND_CONFIG_MAP) | (API_AND_CONFIG_MAP, API)
+        );
+        if !allowed {
+            return Err(invalid_param(format!(
+                "Unsupported authentication mode update from {} to {}",
+                c.auth_mode, target
+            )));
+        }
+        let id = uuid();
+        let params_json = serde_json::json!([{"type": "AuthenticationMode", "value": target}]);
+        let seq: i64 = tx
+            .prepare_cached(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM eks_updates WHERE cluster_id = ?1",
+            )?
+            .query_row(params![c.id], |r| r.get(0))?;
+        let due = now + settings.update_ms as i64;
+        tx.prepare_cached(
+            "INSERT INTO eks_updates (id, cluster_id, seq, kind, status, params_json, created_ms, due_ms) \
+             VALUES (?1, ?2, ?3, 'AccessConfigUpdate', 'InProgress', ?4, ?5, ?6)",
+        )?
+        .execute(params![id, c.id, seq, params_json.to_string(), now, due])?;
+        let update = Update {
+            id: id.clone(),
+            status: "InProgress".into(),
+            kind: "AccessConfigUpdate".into(),
+            params: vec![UpdateParam {
+                kind: "AuthenticationMode".into(),
+                value: target.clone(),
+            }],
+            created_at: now,
+            errors: vec![],
+        };
+        recompute_pending(tx, &mut c, now)?;
+        tx.prepare_cached("UPDATE eks_clusters SET status = ?2, settle_at_ms = ?3 WHERE id = ?1")?
+            .execute(params![c.id, c.status, c.settle_at_ms])?;
+        // A zero duration completes at once (still through the same path).
+        settle(tx, settings, c, now)?;
+        Ok(update)
+    })
+}
+
+pub fn describe_update(
+    sim: &Sim,
+    ctx: &Ctx,
+    name: &str,
+    update_id: &str,
+    nodegroup: Option<&str>,
+) -> SimResult<Update> {
+    with_cluster_read(sim, ctx, name, |conn, _, c| {
+        if let Some(ng) = nodegroup {
+            find_nodegroup(conn, c.id, ng)?.ok_or_else(|| nodegroup_not_found(ng))?;
+            return Err(not_found(format!("No update found for ID: {update_id}")));
+        }
+        conn.prepare_cached(
+            "SELECT id, kind, status, created_ms, params_json FROM eks_updates \
+             WHERE cluster_id = ?1 AND id = ?2",
+        )?
+        .query_row(params![c.id, update_id], update_from_row)
+        .optional()?
+        .ok_or_else(|| not_found(format!("No update found for ID: {update_id}")))
+    })
+}
+
+pub fn list_updates(
+    sim: &Sim,
+    ctx: &Ctx,
+    name: &str,
+    nodegroup: Option<&str>,
+    max_results: Option<i32>,
+    next_token: Option<&str>,
+) -> SimResult<Page<String>> {
+    let max = check_max_results(max_results)?;
+    let after = decode_token(next_token)?;
+    with_cluster_read(sim, ctx, name, |conn, _, c| {
+        if let Some(ng) = nodegroup {
+            find_nodegroup(conn, c.id, ng)?.ok_or_else(|| nodegroup_not_found(ng))?;
+            return Ok(Page {
+                items: vec![],
+                next_token: None,
+            });
+        }
+        let ids: Vec<String> = {
+            let mut st = conn
+                .prepare_cached("SELECT id FROM eks_updates WHERE cluster_id = ?1 ORDER BY id")?;
+            let rows = st.query_map(params![c.id], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        Ok(page_of(&ids, |s| s.as_str(), after.as_deref(), max))
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Access entries.
+
+fn require_api(c: &ClusterRow) -> SimResult<()> {
+    if c.includes_api() {
+        Ok(())
+    } else {
+        Err(mode_refused())
+    }
+}
+
+fn check_groups(groups: &[String]) -> SimResult<()> {
+    for g in groups {
+        if g.is_empty() {
+            return Err(invalid_param(
+                "kubernetesGroups must not contain empty names.",
+            ));
+        }
+        if g.starts_with("system:") {
+            return Err(invalid_param(format!(
+                "The kubernetesGroups value '{g}' is invalid: group names can't start with 'system:'."
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_username(u: &str) -> SimResult<()> {
+    if u.is_empty() {
+        return Err(invalid_param("username must not be empty."));
+    }
+    for prefix in ["system:", "eks:", "aws:", "amazon:", "iam:"] {
+        if u.starts_with(prefix) {
+            return Err(invalid_param(format!(
+                "The username '{u}' is invalid: it can't start with '{prefix}'."
+            )));
+        }
+    }
+    if let Some(i) = u.find("{{SessionName") {
+        if !u[..i].contains(':') {
+            return Err(invalid_param(format!(
+                "The username '{u}' is invalid: a colon must precede {{{{SessionName}}}}."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `arn` as an access-entry principal: well-formed IAM role/user ARN, not a
+/// service-linked role, existing in IAM. Returns the parsed ARN.
+fn check_principal(conn: &Connection, arn: &str) -> SimResult<PrincipalArn> {
+    let p = parse_principal_arn(arn).ok_or_else(invalid_principal)?;
+    if p.is_role && p.path.starts_with("/aws-service-role/") {
+        return Err(invalid_param(
+            "The specified principalArn is invalid: access entries do not support service-linked roles.",
+        ));
+    }
+    let found = iam::lookup_principal(conn, arn)?;
+    match found {
+        Some(pr) if matches!(pr.kind, PrincipalKind::Role) == p.is_role => Ok(p),
+        _ => Err(invalid_principal()),
+    }
+}
+
+pub fn create_access_entry(
+    sim: &Sim,
+    ctx: &Ctx,
+    input: CreateAccessEntryInput,
+) -> SimResult<AccessEntry> {
+    let now = ctx.now_ms;
+    with_cluster_write(sim, ctx, &input.cluster_name, |tx, _, c| {
+        require_api(&c)?;
+        if now < c.api_ready_at_ms {
+            // The mode change has not propagated yet: EKS still answers as for CONFIG_MAP.
+            return Err(mode_refused());
+        }
+        let kind = input.kind.clone().unwrap_or_else(|| "STANDARD".to_string());
+        if !ENTRY_TYPES.contains(&kind.as_str()) {
+            return Err(invalid_param(format!(
+                "The type '{kind}' is invalid. Valid types: {}.",
+                ENTRY_TYPES.join(", ")
+            )));
+        }
+        let groups = input.kubernetes_groups.clone().unwrap_or_default();
+        if kind != "STANDARD" {
+            if !groups.is_empty() {
+                return Err(invalid_param(format!(
+                    "kubernetesGroups cannot be specified for access entries of type {kind}."
+                )));
+            }
+            if input.username.is_some() {
+                return Err(invalid_param(format!(
+                    "username cannot be specified for access entries of type {kind}."
+                )));
+            }
+        }
+        check_groups(&groups)?;
+        if let Some(u) = &input.username {
+            check_username(u)?;
+        }
+        check_tags(&input.tags)?;
+        let p = check_principal(tx, &input.principal_arn)?;
+        let cluster_account = c.arn.split(':').nth(4).unwrap_or_default();
+        if kind != "STANDARD" && p.account != cluster_account {
+            return Err(invalid_param(format!(
+                "The principalArn must be in the cluster's account ({cluster_account}) for access entries of type {kind}."
+            )));
+        }
+        if kind != "STANDARD" && !p.is_role {
+            return Err(invalid_param(format!(
+                "Access entries of type {kind} require an IAM role principal."
+            )));
+        }
+        if find_entry(tx, c.id, &input.principal_arn)?.is_some() {
+            return Err(in_use(
+                "The specified access entry resource is already in use on this cluster.",
+            ));
+        }
+        let row = insert_entry(
+            tx,
+            &c,
+            &input.principal_arn,
+            &p,
+            &kind,
+            input.username.as_deref(),
+            &groups,
+            &input.tags,
+            now,
+        )?;
+        Ok(row.to_entry(&c.name))
+    })
+}
+
+pub fn describe_access_entry(
+    sim: &Sim,
+    ctx: &Ctx,
+    cluster: &str,
+    principal_arn: &str,
+) -> SimResult<AccessEntry> {
+    with_cluster_read(sim, ctx, cluster, |conn, settings, c| {
+        require_api(c)?;
+        match find_entry(conn, c.id, principal_arn)? {
+            Some(e) if visible(&e, settings, ctx.now_ms) => Ok(e.to_entry(&c.name)),
+            _ => Err(entry_not_found()),
+        }
+    })
+}
+
+pub fn list_access_entries(
+    sim: &Sim,
+    ctx: &Ctx,
+    cluster: &str,
+    associated_policy_arn: Option<&str>,
+    max_results: Option<i32>,
+    next_token: Option<&str>,
+) -> SimResult<Page<String>> {
+    let max = check_max_results(max_results)?;
+    let after = decode_token(next_token)?;
+    with_cluster_read(sim, ctx, cluster, |conn, settings, c| {
+        require_api(c)?;
+        if let Some(p) = associated_policy_arn {
+            if policies::policy_name(c.partition(), p).is_none() {
+                return Err(invalid_param(format!(
+                    "The specified associatedPolicyArn '{p}' is invalid."
+                )));
+            }
+        }
+        let lag_cut = if settings.read_lag_ms == 0 {
+            i64::MAX
+        } else {
+            ctx.now_ms - settings.read_lag_ms as i64
+        };
+        let after_key = after.as_deref().unwrap_or("");
+        let limit = (max + 1) as i64;
+        let arns: Vec<String> = match associated_policy_arn {
+            None => {
+                let mut st = conn.prepare_cached(
+                    "SELECT principal_arn FROM eks_access_entries WHERE cluster_id = ?1 \
+                     AND principal_arn > ?2 AND modified_ms <= ?3 ORDER BY principal_arn LIMIT ?4",
+                )?;
+                let rows = st.query_map(params![c.id, after_key, lag_cut, limit], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            }
+            Some(policy) => {
+                let mut st = conn.prepare_cached(
+                    "SELECT e.principal_arn FROM eks_access_entries e JOIN eks_policy_assocs a \
+                     ON a.cluster_id = e.cluster_id AND a.principal_arn = e.principal_arn \
+                     WHERE e.cluster_id = ?1 AND a.policy_arn = ?5 AND e.principal_arn > ?2 \
+                     AND e.modified_ms <= ?3 ORDER BY e.principal_arn LIMIT ?4",
+                )?;
+                let rows = st.query_map(params![c.id, after_key, lag_cut, limit, policy], |r| {
+                    r.get(0)
+                })?;
+                rows.collect::<Result<_, _>>()?
+            }
+        };
+        Ok(page_of(&arns, |s| s.as_str(), None, max))
+    })
+}
+
+pub fn update_access_entry(
+    sim: &Sim,
+    ctx: &Ctx,
+    input: UpdateAccessEntryInput,
+) -> SimResult<AccessEntry> {
+    let now = ctx.now_ms;
+    with_cluster_write(sim, ctx, &input.cluster_name, |tx, _, c| {
+        require_api(&c)?;
+        let mut e = find_entry(tx, c.id, &input.principal_arn)?.ok_or_else(entry_not_found)?;
+        if e.kind != "STANDARD" {
+            if input
+                .kubernetes_groups
+                .as_ref()
+                .is_some_and(|g| !g.is_empty())
+            {
+                return Err(invalid_param(format!(
+                    "kubernetesGroups cannot be specified for access entries of type {}.",
+                    e.kind
+                )));
+            }
+            if input.username.is_some() {
+                return Err(invalid_param(format!(
+                    "username cannot be specified for access entries of type {}.",
+                    e.kind
+                )));
+            }
+        }
+        if let Some(g) = &input.kubernetes_groups {
+            check_groups(g)?;
+            e.groups_json = serde_json::to_string(g).unwrap_or_else(|_| "[]".into());
+        }
+        if let Some(u) = &input.username {
+            check_username(u)?;
+            e.username = u.clone();
+        }
+        e.modified_ms = now;
+        tx.prepare_cached(
+            "UPDATE eks_access_entries SET groups_json = ?3, username = ?4, modified_ms = ?5 \
+             WHERE cluster_id = ?1 AND principal_arn = ?2",
+        )?
+        .execute(params![
+            c.id,
+            e.principal_arn,
+            e.groups_json,
+            e.username,
+            e.modified_ms
+        ])?;
+        Ok(e.to_entry(&c.name))
+    })
+}
+
+pub fn delete_access_entry(
+    sim: &Sim,
+    ctx: &Ctx,
+    cluster: &str,
+    principal_arn: &str,
+) -> SimResult<()> {
+    with_cluster_write(sim, ctx, cluster, |tx, _, c| {
+        require_api(&c)?;
+        find_entry(tx, c.id, principal_arn)?.ok_or_else(entry_not_found)?;
+        tx.prepare_cached(
+            "DELETE FROM eks_policy_assocs WHERE cluster_id = ?1 AND principal_arn = ?2",
+        )?
+        .execute(params![c.id, principal_arn])?;
+        tx.prepare_cached(
+            "DELETE FROM eks_access_entries WHERE cluster_id = ?1 AND principal_arn = ?2",
+        )?
+        .execute(params![c.id, principal_arn])?;
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Access policies.
+
+fn check_scope(scope: &AccessScope) -> SimResult<AccessScope> {
+    match scope.kind.as_deref() {
+        Some("cluster") => {
+            if !scope.namespaces.is_empty() {
+                return Err(invalid_param(
+                    "namespaces cannot be specified when the accessScope type is cluster.",
+                ));
+            }
+            Ok(AccessScope {
+                kind: Some("cluster".into()),
+                namespaces: vec![],
+            })
+        }
+        Some("namespace") => {
+            if scope.namespaces.is_empty() {
+                return Err(invalid_param(
+                    "At least one namespace must be specified when the accessScope type is namespace.",
+                ));
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for ns in &scope.namespaces {
+                if !valid_namespace(ns) {
+                    return Err(invalid_param(format!(
+                        "The namespace '{ns}' is invalid: it must be a valid Kubernetes namespace name (a DNS-1123 label), optionally ending with '*'."
+                    )));
+                }
+                if !seen.insert(ns.as_str()) {
+                    return Err(invalid_param(format!("Duplicate namespace '{ns}'.")));
+                }
+            }
+            Ok(AccessScope {
+                kind: Some("namespace".into()),
+                namespaces: scope.namespaces.clone(),
+            })
+        }
+        Some(other) => Err(invalid_param(format!(
+            "The accessScope type '{other}' is invalid. Valid values: cluster, namespace."
+        ))),
+        None => Err(invalid_param("accessScope.type must be specified.")),
+    }
+}
+
+fn assoc_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssociatedAccessPolicy> {
+    let scope_type: String = r.get(1)?;
+    let ns: String = r.get(2)?;
+    Ok(AssociatedAccessPolicy {
+        policy_arn: r.get(0)?,
+        access_scope: AccessScope {
+            kind: Some(scope_type),
+            namespaces: parse_json(&ns),
+        },
+        associated_at: r.get(3)?,
+        modified_at: r.get(4)?,
+    })
+}
+
+pub fn associate_access_policy(
+    sim: &Sim,
+    ctx: &Ctx,
+    cluster: &str,
+    principal_arn: &str,
+    policy_arn: &str,
+    scope: &AccessScope,
+) -> SimResult<AssociatedAccessPolicy> {
+    let now = ctx.now_ms;
+    with_cluster_write(sim, ctx, cluster, |tx, _, c| {
+        require_api(&c)?;
+        let e = find_entry(tx, c.id, principal_arn)?.ok_or_else(entry_not_found)?;
+        let name = policies::policy_name(c.partition(), policy_arn).ok_or_else(|| {
+            invalid_param(format!(
+                "The specified policyArn '{policy_arn}' is invalid."
+            ))
+        })?;
+        let allowed =
+            e.kind == "STANDARD" || (e.kind == "EC2" && name == policies::AUTO_NODE_POLICY);
+        if !allowed {
+            return Err(standard_only());
+        }
+        let scope = check_scope(scope)?;
+        let ns_json = serde_json::to_string(&scope.namespaces).unwrap_or_else(|_| "[]".into());
+        tx.prepare_cached(
+            "INSERT INTO eks_policy_assocs (cluster_id, principal_arn, policy_arn, scope_type, \
+             namespaces_json, associated_ms, modified_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
+             ON CONFLICT (cluster_id, principal_arn, policy_arn) DO UPDATE SET \
+             scope_type = excluded.scope_type, namespaces_json = excluded.namespaces_json, \
+             modified_ms = excluded.modified_ms",
+        )?
+        .execute(params![
+            c.id,
+            principal_arn,
+            policy_arn,
+            scope.kind.as_deref().unwrap_or("cluster"),
+            ns_json,
+            now
+        ])?;
+        let out = tx
+            .prepare_cached(
+                "SELECT policy_arn, scope_type, namespaces_json, associated_ms, modified_ms \
+                 FROM eks_policy_assocs WHERE cluster_id = ?1 AND principal_arn = ?2 AND policy_arn = ?3",
+            )?
+            .query_row(params![c.id, principal_arn, policy_arn], assoc_from_row)?;
+        Ok(out)
+    })
+}
+
+pub fn disassociate_access_policy(
+    sim: &Sim,
+    ctx: &Ctx,
+    cluster: &str,
+    principal_arn: &str,
+    policy_arn: &str,
+) -> SimResult<()> {
+    with_cluster_write(sim, ctx, cluster, |tx, _, c| {
+        require_api(&c)?;
+        let e = find_entry(tx, c.id, principal_arn)?.ok_or_else(entry_not_found)?;
+        if e.kind != "STANDARD" && e.kind != "EC2" {
+            return Err(standard_only());
+        }
+        let n = tx
+            .prepare_cached(
+                "DELETE FROM eks_policy_assocs WHERE cluster_id = ?1 AND principal_arn = ?2 AND policy_arn = ?3",
+            )?
+            .execute(params![c.id, principal_arn, policy_arn])?;
+        if n == 0 {
+            return Err(not_found(format!(
+                "The specified policyArn '{policy_arn}' is not associated with this access entry."
+            )));
+        }
+        Ok(())
+    })
+}
+
+pub fn list_associated_access_policies(
+    sim: &Sim,
+    ctx: &Ctx,
+    cluster: &str,
+    principal_arn: &str,
+    max_results: Option<i32>,
+    next_token: Option<&str>,
+) -> SimResult<Page<AssociatedAccessPolicy>> {
+    let max = check_max_results(max_results)?;
+    let after = decode_token(next_token)?;
+    with_cluster_read(sim, ctx, cluster, |conn, settings, c| {
+        require_api(c)?;
+        let e = match find_entry(conn, c.id, principal_arn)? {
+            Some(e) if visible(&e, settings, ctx.now_ms) => e,
+            _ => return Err(entry_not_found()),
+        };
+        if e.kind != "STANDARD" && e.kind != "EC2" {
+            return Err(standard_only());
+        }
+        let all: Vec<AssociatedAccessPolicy> = {
+            let mut st = conn.prepare_cached(
+                "SELECT policy_arn, scope_type, namespaces_json, associated_ms, modified_ms \
+                 FROM eks_policy_assocs WHERE cluster_id = ?1 AND principal_arn = ?2 ORDER BY policy_arn",
+            )?;
+            let rows = st.query_map(params![c.id, principal_arn], assoc_from_row)?;
+            rows.collect::<Result<_, _>>()?
+        };
+        Ok(page_of(
+            &all,
+            |a| a.policy_arn.as_str(),
+            after.as_deref(),
+            max,
+        ))
+    })
+}
+
+pub fn list_access_policies(
+    ctx: &Ctx,
+    max_results: Option<i32>,
+    next_token: Option<&str>,
+) -> SimResult<Page<AccessPolicy>> {
+    let max = check_max_results(max_results)?;
+    let after = decode_token(next_token)?;
+    let all: Vec<AccessPolicy> = policies::ACCESS_POLICY_NAMES
+        .iter()
+        .map(|n| AccessPolicy {
+            name: n.to_string(),
+            arn: policies::policy_arn(ctx.partition(), n),
+        })
+        .collect();
+    Ok(page_of(&all, |p| p.name.as_str(), after.as_deref(), max))
+}
+
+// ---------------------------------------------------------------------------------------
+// Node groups.
+
+fn nodegroup_not_found(name: &str) -> SimError {
+    not_found(format!("No node group found for name: {name}."))
+}
+
+#[derive(Debug, Clone)]
+struct NodegroupRow {
+    name: String,
+    arn: String,
+    node_role: String,
+    status: String,
+    created_ms: i64,
+    doc_json: String,
+}
+
+fn find_nodegroup(
+    conn: &Connection,
+    cluster_id: i64,
+    name: &str,
+) -> SimResult<Option<NodegroupRow>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT name, arn, node_role, status, created_ms, doc_json FROM eks_nodegroups \
+             WHERE cluster_id = ?1 AND name = ?2",
+        )?
+        .query_row(params![cluster_id, name], |r| {
+            Ok(NodegroupRow {
+                name: r.get(0)?,
+                arn: r.get(1)?,
+                node_role: r.get(2)?,
+                status: r.get(3)?,
+                created_ms: r.get(4)?,
+                doc_json: r.get(5)?,
+            })
+        })
+        .optional()?)
+}
+
+impl NodegroupRow {
+    fn to_nodegroup(&self, c: &ClusterRow) -> Nodegroup {
+        let doc: serde_json::Value = serde_json::from_str(&self.doc_json).unwrap_or_default();
+        let strs = |k: &str| -> Vec<String> {
+            doc[k]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Nodegroup {
+            nodegroup_name: self.name.clone(),
+            nodegroup_arn: self.arn.clone(),
+            cluster_name: c.name.clone(),
+            version: doc["version"].as_str().unwrap_or(&c.version).to_string(),
+            release_version: doc["releaseVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            created_at: self.created_ms,
+            modified_at: self.created_ms,
+            status: self.status.clone(),
+            capacity_type: doc["capacityType"]
+                .as_str()
+                .unwrap_or("ON_DEMAND")
+                .to_string(),
+            scaling_config: doc["scalingConfig"].clone(),
+            instance_types: strs("instanceTypes"),
+            subnets: strs("subnets"),
+            ami_type: doc["amiType"]
+                .as_str()
+                .unwrap_or("AL2023_x86_64_STANDARD")
+                .to_string(),
+            node_role: self.node_role.clone(),
+            labels: serde_json::from_value(doc["labels"].clone()).unwrap_or_default(),
+            disk_size: doc["diskSize"].as_i64().unwrap_or(20),
+            health: serde_json::json!({"issues": []}),
+            update_config: serde_json::json!({"maxUnavailable": 1}),
+            tags: serde_json::from_value(doc["tags"].clone()).unwrap_or_default(),
+        }
+    }
+}
+
+pub fn create_nodegroup(sim: &Sim, ctx: &Ctx, input: CreateNodegroupInput) -> SimResult<Nodegroup> {
+    check_name("Nodegroup", &input.nodegroup_name)?;
+    if input.subnets.is_empty() {
+        return Err(invalid_param("subnets must contain at least one subnet."));
+    }
+    check_tags(&input.tags)?;
+    let now = ctx.now_ms;
+    with_cluster_write(sim, ctx, &input.cluster_name, |tx, settings, mut c| {
+        if c.status == "CREATING" {
+            return Err(invalid_request(format!(
+                "Cluster '{}' is not in ACTIVE status",
+                c.name
+            )));
+        }
+        let role_ok = matches!(
+            iam::lookup_principal(tx, &input.node_role)?,
+            Some(p) if matches!(p.kind, PrincipalKind::Role)
+        );
+        if !role_ok {
+            return Err(invalid_param(format!(
+                "The role with name {} cannot be found.",
+                input.node_role.rsplit('/').next().unwrap_or_default()
+            )));
+        }
+        if find_nodegroup(tx, c.id, &input.nodegroup_name)?.is_some() {
+            return Err(in_use(format!(
+                "NodeGroup already exists with name {} and cluster name {}",
+                input.nodegroup_name, c.name
+            )));
+        }
+        let account = c.arn.split(':').nth(4).unwrap_or_default().to_string();
+        let arn = format!(
+            "arn:{}:eks:{}:{account}:nodegroup/{}/{}/{}",
+            c.partition(),
+            c.region,
+            c.name,
+            input.nodegroup_name,
+            uuid()
+        );
+        let doc = serde_json::json!({
+            "version": input.version.clone().unwrap_or_else(|| c.version.clone()),
+            "releaseVersion": format!("{}.0-20250101", input.version.clone().unwrap_or_else(|| c.version.clone())),
+            "capacityType": input.capacity_type.clone().unwrap_or_else(|| "ON_DEMAND".into()),
+            "scalingConfig": input.scaling_config.clone().unwrap_or_else(|| serde_json::json!({"minSize": 1, "maxSize": 2, "desiredSize": 2})),
+            "instanceTypes": input.instance_types.clone().unwrap_or_else(|| vec!["t3.medium".into()]),
+            "subnets": input.subnets,
+            "amiType": input.ami_type.clone().unwrap_or_else(|| "AL2023_x86_64_STANDARD".into()),
+            "labels": input.labels,
+            "diskSize": input.disk_size.unwrap_or(20),
+            "tags": input.tags,
+        });
+        let active_at = now + settings.nodegroup_create_ms as i64;
+        let status = if active_at > now {
+            "CREATING"
+        } else {
+            "ACTIVE"
+        };
+        tx.prepare_cached(
+            "INSERT INTO eks_nodegroups (cluster_id, name, arn, node_role, status, created_ms, active_at_ms, doc_json) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            c.id,
+            input.nodegroup_name,
+            arn,
+            input.node_role,
+            status,
+            now,
+            active_at,
+            doc.to_string()
+        ])?;
+        if c.includes_api() && settings.auto_node_entries {
+            add_node_entry(tx, &c, &input.node_role, now)?;
+        }
+        recompute_pending(tx, &mut c, now)?;
+        tx.prepare_cached("UPDATE eks_clusters SET status = ?2, settle_at_ms = ?3 WHERE id = ?1")?
+            .execute(params![c.id, c.status, c.settle_at_ms])?;
+        let ng = find_nodegroup(tx, c.id, &input.nodegroup_name)?
+            .ok_or_else(|| SimError::internal("node group vanished"))?;
+        Ok(ng.to_nodegroup(&c))
+    })
+}
+
+pub fn describe_nodegroup(sim: &Sim, ctx: &Ctx, cluster: &str, name: &str) -> SimResult<Nodegroup> {
+    with_cluster_read(sim, ctx, cluster, |conn, _, c| {
+        let ng = find_nodegroup(conn, c.id, name)?.ok_or_else(|| nodegroup_not_found(name))?;
+        Ok(ng.to_nodegroup(c))
+    })
+}
+
+pub fn list_nodegroups(
+    sim: &Sim,
+    ctx: &Ctx,
+    cluster: &str,
+    max_results: Option<i32>,
+    next_token: Option<&str>,
+) -> SimResult<Page<String>> {
+    let max = check_max_results(max_results)?;
+    let after = decode_token(next_token)?;
+    with_cluster_read(sim, ctx, cluster, |conn, _, c| {
+        let names: Vec<String> = {
+            let mut st = conn.prepare_cached(
+                "SELECT name FROM eks_nodegroups WHERE cluster_id = ?1 ORDER BY name",
+            )?;
+            let rows = st.query_map(params![c.id], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        Ok(page_of(&names, |s| s.as_str(), after.as_deref(), max))
+    })
+}
+
+pub fn delete_nodegroup(sim: &Sim, ctx: &Ctx, cluster: &str, name: &str) -> SimResult<Nodegroup> {
+    let now = ctx.now_ms;
+    with_cluster_write(sim, ctx, cluster, |tx, _, mut c| {
+        let ng = find_nodegroup(tx, c.id, name)?.ok_or_else(|| nodegroup_not_found(name))?;
+        let mut out = ng.to_nodegroup(&c);
+        out.status = "DELETING".into();
+        tx.prepare_cached("DELETE FROM eks_nodegroups WHERE cluster_id = ?1 AND name = ?2")?
+            .execute(params![c.id, name])?;
+        recompute_pending(tx, &mut c, now)?;
+        tx.prepare_cached("UPDATE eks_clusters SET status = ?2, settle_at_ms = ?3 WHERE id = ?1")?
+            .execute(params![c.id, c.status, c.settle_at_ms])?;
+        Ok(out)
+    })
+}
+
+/// Counts used by tests and the benchmark: (clusters, access entries) in the state.
+pub fn counts(sim: &Sim) -> SimResult<(i64, i64)> {
+    sim.store.read(|conn| {
+        let c: i64 = conn.query_row("SELECT COUNT(*) FROM eks_clusters", [], |r| r.get(0))?;
+        let e: i64 = conn.query_row("SELECT COUNT(*) FROM eks_access_entries", [], |r| r.get(0))?;
+        Ok((c, e))
+    })
+}
+
+// Keep the map type in the public API surface simple for callers building inputs.
+pub type Labels = BTreeMap<String, String>;
