@@ -111,6 +111,8 @@ pub struct DesiredEntry {
 /// What the rack's parameters require of the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Desired {
+    /// The rack the entries are for: entries carrying [`RACK_TAG`] with this value are ours.
+    pub rack: String,
     /// Whether the auth mode must include API (then: at least API_AND_CONFIG_MAP).
     pub api_mode: bool,
     pub entries: Vec<DesiredEntry>,
@@ -200,8 +202,17 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// No steps left to run (there may still be conflicts; see [`Plan::is_converged`]).
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
+    }
+    /// No steps and no conflicts: the cluster is what the parameters ask for.
+    pub fn is_converged(&self) -> bool {
+        self.steps.is_empty() && self.conflicts.is_empty()
+    }
+    /// Steps that change the cluster (all but waits).
+    pub fn mutating_steps(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.is_mutating())
     }
 }
 
@@ -210,14 +221,418 @@ pub fn policy_arn(partition: &str, name: &str) -> String {
     format!("arn:{partition}:eks::aws:cluster-access-policy/{name}")
 }
 
-/// What the parameters require (the seed's Karpenter table). Implemented in this crate.
-pub fn desired(params: &convox_params::Params, id: &RackIdentity) -> Desired {
-    let _ = (params, id);
-    todo!("convox-planner: desired")
+/// The AWS partition of a region (`cn-*` → `aws-cn`, `us-gov-*` → `aws-us-gov`, else `aws`).
+pub fn partition_for_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
 }
 
-/// The ordered plan from desired + observed. Implemented in this crate.
-pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
-    let _ = (desired, observed);
-    todo!("convox-planner: plan")
+/// Whether this rack created (and so manages) the entry: it carries [`RACK_TAG`] = `rack`.
+pub fn is_managed_by(entry: &ObservedEntry, rack: &str) -> bool {
+    entry.tags.get(RACK_TAG).is_some_and(|v| v == rack)
 }
+
+/// Which row of the seed's Karpenter table a rack's parameters select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRow {
+    pub karpenter_auth_mode: bool,
+    pub eks_access_entries: bool,
+    pub auth_mode_switch: bool,
+    pub karpenter_node_entry: bool,
+    pub caller_entry: bool,
+    pub nodes_entry: bool,
+}
+
+impl TableRow {
+    /// The row as the seed prints it (`| true | false | Yes | Yes | No | No |`).
+    pub fn render(&self) -> String {
+        let b = |x: bool| if x { "true" } else { "false" };
+        let y = |x: bool| if x { "Yes" } else { "No" };
+        format!(
+            "| {} | {} | {} | {} | {} | {} |",
+            b(self.karpenter_auth_mode),
+            b(self.eks_access_entries),
+            y(self.auth_mode_switch),
+            y(self.karpenter_node_entry),
+            y(self.caller_entry),
+            y(self.nodes_entry)
+        )
+    }
+}
+
+/// The seed's Karpenter table row for these parameters.
+pub fn table_row(params: &convox_params::Params) -> TableRow {
+    let k = params.flag(convox_params::KARPENTER_AUTH_MODE);
+    let e = params.flag(convox_params::EKS_ACCESS_ENTRIES);
+    TableRow {
+        karpenter_auth_mode: k,
+        eks_access_entries: e,
+        auth_mode_switch: k || e,
+        karpenter_node_entry: k,
+        caller_entry: e,
+        nodes_entry: e,
+    }
+}
+
+/// What the parameters require (the seed's Karpenter table).
+///
+/// The Karpenter node entry is only required when the rack has a Karpenter nodes role.
+/// Entries come in the order caller, nodes, Karpenter nodes, so the identity running the
+/// rack gets its access first.
+pub fn desired(params: &convox_params::Params, id: &RackIdentity) -> Desired {
+    let row = table_row(params);
+    let mut entries = Vec::new();
+    if row.caller_entry {
+        entries.push(DesiredEntry {
+            role: EntryRole::Caller,
+            principal_arn: id.caller_principal_arn.clone(),
+            entry_type: "STANDARD".to_string(),
+            policies: vec![PolicyAssociation {
+                policy_arn: policy_arn(&id.partition, CLUSTER_ADMIN_POLICY),
+                scope: Scope::Cluster,
+            }],
+        });
+    }
+    if row.nodes_entry {
+        entries.push(DesiredEntry {
+            role: EntryRole::Nodes,
+            principal_arn: id.nodes_role_arn.clone(),
+            entry_type: "EC2_LINUX".to_string(),
+            policies: Vec::new(),
+        });
+    }
+    if row.karpenter_node_entry {
+        if let Some(arn) = id
+            .karpenter_nodes_role_arn
+            .as_ref()
+            .filter(|a| !a.is_empty())
+        {
+            entries.push(DesiredEntry {
+                role: EntryRole::KarpenterNodes,
+                principal_arn: arn.clone(),
+                entry_type: "EC2_LINUX".to_string(),
+                policies: Vec::new(),
+            });
+        }
+    }
+    Desired {
+        rack: id.rack.clone(),
+        api_mode: row.auth_mode_switch,
+        entries,
+    }
+}
+
+impl EntryRole {
+    /// Plain words for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            EntryRole::Caller => "caller role",
+            EntryRole::Nodes => "nodes role",
+            EntryRole::KarpenterNodes => "Karpenter nodes role",
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Cluster => write!(f, "cluster scope"),
+            Scope::Namespace { namespaces } => {
+                write!(f, "namespace scope ({})", namespaces.join(", "))
+            }
+        }
+    }
+}
+
+/// The short name of a policy ARN (`…/AmazonEKSClusterAdminPolicy` → `AmazonEKSClusterAdminPolicy`).
+pub fn policy_name(policy_arn: &str) -> &str {
+    policy_arn.rsplit('/').next().unwrap_or(policy_arn)
+}
+
+impl Step {
+    /// Whether the step changes the cluster.
+    pub fn is_mutating(&self) -> bool {
+        !matches!(self, Step::WaitClusterActive)
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::WaitClusterActive => write!(f, "wait for the cluster to be ACTIVE"),
+            Step::SwitchAuthMode { from, to } => write!(
+                f,
+                "switch authentication mode {} -> {} and wait for the update",
+                from.as_str(),
+                to.as_str()
+            ),
+            Step::CreateEntry { entry } => write!(
+                f,
+                "create {} access entry for the {} {}",
+                entry.entry_type,
+                entry.role.describe(),
+                entry.principal_arn
+            ),
+            Step::AssociatePolicy {
+                role,
+                principal_arn,
+                policy,
+            } => write!(
+                f,
+                "associate {} at {} with the {} {}",
+                policy_name(&policy.policy_arn),
+                policy.scope,
+                role.describe(),
+                principal_arn
+            ),
+        }
+    }
+}
+
+fn same_scope(a: &Scope, b: &Scope) -> bool {
+    match (a, b) {
+        (Scope::Cluster, Scope::Cluster) => true,
+        (Scope::Namespace { namespaces: x }, Scope::Namespace { namespaces: y }) => {
+            // Order of namespaces carries no meaning.
+            let mut x = x.clone();
+            let mut y = y.clone();
+            x.sort();
+            x.dedup();
+            y.sort();
+            y.dedup();
+            x == y
+        }
+        _ => false,
+    }
+}
+
+/// Cluster statuses a wait can never get out of: reported as drift (the wait will fail).
+const DEAD_STATUSES: &[&str] = &["DELETING", "FAILED"];
+
+/// The ordered plan from desired + observed.
+///
+/// - Nothing desired → an empty plan, whatever the cluster looks like (we touch nothing).
+/// - Cluster not `ACTIVE` or an update pending → [`Step::WaitClusterActive`] first (only
+///   when there is something to do).
+/// - Mode `CONFIG_MAP` and API needed → [`Step::SwitchAuthMode`] to `API_AND_CONFIG_MAP`,
+///   then creation of every desired entry (none can exist yet). The executor must re-observe
+///   after the switch and replan: EKS itself may have created node entries meanwhile.
+/// - Mode `API_AND_CONFIG_MAP` / `API`: never a switch. Per desired entry: absent → create
+///   then associate its policies; right type → associate only missing policies (a
+///   STANDARD entry observed with `policies: None` counts as having none; associating is
+///   idempotent); a desired policy present at another scope → re-associate if the entry is
+///   ours (tagged [`RACK_TAG`] = rack), else a [`Conflict`]; wrong type → a [`Conflict`].
+/// - Never a delete, never `API`, never a downgrade. Conflicting entries get no steps; the
+///   other entries still do, so a caller may apply them and then report the conflicts.
+pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
+    let mut out = Plan::default();
+    if !desired.api_mode && desired.entries.is_empty() {
+        return out;
+    }
+    let mut steps = Vec::new();
+
+    // Desired entries, one per principal: a principal wanted twice with different types can
+    // never be satisfied (one entry per principal), which is a conflict of the parameters.
+    let mut wanted: Vec<DesiredEntry> = Vec::new();
+    for e in &desired.entries {
+        match wanted
+            .iter_mut()
+            .find(|w| w.principal_arn == e.principal_arn)
+        {
+            None => wanted.push(e.clone()),
+            Some(w) if w.entry_type.eq_ignore_ascii_case(&e.entry_type) => {
+                for p in &e.policies {
+                    if !w.policies.contains(p) {
+                        w.policies.push(p.clone());
+                    }
+                }
+            }
+            Some(w) => {
+                let message = format!(
+                    "{} is both the {} ({}) and the {} ({}); one principal can have only one access entry",
+                    e.principal_arn,
+                    w.role.describe(),
+                    w.entry_type,
+                    e.role.describe(),
+                    e.entry_type
+                );
+                out.drift.push(Drift {
+                    what: message.clone(),
+                });
+                out.conflicts.push(Conflict {
+                    role: e.role,
+                    principal_arn: e.principal_arn.clone(),
+                    message,
+                });
+            }
+        }
+    }
+
+    if !observed.auth_mode.includes_api() {
+        out.drift.push(Drift {
+            what: format!(
+                "authentication mode is {}; the parameters need {}",
+                observed.auth_mode.as_str(),
+                AuthMode::ApiAndConfigMap.as_str()
+            ),
+        });
+        steps.push(Step::SwitchAuthMode {
+            from: observed.auth_mode,
+            to: AuthMode::ApiAndConfigMap,
+        });
+        // No entry can exist in CONFIG_MAP mode, whatever was observed.
+        for w in &wanted {
+            plan_absent(w, &mut steps, &mut out.drift);
+        }
+    } else {
+        for w in &wanted {
+            let found = observed
+                .entries
+                .iter()
+                .find(|o| o.principal_arn == w.principal_arn);
+            match found {
+                None => plan_absent(w, &mut steps, &mut out.drift),
+                Some(o) if !o.entry_type.eq_ignore_ascii_case(&w.entry_type) => {
+                    let whose = if is_managed_by(o, &desired.rack) {
+                        "was created by this rack with another type"
+                    } else {
+                        "was not created by this rack"
+                    };
+                    let message = format!(
+                        "access entry for the {} {} has type {} but the rack needs {}; it {whose}, and fixing it would mean deleting it, which convox never does: delete it yourself (aws eks delete-access-entry) and rerun",
+                        w.role.describe(),
+                        w.principal_arn,
+                        o.entry_type,
+                        w.entry_type
+                    );
+                    out.drift.push(Drift {
+                        what: message.clone(),
+                    });
+                    out.conflicts.push(Conflict {
+                        role: w.role,
+                        principal_arn: w.principal_arn.clone(),
+                        message,
+                    });
+                }
+                Some(o) => plan_policies(desired, w, o, &mut steps, &mut out),
+            }
+        }
+    }
+
+    if !steps.is_empty() {
+        let pending = observed
+            .pending_update
+            .as_ref()
+            .is_some_and(|u| !matches!(u.status.as_str(), "Successful" | "Failed" | "Cancelled"));
+        if observed.cluster_status != "ACTIVE" || pending {
+            if DEAD_STATUSES.contains(&observed.cluster_status.as_str()) {
+                out.drift.push(Drift {
+                    what: format!(
+                        "cluster is {}; it will not become ACTIVE",
+                        observed.cluster_status
+                    ),
+                });
+            }
+            steps.insert(0, Step::WaitClusterActive);
+        }
+    }
+    out.steps = steps;
+    out
+}
+
+fn plan_absent(w: &DesiredEntry, steps: &mut Vec<Step>, drift: &mut Vec<Drift>) {
+    drift.push(Drift {
+        what: format!(
+            "no access entry for the {} {} ({})",
+            w.role.describe(),
+            w.principal_arn,
+            w.entry_type
+        ),
+    });
+    steps.push(Step::CreateEntry { entry: w.clone() });
+    for p in &w.policies {
+        steps.push(Step::AssociatePolicy {
+            role: w.role,
+            principal_arn: w.principal_arn.clone(),
+            policy: p.clone(),
+        });
+    }
+}
+
+fn plan_policies(
+    desired: &Desired,
+    w: &DesiredEntry,
+    o: &ObservedEntry,
+    steps: &mut Vec<Step>,
+    out: &mut Plan,
+) {
+    let have: &[PolicyAssociation] = o.policies.as_deref().unwrap_or(&[]);
+    for p in &w.policies {
+        let same_arn: Vec<&PolicyAssociation> = have
+            .iter()
+            .filter(|h| h.policy_arn == p.policy_arn)
+            .collect();
+        if same_arn.iter().any(|h| same_scope(&h.scope, &p.scope)) {
+            continue;
+        }
+        let associate = Step::AssociatePolicy {
+            role: w.role,
+            principal_arn: w.principal_arn.clone(),
+            policy: p.clone(),
+        };
+        match same_arn.first() {
+            None => {
+                out.drift.push(Drift {
+                    what: format!(
+                        "access entry for the {} {} lacks {} at {}",
+                        w.role.describe(),
+                        w.principal_arn,
+                        policy_name(&p.policy_arn),
+                        p.scope
+                    ),
+                });
+                steps.push(associate);
+            }
+            Some(h) if is_managed_by(o, &desired.rack) => {
+                out.drift.push(Drift {
+                    what: format!(
+                        "access entry for the {} {} has {} at {} instead of {}",
+                        w.role.describe(),
+                        w.principal_arn,
+                        policy_name(&p.policy_arn),
+                        h.scope,
+                        p.scope
+                    ),
+                });
+                steps.push(associate);
+            }
+            Some(h) => {
+                let message = format!(
+                    "access entry for the {} {} has {} at {} but the rack needs {}; the entry was not created by this rack, so convox leaves it alone: associate the policy at {} yourself (aws eks associate-access-policy) and rerun",
+                    w.role.describe(),
+                    w.principal_arn,
+                    policy_name(&p.policy_arn),
+                    h.scope,
+                    p.scope,
+                    p.scope
+                );
+                out.drift.push(Drift {
+                    what: message.clone(),
+                });
+                out.conflicts.push(Conflict {
+                    role: w.role,
+                    principal_arn: w.principal_arn.clone(),
+                    message,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
