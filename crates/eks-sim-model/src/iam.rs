@@ -75,7 +75,9 @@ pub struct AccessKey {
 pub fn lookup_principal(conn: &Connection, arn: &str) -> SimResult<Option<Principal>> {
     let mut st = conn.prepare_cached("SELECT account, role_id FROM iam_roles WHERE arn = ?1")?;
     if let Some((account, id)) = st
-        .query_row([arn], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .query_row([arn], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
         .optional()?
     {
         return Ok(Some(Principal {
@@ -87,7 +89,9 @@ pub fn lookup_principal(conn: &Connection, arn: &str) -> SimResult<Option<Princi
     }
     let mut st = conn.prepare_cached("SELECT account, user_id FROM iam_users WHERE arn = ?1")?;
     Ok(st
-        .query_row([arn], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .query_row([arn], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
         .optional()?
         .map(|(account, id)| Principal {
             arn: arn.to_string(),
@@ -359,7 +363,8 @@ pub fn get_role(conn: &Connection, ctx: &Ctx, name: &str) -> SimResult<Role> {
 
 /// A role by ARN, in any account (for STS AssumeRole).
 pub fn role_by_arn(conn: &Connection, arn: &str) -> SimResult<Option<Role>> {
-    let mut st = conn.prepare_cached(&format!("SELECT {ROLE_COLS} FROM iam_roles WHERE arn = ?1"))?;
+    let mut st =
+        conn.prepare_cached(&format!("SELECT {ROLE_COLS} FROM iam_roles WHERE arn = ?1"))?;
     Ok(st.query_row([arn], role_row).optional()?)
 }
 
@@ -397,7 +402,10 @@ pub fn list_roles(
          ORDER BY name LIMIT ?4"
     ))?;
     let mut roles: Vec<Role> = st
-        .query_map(params![ctx.caller.account, prefix, start, max + 1], role_row)?
+        .query_map(
+            params![ctx.caller.account, prefix, start, max + 1],
+            role_row,
+        )?
         .collect::<Result<_, _>>()?;
     let next = if roles.len() as i64 > max {
         roles.pop().map(|r| encode_marker(&r.name))

@@ -107,8 +107,8 @@ pub fn merge(base: &Settings, patch: &serde_json::Value) -> SimResult<Settings> 
     let obj = patch
         .as_object()
         .ok_or_else(|| SimError::new("ValidationError", 400, "settings must be a JSON object"))?;
-    let mut cur = serde_json::to_value(base)
-        .map_err(|e| SimError::internal(format!("settings: {e}")))?;
+    let mut cur =
+        serde_json::to_value(base).map_err(|e| SimError::internal(format!("settings: {e}")))?;
     let known = cur
         .as_object_mut()
         .ok_or_else(|| SimError::internal("settings are not an object"))?;
@@ -132,7 +132,11 @@ pub fn merge(base: &Settings, patch: &serde_json::Value) -> SimResult<Settings> 
 /// (`true`, `0.5`, `100`); a bare word is taken as a string.
 pub fn set_kv(base: &Settings, kv: &str) -> SimResult<Settings> {
     let (k, v) = kv.split_once('=').ok_or_else(|| {
-        SimError::new("ValidationError", 400, format!("expected KEY=VALUE, got `{kv}`"))
+        SimError::new(
+            "ValidationError",
+            400,
+            format!("expected KEY=VALUE, got `{kv}`"),
+        )
     })?;
     let value = serde_json::from_str::<serde_json::Value>(v.trim())
         .unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
@@ -172,7 +176,12 @@ mod tests {
         assert!(merge(&s, &serde_json::json!({"nope": 1})).is_err());
         assert!(merge(&s, &serde_json::json!({"update_ms": "x"})).is_err());
         assert!(merge(&s, &serde_json::json!({"error_rate": 2.0})).is_err());
-        assert_eq!(set_kv(&s, "auto_node_entries=false").unwrap().auto_node_entries, false);
+        assert_eq!(
+            set_kv(&s, "auto_node_entries=false")
+                .unwrap()
+                .auto_node_entries,
+            false
+        );
         assert!(set_kv(&s, "update_ms").is_err());
     }
 

@@ -72,6 +72,10 @@ CREATE TABLE IF NOT EXISTS sts_keys (
 pub struct Store {
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
+    /// A connection used only for `PRAGMA data_version`, which changes whenever any other
+    /// connection (of this or another process) commits: a sub-microsecond "did anything
+    /// change?" check for caches on the hot path.
+    watch: Mutex<Option<Connection>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -103,6 +107,7 @@ impl Store {
         let store = Store {
             path: path.to_path_buf(),
             pool: Mutex::new(Vec::new()),
+            watch: Mutex::new(None),
         };
         let conn = store.connect()?;
         // WAL once per file (persistent); other connections inherit it.
@@ -202,6 +207,22 @@ impl Store {
         })();
         self.put(conn);
         result
+    }
+
+    /// A number that changes whenever anything in the state file changes (any commit by any
+    /// connection or process). Equal values mean nothing was committed in between.
+    pub fn data_version(&self) -> SimResult<i64> {
+        let mut guard = match self.watch.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if guard.is_none() {
+            *guard = Some(self.connect()?);
+        }
+        match guard.as_ref() {
+            Some(c) => Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?),
+            None => Err(SimError::internal("store: no watch connection")),
+        }
     }
 
     /// The current settings (cached per thread, validated by the settings tag).
@@ -317,7 +338,9 @@ fn seed(tx: &rusqlite::Transaction<'_>) -> SimResult<()> {
             DEFAULT_SECRET_ACCESS_KEY,
             DEFAULT_SESSION_TOKEN,
             DEFAULT_ACCOUNT,
-            format!("arn:aws:sts::{DEFAULT_ACCOUNT}:assumed-role/ConvoxAdmin/{DEFAULT_SESSION_NAME}"),
+            format!(
+                "arn:aws:sts::{DEFAULT_ACCOUNT}:assumed-role/ConvoxAdmin/{DEFAULT_SESSION_NAME}"
+            ),
             DEFAULT_ROLE_ARN,
             format!("{DEFAULT_ROLE_ID}:{DEFAULT_SESSION_NAME}"),
             now
@@ -393,6 +416,20 @@ mod tests {
         assert_eq!(n, 1);
         assert_ne!(s.epoch().unwrap(), e0);
         assert_eq!(s.settings().unwrap().update_ms, 7);
+    }
+
+    #[test]
+    fn data_version_changes_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("sim.db")).unwrap();
+        let v0 = s.data_version().unwrap();
+        assert_eq!(s.data_version().unwrap(), v0);
+        s.write(|tx| {
+            tx.execute("INSERT INTO accounts (id, created_ms) VALUES ('1', 0)", [])?;
+            Ok(())
+        })
+        .unwrap();
+        assert_ne!(s.data_version().unwrap(), v0);
     }
 
     #[test]

@@ -240,7 +240,10 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(k.caller.principal_arn, role.arn);
-        assert_eq!(k.session_token.as_deref(), Some(&*out.credentials.session_token));
+        assert_eq!(
+            k.session_token.as_deref(),
+            Some(&*out.credentials.session_token)
+        );
         let err = s
             .write(|tx| {
                 assume_role(
@@ -287,7 +290,9 @@ mod tests {
             assert_eq!(mk(name, *path, doc).unwrap_err().code, *code, "{name}");
         }
         assert_eq!(
-            s.read(|cn| iam::get_role(cn, &c, "missing")).unwrap_err().code,
+            s.read(|cn| iam::get_role(cn, &c, "missing"))
+                .unwrap_err()
+                .code,
             "NoSuchEntity"
         );
         assert_eq!(
@@ -308,7 +313,9 @@ mod tests {
         assert!(next2.is_none());
         s.write(|tx| iam::delete_role(tx, &c, "r0")).unwrap();
         assert_eq!(
-            s.write(|tx| iam::delete_role(tx, &c, "r0")).unwrap_err().code,
+            s.write(|tx| iam::delete_role(tx, &c, "r0"))
+                .unwrap_err()
+                .code,
             "NoSuchEntity"
         );
         let u = s

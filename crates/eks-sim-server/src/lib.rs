@@ -5,6 +5,785 @@
 //! responses), routing each request by the service name in its SigV4 credential scope as AWS
 //! endpoints do. Every request is SigV4-verified before anything is decoded; the model
 //! (`eks-sim-model`) does the rest.
+//!
+//! Reserved endpoints (unsigned only when listening on loopback):
+//! - `GET /_sim/requests` — per-operation request counts (`{"eks:DescribeCluster": 3, …}`);
+//!   `DELETE /_sim/requests` zeroes them;
+//! - `GET /_sim/settings`, `POST /_sim/settings` (a JSON merge of `Settings`);
+//! - `POST /_sim/reset` — back to a fresh state (settings kept).
 
 pub mod eks;
+pub mod faults;
+pub mod query;
+pub mod sigv4;
+pub mod sts_iam;
 pub mod wire;
+
+use bytes::Bytes;
+use eks_sim_model::sts::KeyRecord;
+use eks_sim_model::{Ctx, Settings, Sim, SimError};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use sigv4::AuthError;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use wire::{WireRequest, WireResponse};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("simulator state: {0}")]
+    State(#[from] SimError),
+}
+
+/// The state directory: `$CONVOX_HOME`, else the platform data dir (`…/convox`).
+pub fn default_state_dir() -> PathBuf {
+    match std::env::var_os("CONVOX_HOME") {
+        Some(h) if !h.is_empty() => PathBuf::from(h),
+        _ => dirs::data_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("convox"),
+    }
+}
+
+/// Opens (creating if needed) `sim.db` in `dir`.
+pub fn open_sim(dir: &Path) -> Result<Arc<Sim>, ServerError> {
+    let store = eks_sim_model::Store::open(&dir.join("sim.db"))?;
+    Ok(Arc::new(Sim::new(store)))
+}
+
+/// Which wire protocol an answer (including a refusal) must use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    RestJson,
+    Sts,
+    Iam,
+}
+
+/// Settings and reset epoch as last read, with the `data_version` they were read at.
+struct Cached {
+    data_version: i64,
+    epoch: i64,
+    settings: Arc<Settings>,
+}
+
+struct Shared {
+    sim: Arc<Sim>,
+    loopback: bool,
+    counts: Mutex<HashMap<(&'static str, &'static str), u64>>,
+    faults: faults::Faults,
+    keys: RwLock<HashMap<String, Arc<KeyRecord>>>,
+    /// Derived signing keys by `akid/date/region/service`.
+    signing_keys: RwLock<HashMap<String, [u8; 32]>>,
+    cached: Mutex<Option<Cached>>,
+}
+
+/// A running server.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    join: tokio::task::JoinHandle<()>,
+    shared: Arc<Shared>,
+}
+
+impl ServerHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`, for `AWS_ENDPOINT_URL`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Per-operation request counts, e.g. `"eks:DescribeCluster" → 3`.
+    pub fn request_counts(&self) -> BTreeMap<String, u64> {
+        self.shared.counts_snapshot()
+    }
+
+    /// Stops accepting, lets open requests finish (up to 10 s), and returns.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.join.await;
+    }
+}
+
+/// Binds `listen` and serves on the current tokio runtime until [`ServerHandle::shutdown`].
+pub async fn start(sim: Arc<Sim>, listen: SocketAddr) -> Result<ServerHandle, ServerError> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    let shared = Arc::new(Shared {
+        sim,
+        loopback: addr.ip().is_loopback(),
+        counts: Mutex::new(HashMap::new()),
+        faults: faults::Faults::default(),
+        keys: RwLock::new(HashMap::new()),
+        signing_keys: RwLock::new(HashMap::new()),
+        cached: Mutex::new(None),
+    });
+    // Fail now, not at the first request, if the state is unreadable.
+    shared.state()?;
+    let (tx, rx) = watch::channel(false);
+    let join = tokio::spawn(accept_loop(listener, shared.clone(), rx));
+    tracing::info!(%addr, "simulator listening");
+    Ok(ServerHandle {
+        addr,
+        shutdown: tx,
+        join,
+        shared,
+    })
+}
+
+/// For the CLI verbs: start, call `ready` with the bound address, serve until SIGINT or
+/// SIGTERM, then stop cleanly (state is committed per request, so nothing is lost).
+pub async fn serve_until_signal(
+    sim: Arc<Sim>,
+    listen: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServerError> {
+    let handle = start(sim, listen).await?;
+    ready(handle.addr());
+    wait_for_signal().await?;
+    tracing::info!("signal received, stopping");
+    handle.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> Result<(), ServerError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> Result<(), ServerError> {
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    // Each connection task holds a sender; when all are gone, every connection has ended.
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // EMFILE and the like: back off instead of spinning.
+                        tracing::warn!("accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let shared = shared.clone();
+                let mut stop = stop.clone();
+                let done = done_tx.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let shared = shared.clone();
+                        async move { Ok::<_, std::convert::Infallible>(shared.serve(req).await) }
+                    });
+                    let conn = http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), svc);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        r = conn.as_mut() => {
+                            if let Err(e) = r { tracing::debug!("connection: {e}"); }
+                        }
+                        _ = stop.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                    drop(done);
+                });
+            }
+        }
+    }
+    drop(listener);
+    drop(done_tx);
+    let _ = tokio::time::timeout(Duration::from_secs(10), done_rx.recv()).await;
+}
+
+fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn now_ms() -> i64 {
+    eks_sim_model::store::now_ms()
+}
+
+/// rest-json error: `x-amzn-ErrorType` header and `{"message": …}` body.
+fn json_error(status: u16, code: &str, message: &str) -> WireResponse {
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut r = WireResponse::json(status, body);
+    r.headers.push(("x-amzn-errortype".into(), code.into()));
+    r
+}
+
+fn proto_error(proto: Proto, e: &SimError, rid: &str) -> WireResponse {
+    match proto {
+        Proto::RestJson => json_error(e.status, &e.code, &e.message),
+        Proto::Sts => query::error(query::STS_NS, e, rid),
+        Proto::Iam => query::error(query::IAM_NS, e, rid),
+    }
+}
+
+/// AWS's answer to a refused signature, per protocol.
+fn auth_error(proto: Proto, e: &AuthError) -> SimError {
+    const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
+    const MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
+    let json = proto == Proto::RestJson;
+    match e {
+        AuthError::Missing if json => SimError::new(
+            "MissingAuthenticationTokenException",
+            403,
+            "Missing Authentication Token",
+        ),
+        AuthError::Missing => SimError::new(
+            "MissingAuthenticationToken",
+            403,
+            "Request is missing Authentication Token",
+        ),
+        AuthError::Incomplete(m) if json => {
+            SimError::new("IncompleteSignatureException", 403, m.clone())
+        }
+        AuthError::Incomplete(m) => SimError::new("IncompleteSignature", 400, m.clone()),
+        AuthError::UnknownKey if json => {
+            SimError::new("UnrecognizedClientException", 403, INVALID_TOKEN)
+        }
+        AuthError::UnknownKey => SimError::new("InvalidClientTokenId", 403, INVALID_TOKEN),
+        AuthError::ExpiredToken if json => SimError::new(
+            "ExpiredTokenException",
+            403,
+            "The security token included in the request is expired",
+        ),
+        AuthError::ExpiredToken => SimError::new(
+            "ExpiredTokenException",
+            400,
+            "The security token included in the request is expired",
+        ),
+        AuthError::Mismatch(m) if json => SimError::new(
+            "InvalidSignatureException",
+            403,
+            if m.is_empty() { MISMATCH } else { m },
+        ),
+        AuthError::Mismatch(m) => SimError::new(
+            "SignatureDoesNotMatch",
+            403,
+            if m.is_empty() { MISMATCH } else { m },
+        ),
+    }
+}
+
+fn fault_error(proto: Proto, f: faults::Fault) -> SimError {
+    match (f, proto) {
+        (faults::Fault::Throttle, Proto::RestJson) => {
+            SimError::new("ThrottlingException", 429, "Rate exceeded")
+        }
+        (faults::Fault::Throttle, _) => SimError::new("Throttling", 400, "Rate exceeded"),
+        (faults::Fault::ServerError, Proto::RestJson) => {
+            SimError::new("ServerException", 500, "An internal error occurred.")
+        }
+        (faults::Fault::ServerError, Proto::Iam) => SimError::new(
+            "ServiceFailure",
+            500,
+            "The request processing has failed because of an unknown error, exception or failure.",
+        ),
+        (faults::Fault::ServerError, Proto::Sts) => SimError::new(
+            "InternalFailure",
+            500,
+            "The request processing has failed because of an unknown error, exception or failure.",
+        ),
+    }
+}
+
+fn is_form(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// The protocol a request without a usable credential scope most likely speaks.
+fn guess_proto(method: &http::Method, headers: &http::HeaderMap, raw_query: &str) -> Proto {
+    if (method == http::Method::POST && is_form(headers)) || raw_query.contains("Action=") {
+        Proto::Sts
+    } else {
+        Proto::RestJson
+    }
+}
+
+fn to_response(w: WireResponse, rid: &str) -> http::Response<Full<Bytes>> {
+    let mut b = http::Response::builder().status(w.status);
+    let mut has_rid = false;
+    for (k, v) in &w.headers {
+        has_rid |= k.eq_ignore_ascii_case("x-amzn-requestid");
+        b = b.header(k.as_str(), v.as_str());
+    }
+    if !has_rid {
+        b = b.header("x-amzn-requestid", rid);
+    }
+    b.body(Full::new(w.body)).unwrap_or_else(|e| {
+        // Only a malformed header name/value from a handler gets here.
+        tracing::error!("bad response: {e}");
+        let mut r = http::Response::new(Full::new(Bytes::from_static(
+            b"{\"message\":\"internal error\"}",
+        )));
+        *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+impl Shared {
+    fn counts_snapshot(&self) -> BTreeMap<String, u64> {
+        let c = match self.counts.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        c.iter()
+            .map(|((svc, op), n)| (format!("{svc}:{op}"), *n))
+            .collect()
+    }
+
+    fn count(&self, service: &'static str, op: &'static str) {
+        let mut c = match self.counts.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        *c.entry((service, op)).or_insert(0) += 1;
+    }
+
+    /// Current settings; re-read only when the state file changed since the last read.
+    fn state(&self) -> Result<Arc<Settings>, SimError> {
+        let dv = self.sim.store.data_version()?;
+        let mut cached = match self.cached.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(c) = cached.as_ref() {
+            if c.data_version == dv {
+                return Ok(c.settings.clone());
+            }
+        }
+        let (epoch, settings) = self.sim.store.read(|c| {
+            Ok((
+                eks_sim_model::store::epoch(c)?,
+                eks_sim_model::settings::load(c)?,
+            ))
+        })?;
+        let settings = Arc::new(settings);
+        let old_epoch = cached.as_ref().map(|c| c.epoch);
+        if old_epoch.is_some() && old_epoch != Some(epoch) {
+            self.forget_keys();
+        }
+        *cached = Some(Cached {
+            data_version: dv,
+            epoch,
+            settings: settings.clone(),
+        });
+        Ok(settings)
+    }
+
+    fn forget_keys(&self) {
+        if let Ok(mut k) = self.keys.write() {
+            k.clear();
+        }
+        if let Ok(mut k) = self.signing_keys.write() {
+            k.clear();
+        }
+    }
+
+    fn key(&self, akid: &str) -> Result<Option<Arc<KeyRecord>>, SimError> {
+        if let Ok(k) = self.keys.read() {
+            if let Some(r) = k.get(akid) {
+                return Ok(Some(r.clone()));
+            }
+        }
+        let rec = self
+            .sim
+            .store
+            .read(|c| eks_sim_model::sts::lookup_key(c, akid))?;
+        Ok(rec.map(|r| {
+            let r = Arc::new(r);
+            if let Ok(mut k) = self.keys.write() {
+                k.insert(akid.to_string(), r.clone());
+            }
+            r
+        }))
+    }
+
+    fn signing_key(&self, rec: &KeyRecord, p: &sigv4::SigParts) -> [u8; 32] {
+        let id = format!(
+            "{}/{}/{}/{}",
+            p.access_key_id, p.scope_date, p.region, p.service
+        );
+        if let Ok(k) = self.signing_keys.read() {
+            if let Some(key) = k.get(&id) {
+                return *key;
+            }
+        }
+        let key = sigv4::signing_key(&rec.secret, &p.scope_date, &p.region, &p.service);
+        if let Ok(mut k) = self.signing_keys.write() {
+            // Bounded: dates roll over, so old entries are dropped wholesale.
+            if k.len() > 10_000 {
+                k.clear();
+            }
+            k.insert(id, key);
+        }
+        key
+    }
+
+    /// Verifies the request's signature and returns the caller's key and parsed signature.
+    fn authenticate(
+        &self,
+        method: &http::Method,
+        raw_path: &str,
+        raw_query: &str,
+        headers: &http::HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(Arc<KeyRecord>, sigv4::SigParts), (Option<String>, AuthError)> {
+        let parts = sigv4::parse(headers, raw_query).map_err(|e| (None, e))?;
+        let svc = Some(parts.service.clone());
+        let rec = match self.key(&parts.access_key_id) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Err((svc, AuthError::UnknownKey)),
+            Err(e) => {
+                tracing::error!("key lookup: {e}");
+                return Err((svc, AuthError::UnknownKey));
+            }
+        };
+        if rec.session_token.as_deref() != parts.security_token.as_deref() {
+            return Err((svc, AuthError::UnknownKey));
+        }
+        sigv4::check_time(&parts, now).map_err(|e| (svc.clone(), e))?;
+        if rec.expires_ms.is_some_and(|x| x <= now) {
+            return Err((svc, AuthError::ExpiredToken));
+        }
+        let key = self.signing_key(&rec, &parts);
+        let body_hash = match headers
+            .get("x-amz-content-sha256")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(h) if h == "UNSIGNED-PAYLOAD" || h.len() == 64 => h.to_string(),
+            _ => sigv4::sha256_hex(body),
+        };
+        let check = |payload: &str| {
+            let cr = sigv4::canonical_request(
+                method.as_str(),
+                raw_path,
+                raw_query,
+                headers,
+                &parts,
+                payload,
+            );
+            let expected = sigv4::sign(&key, &sigv4::string_to_sign(&parts, &cr));
+            sigv4::sig_eq(&expected, &parts.signature)
+        };
+        // A supplied content hash must match the body, or a tampered body would pass.
+        let hash_ok = body_hash == "UNSIGNED-PAYLOAD" || body_hash == sigv4::sha256_hex(body);
+        let ok = hash_ok && (check(&body_hash) || (parts.presigned && check("UNSIGNED-PAYLOAD")));
+        if !ok {
+            return Err((svc, AuthError::Mismatch(String::new())));
+        }
+        Ok((rec, parts))
+    }
+
+    async fn serve(self: Arc<Self>, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
+        let rid = request_id();
+        let resp = self.serve_inner(req, &rid).await;
+        to_response(resp, &rid)
+    }
+
+    async fn serve_inner(&self, req: http::Request<Incoming>, rid: &str) -> WireResponse {
+        let (head, body) = req.into_parts();
+        let raw_path = head.uri.path().to_string();
+        let raw_query = head.uri.query().unwrap_or("").to_string();
+        let guessed = guess_proto(&head.method, &head.headers, &raw_query);
+        let settings = match self.state() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("state: {e}");
+                return proto_error(guessed, &SimError::internal("state unavailable"), rid);
+            }
+        };
+        // Size first, as AWS's front end does, before reading or verifying anything.
+        let too_large = || {
+            proto_error(
+                guessed,
+                &SimError::new(
+                    if guessed == Proto::RestJson {
+                        "RequestEntityTooLargeException"
+                    } else {
+                        "RequestEntityTooLarge"
+                    },
+                    413,
+                    format!(
+                        "Request body exceeds the maximum of {} bytes",
+                        settings.max_body_bytes
+                    ),
+                ),
+                rid,
+            )
+        };
+        let declared = head
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > settings.max_body_bytes) {
+            return too_large();
+        }
+        let limit = usize::try_from(settings.max_body_bytes).unwrap_or(usize::MAX);
+        let body = match Limited::new(body, limit).collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(e) => {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    return too_large();
+                }
+                return proto_error(
+                    guessed,
+                    &SimError::new("SerializationException", 400, "could not read body"),
+                    rid,
+                );
+            }
+        };
+        let now = now_ms();
+
+        if let Some(sim_path) = raw_path.strip_prefix("/_sim/") {
+            if !self.loopback {
+                if let Err((_, e)) = self.authenticate(
+                    &head.method,
+                    &raw_path,
+                    &raw_query,
+                    &head.headers,
+                    &body,
+                    now,
+                ) {
+                    return proto_error(Proto::RestJson, &auth_error(Proto::RestJson, &e), rid);
+                }
+            }
+            return self.sim_endpoint(&head.method, sim_path, &body);
+        }
+
+        let (key, parts) = match self.authenticate(
+            &head.method,
+            &raw_path,
+            &raw_query,
+            &head.headers,
+            &body,
+            now,
+        ) {
+            Ok(x) => x,
+            Err((svc, e)) => {
+                let proto = match svc.as_deref() {
+                    Some("eks") => Proto::RestJson,
+                    Some("sts") => Proto::Sts,
+                    Some("iam") => Proto::Iam,
+                    _ => guessed,
+                };
+                tracing::debug!(?e, "refused signature");
+                return proto_error(proto, &auth_error(proto, &e), rid);
+            }
+        };
+        let ctx = Ctx {
+            caller: key.caller.clone(),
+            region: parts.region.clone(),
+            now_ms: now,
+        };
+        match parts.service.as_str() {
+            "eks" => {
+                let Some(route) = eks::route(&head.method, &raw_path) else {
+                    return json_error(
+                        404,
+                        "UnknownOperationException",
+                        &format!("No operation matches {} {raw_path}", head.method),
+                    );
+                };
+                self.count("eks", route.op);
+                if let Some(r) = self
+                    .faults(&settings, &ctx, "eks", route.op, Proto::RestJson, rid)
+                    .await
+                {
+                    return r;
+                }
+                let wreq = WireRequest {
+                    method: head.method,
+                    path: raw_path,
+                    query: form_urlencoded::parse(raw_query.as_bytes())
+                        .into_owned()
+                        .collect(),
+                    headers: head.headers,
+                    body,
+                };
+                let sim = &self.sim;
+                guarded(Proto::RestJson, rid, || {
+                    eks::handle(sim, &ctx, &route, &wreq)
+                })
+            }
+            svc @ ("sts" | "iam") => {
+                let (proto, service): (Proto, &'static str) = if svc == "sts" {
+                    (Proto::Sts, "sts")
+                } else {
+                    (Proto::Iam, "iam")
+                };
+                let form_body: &[u8] =
+                    if is_form(&head.headers) || head.method == http::Method::POST {
+                        &body
+                    } else {
+                        b""
+                    };
+                let params = query::Params::decode(&raw_query, form_body);
+                let action = params.get("Action").unwrap_or("").to_string();
+                let op = if proto == Proto::Sts {
+                    sts_iam::sts_op(&action)
+                } else {
+                    sts_iam::iam_op(&action)
+                };
+                let Some(op) = op else {
+                    let version = params.get("Version").unwrap_or(if proto == Proto::Sts {
+                        "2011-06-15"
+                    } else {
+                        "2010-05-08"
+                    });
+                    let e = SimError::new(
+                        "InvalidAction",
+                        400,
+                        format!("Could not find operation {action} for version {version}"),
+                    );
+                    return proto_error(proto, &e, rid);
+                };
+                self.count(service, op);
+                if let Some(r) = self.faults(&settings, &ctx, service, op, proto, rid).await {
+                    return r;
+                }
+                let sim = &self.sim;
+                guarded(proto, rid, || {
+                    if proto == Proto::Sts {
+                        sts_iam::handle_sts(sim, &ctx, op, &params, rid)
+                    } else {
+                        sts_iam::handle_iam(sim, &ctx, op, &params, rid)
+                    }
+                })
+            }
+            other => json_error(
+                400,
+                "UnrecognizedClientException",
+                &format!(
+                    "The simulator does not serve the service '{other}' (only eks, sts, iam)."
+                ),
+            ),
+        }
+    }
+
+    /// Latency, throttling and random errors. `Some(response)` when the request fails.
+    async fn faults(
+        &self,
+        s: &Settings,
+        ctx: &Ctx,
+        service: &'static str,
+        op: &'static str,
+        proto: Proto,
+        rid: &str,
+    ) -> Option<WireResponse> {
+        if s.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(s.latency_ms)).await;
+        }
+        self.faults
+            .check(s, &ctx.caller.account, service, op, Instant::now())
+            .map(|f| proto_error(proto, &fault_error(proto, f), rid))
+    }
+
+    fn sim_endpoint(&self, method: &http::Method, path: &str, body: &[u8]) -> WireResponse {
+        let ok_json = |v: serde_json::Value| WireResponse::json(200, v.to_string());
+        let fail = |e: SimError| json_error(e.status, &e.code, &e.message);
+        match (method.as_str(), path.trim_end_matches('/')) {
+            ("GET", "requests") => ok_json(serde_json::json!(self.counts_snapshot())),
+            ("DELETE", "requests") => {
+                if let Ok(mut c) = self.counts.lock() {
+                    c.clear();
+                }
+                ok_json(serde_json::json!({}))
+            }
+            ("GET", "settings") => match self.state() {
+                Ok(s) => ok_json(serde_json::json!(*s)),
+                Err(e) => fail(e),
+            },
+            ("POST", "settings") | ("PUT", "settings") | ("PATCH", "settings") => {
+                let patch: serde_json::Value = match serde_json::from_slice(body) {
+                    Ok(v) => v,
+                    Err(e) => return json_error(400, "ValidationError", &format!("bad JSON: {e}")),
+                };
+                let r = self.sim.store.write(|tx| {
+                    let cur = eks_sim_model::settings::load(tx)?;
+                    let new = eks_sim_model::settings::merge(&cur, &patch)?;
+                    eks_sim_model::settings::save(tx, &new)?;
+                    Ok(new)
+                });
+                match r {
+                    Ok(s) => ok_json(serde_json::json!(s)),
+                    Err(e) => fail(e),
+                }
+            }
+            ("POST", "reset") => match self.sim.store.reset() {
+                Ok(()) => {
+                    self.forget_keys();
+                    self.faults.reset();
+                    if let Ok(mut c) = self.counts.lock() {
+                        c.clear();
+                    }
+                    ok_json(serde_json::json!({"reset": true}))
+                }
+                Err(e) => fail(e),
+            },
+            _ => json_error(
+                404,
+                "NotFound",
+                &format!("no simulator endpoint {method} /_sim/{path}"),
+            ),
+        }
+    }
+}
+
+/// Runs a handler; a panic (a bug) becomes AWS's 500 instead of a dropped connection.
+fn guarded(proto: Proto, rid: &str, f: impl FnOnce() -> WireResponse) -> WireResponse {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!("handler panicked");
+            proto_error(proto, &fault_error(proto, faults::Fault::ServerError), rid)
+        }
+    }
+}
