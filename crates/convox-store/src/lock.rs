@@ -1,0 +1,280 @@
+//! Per-rack locks, so two `params set` on one rack never interleave.
+//!
+//! A lock is a row in `locks` (rack, owner pid, random-ish token, timestamps, lease) written
+//! in an immediate transaction. It may be taken over when its owner process is dead (checked
+//! through `/proc` on Linux) or when its holder stopped renewing it for longer than its lease
+//! (the guard renews it from a background thread every third of the lease). The guard
+//! releases the lock on drop. A second caller polls with backoff until its `wait` runs out,
+//! then fails with [`StoreError::Locked`] naming the holder.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::{now_ms, now_rfc3339, Store, StoreError};
+
+/// How to take a lock.
+#[derive(Debug, Clone)]
+pub struct LockOptions {
+    /// How long to wait for a held lock before failing (`ZERO` = fail at once).
+    pub wait: Duration,
+    /// How long the lock stays valid without renewal (the guard renews it every lease/3).
+    pub lease: Duration,
+    /// What the holder is doing, shown to whoever waits (`params set`, `update`, …).
+    pub purpose: String,
+}
+
+impl Default for LockOptions {
+    fn default() -> Self {
+        LockOptions {
+            wait: Duration::ZERO,
+            lease: Duration::from_secs(30),
+            purpose: "params set".to_string(),
+        }
+    }
+}
+
+/// The current holder of a rack's lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockHolder {
+    pub rack: String,
+    pub pid: u32,
+    pub token: String,
+    pub purpose: String,
+    /// RFC 3339, UTC.
+    pub since: String,
+    pub renewed_at_ms: i64,
+    pub lease_ms: i64,
+}
+
+impl LockHolder {
+    /// Whether the lock may be taken over: owner dead or lease expired.
+    pub fn is_stale(&self, now_ms: i64) -> bool {
+        now_ms.saturating_sub(self.renewed_at_ms) > self.lease_ms || !pid_alive(self.pid)
+    }
+}
+
+/// Whether a process is alive. Only Linux can tell cheaply without extra dependencies;
+/// elsewhere the lease alone decides.
+fn pid_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        std::path::Path::new("/proc").join(pid.to_string()).exists()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        true
+    }
+}
+
+pub(crate) fn holder(
+    store: &Store,
+    c: &Connection,
+    rack: &str,
+) -> Result<Option<LockHolder>, StoreError> {
+    c.query_row(
+        "SELECT rack, pid, token, purpose, acquired_at, renewed_at_ms, lease_ms \
+         FROM locks WHERE rack = ?1",
+        params![rack],
+        |r| {
+            Ok(LockHolder {
+                rack: r.get(0)?,
+                pid: r.get(1)?,
+                token: r.get(2)?,
+                purpose: r.get(3)?,
+                since: r.get(4)?,
+                renewed_at_ms: r.get(5)?,
+                lease_ms: r.get(6)?,
+            })
+        },
+    )
+    .optional()
+    .map_err(|e| store.sql(e))
+}
+
+fn new_token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{}-{nanos:08x}-{n}", std::process::id(), now_ms())
+}
+
+/// Guard of a held rack lock; dropping it releases the lock.
+#[derive(Debug)]
+pub struct RackLock {
+    rack: String,
+    token: String,
+    stop: Option<mpsc::Sender<()>>,
+    renewer: Option<JoinHandle<Result<(), StoreError>>>,
+}
+
+impl RackLock {
+    pub fn rack(&self) -> &str {
+        &self.rack
+    }
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Checks that this guard still holds the lock (it can be lost if the process stalled
+    /// for longer than the lease and another process took it over).
+    pub fn check(&self, store: &Store) -> Result<(), StoreError> {
+        match store.lock_holder(&self.rack)? {
+            Some(h) if h.token == self.token => Ok(()),
+            _ => Err(StoreError::LockLost(self.rack.clone())),
+        }
+    }
+
+    /// Releases the lock now, reporting a failure to delete it (drop ignores it).
+    pub fn release(mut self) -> Result<(), StoreError> {
+        self.stop_renewer()
+    }
+
+    fn stop_renewer(&mut self) -> Result<(), StoreError> {
+        // Dropping the sender wakes the renewer, which deletes the row and exits.
+        self.stop.take();
+        match self.renewer.take() {
+            Some(h) => h.join().unwrap_or_else(|_| {
+                tracing::warn!(rack = %self.rack, "lock renewer panicked");
+                Ok(())
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RackLock {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop_renewer() {
+            tracing::warn!(rack = %self.rack, error = %e, "releasing the rack lock failed; it expires with its lease");
+        }
+    }
+}
+
+fn renew_loop(
+    path: PathBuf,
+    rack: String,
+    token: String,
+    every: Duration,
+    stop: mpsc::Receiver<()>,
+) -> Result<(), StoreError> {
+    let sql = |e| StoreError::Sqlite {
+        path: path.display().to_string(),
+        source: e,
+    };
+    let conn = Connection::open(&path).map_err(sql)?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
+    loop {
+        match stop.recv_timeout(every) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let n = conn
+                    .execute(
+                        "UPDATE locks SET renewed_at_ms = ?3 WHERE rack = ?1 AND token = ?2",
+                        params![rack, token, now_ms()],
+                    )
+                    .map_err(sql);
+                match n {
+                    Ok(0) => tracing::warn!(%rack, "rack lock was taken over by another process"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(%rack, error = %e, "renewing the rack lock failed"),
+                }
+            }
+            // Stop requested (sender dropped or a message).
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    conn.execute(
+        "DELETE FROM locks WHERE rack = ?1 AND token = ?2",
+        params![rack, token],
+    )
+    .map_err(sql)?;
+    tracing::debug!(%rack, "rack lock released");
+    Ok(())
+}
+
+pub(crate) fn acquire(
+    store: &Store,
+    rack: &str,
+    opts: &LockOptions,
+) -> Result<RackLock, StoreError> {
+    let token = new_token();
+    let pid = std::process::id();
+    let lease_ms = i64::try_from(opts.lease.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    let deadline = Instant::now() + opts.wait;
+    let mut delay = Duration::from_millis(20);
+    let mut announced = false;
+    loop {
+        let blocked = store.with_write(|tx| {
+            let now = now_ms();
+            if let Some(h) = holder(store, tx, rack)? {
+                if !h.is_stale(now) {
+                    return Ok(Some(h));
+                }
+                tracing::warn!(
+                    rack, pid = h.pid, since = %h.since,
+                    "taking over a stale rack lock (owner gone or lease expired)"
+                );
+            }
+            tx.execute(
+                "INSERT INTO locks (rack, token, pid, purpose, acquired_at, acquired_at_ms, \
+                 renewed_at_ms, lease_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) \
+                 ON CONFLICT (rack) DO UPDATE SET token = excluded.token, pid = excluded.pid, \
+                 purpose = excluded.purpose, acquired_at = excluded.acquired_at, \
+                 acquired_at_ms = excluded.acquired_at_ms, \
+                 renewed_at_ms = excluded.renewed_at_ms, lease_ms = excluded.lease_ms",
+                params![rack, token, pid, opts.purpose, now_rfc3339(), now, lease_ms],
+            )
+            .map_err(|e| store.sql(e))?;
+            Ok(None)
+        })?;
+        let Some(h) = blocked else {
+            break;
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(StoreError::Locked {
+                rack: rack.to_string(),
+                pid: h.pid,
+                since: h.since,
+                purpose: h.purpose,
+            });
+        }
+        if !announced {
+            tracing::info!(rack, pid = h.pid, since = %h.since, purpose = %h.purpose, "waiting for the rack lock");
+            announced = true;
+        }
+        std::thread::sleep(delay.min(deadline - now));
+        delay = (delay * 3 / 2).min(Duration::from_millis(500));
+    }
+    let (tx, rx) = mpsc::channel();
+    let every = (opts.lease / 3).max(Duration::from_millis(10));
+    let path = store.path().to_path_buf();
+    let (r, t) = (rack.to_string(), token.clone());
+    let renewer = std::thread::Builder::new()
+        .name(format!("rack-lock-{rack}"))
+        .spawn(move || renew_loop(path, r, t, every, rx))
+        .map_err(|e| StoreError::Io {
+            path: store.path().display().to_string(),
+            source: e,
+        })?;
+    tracing::debug!(rack, "rack lock acquired");
+    Ok(RackLock {
+        rack: rack.to_string(),
+        token,
+        stop: Some(tx),
+        renewer: Some(renewer),
+    })
+}
