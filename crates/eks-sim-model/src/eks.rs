@@ -208,7 +208,7 @@ fn encode_token(key: &str) -> String {
 fn decode_token(token: Option<&str>) -> SimResult<Option<String>> {
     let Some(t) = token else { return Ok(None) };
     let bad = || invalid_param("The nextToken is invalid.");
-    if t.is_empty() || t.len() % 2 != 0 {
+    if t.is_empty() || !t.len().is_multiple_of(2) {
         return Err(bad());
     }
     let mut bytes = Vec::with_capacity(t.len() / 2);
