@@ -1,1 +1,73 @@
-fn main() {}
+//! `convox`: racks, parameters, and a safe EKS aws-auth → Access Entries migration.
+//! Wiring only: the catalog is convox-params, the store convox-store, the decisions
+//! convox-planner, every AWS call convox-aws (official SDK), the simulator eks-sim-*.
+
+mod cli;
+mod commands;
+mod home;
+mod progress;
+mod reconcile;
+mod sim;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// A command failure: printed as one `ERROR: …` line.
+#[derive(Debug)]
+pub struct Fail(String);
+
+impl Fail {
+    pub fn msg(m: impl Into<String>) -> Fail {
+        Fail(m.into())
+    }
+    pub fn aws(e: convox_aws::AwsError) -> Fail {
+        Fail(e.to_string())
+    }
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // One line, whatever the source said.
+        write!(f, "{}", self.0.replace(['\n', '\r'], " "))
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CONVOX_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_tracing();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ERROR: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(commands::run(cli));
+    // Stdout may be a closed pipe; nothing useful to do then.
+    let _ = std::io::stdout().flush();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

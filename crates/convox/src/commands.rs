@@ -1,0 +1,785 @@
+//! One function per command. Thin: validation is convox-params, state convox-store,
+//! decisions convox-planner, AWS convox-aws.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use convox_aws::{Aws, CallerIdentity, Target};
+use convox_params::{Params, Version};
+use convox_planner::{is_managed_by, policy_name, ObservedEntry, Scope};
+use convox_store::{LockOptions, NewRack, Provider, Rack, RackStatus, Store};
+use serde_json::json;
+
+use crate::cli::{Cli, Cmd, InstallKind, Output, ParamsSub, RackCmd, RackSub, SimCmd};
+use crate::home;
+use crate::progress::Progress;
+use crate::reconcile::{self, RackAws};
+use crate::sim::{self, LocalSim};
+use crate::Fail;
+
+/// Longest wait for another run holding the rack's lock.
+const LOCK_WAIT: Duration = Duration::from_secs(15 * 60);
+/// Longest a reconcile may take in total.
+const CONVERGE_DEADLINE: Duration = Duration::from_secs(45 * 60);
+
+fn open_store() -> Result<Store, Fail> {
+    Store::open(&home::state_dir()?).map_err(store_err)
+}
+
+fn store_err(e: convox_store::StoreError) -> Fail {
+    Fail::msg(e.to_string())
+}
+
+fn print(s: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes());
+}
+
+fn print_json(v: &serde_json::Value) -> Result<(), Fail> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| Fail::msg(format!("json: {e}")))?;
+    print(&format!("{s}\n"));
+    Ok(())
+}
+
+pub async fn run(cli: Cli) -> Result<(), Fail> {
+    match cli.cmd {
+        Cmd::Sim { cmd } => match cmd {
+            SimCmd::Serve { listen, state, set } => sim::serve(&listen, state, &set).await,
+            SimCmd::Env { listen } => {
+                print(&sim::env(listen));
+                Ok(())
+            }
+            SimCmd::Config {
+                state,
+                settings,
+                out,
+            } => {
+                print(&sim::config(state, &settings, out.output)?);
+                Ok(())
+            }
+        },
+        Cmd::Racks { out } => racks_list(out.output),
+        Cmd::Switch { name } => {
+            let store = open_store()?;
+            store.set_current_rack(&name).map_err(store_err)?;
+            print(&format!("Switched to {name}\n"));
+            Ok(())
+        }
+        Cmd::Rack(rc) => rack(rc).await,
+    }
+}
+
+fn racks_list(output: Output) -> Result<(), Fail> {
+    let store = open_store()?;
+    let racks = store.racks().map_err(store_err)?;
+    let current = store.current_rack().ok().flatten();
+    match output {
+        Output::Json => print_json(&json!(racks
+            .iter()
+            .map(|r| json!({
+                "name": r.name,
+                "provider": r.provider.as_str(),
+                "version": r.version.to_string(),
+                "status": r.status.as_str(),
+                "current": current.as_deref() == Some(r.name.as_str()),
+            }))
+            .collect::<Vec<_>>())),
+        Output::Text => {
+            let mut rows = vec![[
+                "NAME".to_string(),
+                "PROVIDER".into(),
+                "VERSION".into(),
+                "STATUS".into(),
+            ]];
+            for r in &racks {
+                let name = if current.as_deref() == Some(r.name.as_str()) {
+                    format!("{} *", r.name)
+                } else {
+                    r.name.clone()
+                };
+                rows.push([
+                    name,
+                    r.provider.to_string(),
+                    r.version.to_string(),
+                    r.status.to_string(),
+                ]);
+            }
+            print(&table(&rows));
+            Ok(())
+        }
+    }
+}
+
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut s = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 == N {
+                line.push_str(c);
+            } else {
+                line.push_str(&format!("{:<w$}  ", c, w = widths[i]));
+            }
+        }
+        s.push_str(line.trim_end());
+        s.push('\n');
+    }
+    s
+}
+
+/// The rack a command is for: -r, else $CONVOX_RACK, else the switched-to rack.
+fn selected(store: &Store, flag: Option<String>) -> Result<Rack, Fail> {
+    let env = std::env::var("CONVOX_RACK").ok();
+    store
+        .resolve_rack(
+            flag.as_deref().filter(|f| !f.is_empty()),
+            env.as_deref().filter(|e| !e.is_empty()),
+        )
+        .map_err(store_err)
+}
+
+/// SDK clients for a rack (and the simulator serving a local one, kept for the command).
+pub struct Conn {
+    pub aws: Aws,
+    local: Option<LocalSim>,
+}
+
+impl Conn {
+    pub async fn close(self) {
+        if let Some(l) = self.local {
+            l.stop().await;
+        }
+    }
+}
+
+async fn connect_provider(
+    provider: Provider,
+    region: &str,
+    profile: Option<String>,
+    progress: &Progress,
+) -> Result<Conn, Fail> {
+    let (target, local) = if provider == Provider::Local {
+        let l = sim::local(&home::state_dir()?).await?;
+        (sim::target(&l.url, region), Some(l))
+    } else {
+        (
+            Target::Aws {
+                region: region.to_string(),
+                profile,
+            },
+            None,
+        )
+    };
+    let aws = Aws::connect(&target)
+        .await
+        .with_progress(progress.callback());
+    Ok(Conn { aws, local })
+}
+
+async fn connect(rack: &Rack, progress: &Progress) -> Result<Conn, Fail> {
+    connect_provider(rack.provider, &rack.region, rack.profile.clone(), progress).await
+}
+
+fn rack_aws(r: &Rack) -> RackAws {
+    RackAws {
+        rack: r.name.clone(),
+        cluster: r.cluster.clone(),
+        region: r.region.clone(),
+        nodes_role_arn: r.nodes_role_arn.clone(),
+        karpenter_nodes_role_arn: r.karpenter_nodes_role_arn.clone(),
+    }
+}
+
+async fn rack(rc: RackCmd) -> Result<(), Fail> {
+    let output = rc.out.output;
+    match rc.cmd {
+        None => {
+            let store = open_store()?;
+            let r = selected(&store, rc.sel.rack)?;
+            rack_info(&r, output)
+        }
+        Some(RackSub::Install { kind }) => install(kind).await,
+        Some(RackSub::Uninstall { name }) => uninstall(&name).await,
+        Some(RackSub::Params(p)) => match p.set {
+            None => params_list(rc.sel.rack, p.group.as_deref(), p.reveal, output),
+            Some(ParamsSub::Set {
+                params,
+                force,
+                dry_run,
+            }) => params_set(rc.sel.rack, &params, force, dry_run, output).await,
+        },
+        Some(RackSub::Update { version, force }) => update(rc.sel.rack, version, force).await,
+        Some(RackSub::Auth) => auth(rc.sel.rack, output).await,
+    }
+}
+
+fn rack_info(r: &Rack, output: Output) -> Result<(), Fail> {
+    let v = json!({
+        "name": r.name,
+        "provider": r.provider.as_str(),
+        "version": r.version.to_string(),
+        "status": r.status.as_str(),
+        "region": r.region,
+        "cluster": r.cluster,
+        "nodes_role_arn": r.nodes_role_arn,
+        "karpenter_nodes_role_arn": r.karpenter_nodes_role_arn,
+        "last_error": r.last_error,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+    });
+    match output {
+        Output::Json => print_json(&v),
+        Output::Text => {
+            let mut rows = vec![
+                ["Name".to_string(), r.name.clone()],
+                ["Provider".into(), r.provider.to_string()],
+                ["Version".into(), r.version.to_string()],
+                ["Status".into(), r.status.to_string()],
+                ["Region".into(), r.region.clone()],
+                ["Cluster".into(), r.cluster.clone()],
+                ["Nodes role".into(), r.nodes_role_arn.clone()],
+                [
+                    "Karpenter nodes role".into(),
+                    r.karpenter_nodes_role_arn.clone().unwrap_or_default(),
+                ],
+            ];
+            if let Some(e) = &r.last_error {
+                rows.push(["Last error".into(), e.clone()]);
+            }
+            print(&table(&rows));
+            Ok(())
+        }
+    }
+}
+
+fn parse_version(v: Option<&str>) -> Result<Version, Fail> {
+    match v {
+        None => Ok(convox_params::latest_version()),
+        Some(s) => convox_params::parse_known(s).map_err(|e| Fail::msg(e.to_string())),
+    }
+}
+
+async fn install(kind: InstallKind) -> Result<(), Fail> {
+    let progress = Progress::new(false);
+    let res = install_inner(kind, &progress).await;
+    progress.finish();
+    res
+}
+
+fn lock_opts(purpose: &str) -> LockOptions {
+    LockOptions {
+        wait: LOCK_WAIT,
+        lease: Duration::from_secs(30),
+        purpose: purpose.to_string(),
+    }
+}
+
+/// Takes the rack's lock (waiting for another run, with progress), off the async threads.
+fn take_lock(
+    store: &Store,
+    rack: &str,
+    purpose: &str,
+    progress: &Progress,
+) -> Result<convox_store::RackLock, Fail> {
+    if let Ok(Some(h)) = store.lock_holder(rack) {
+        if h.pid != std::process::id() {
+            progress.say(&format!(
+                "waiting for rack {rack}'s lock (held by process {} since {}, {})",
+                h.pid, h.since, h.purpose
+            ));
+        }
+    }
+    tokio::task::block_in_place(|| store.lock_rack(rack, &lock_opts(purpose))).map_err(store_err)
+}
+
+async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fail> {
+    let store = open_store()?;
+    let (new, params, profile) = match kind {
+        InstallKind::Local {
+            name,
+            region,
+            version,
+            params,
+        } => {
+            convox_store::validate_rack_name(&name).map_err(store_err)?;
+            let version = parse_version(version.as_deref())?;
+            (
+                NewRack {
+                    cluster: name.clone(),
+                    // Filled in once the roles exist.
+                    nodes_role_arn: String::new(),
+                    karpenter_nodes_role_arn: None,
+                    name,
+                    provider: Provider::Local,
+                    version,
+                    region,
+                    endpoint: None,
+                    profile: None,
+                },
+                params,
+                None,
+            )
+        }
+        InstallKind::Aws {
+            name,
+            cluster,
+            region,
+            nodes_role_arn,
+            karpenter_nodes_role_arn,
+            version,
+            profile,
+            params,
+        } => {
+            convox_store::validate_rack_name(&name).map_err(store_err)?;
+            let version = parse_version(version.as_deref())?;
+            for arn in std::iter::once(&nodes_role_arn).chain(karpenter_nodes_role_arn.iter()) {
+                if !arn.starts_with("arn:") || !arn.contains(":role/") {
+                    return Err(Fail::msg(format!(
+                        "invalid role ARN `{arn}`: expected arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME"
+                    )));
+                }
+            }
+            (
+                NewRack {
+                    name,
+                    provider: Provider::Aws,
+                    version,
+                    region,
+                    cluster,
+                    nodes_role_arn,
+                    karpenter_nodes_role_arn,
+                    endpoint: None,
+                    profile: profile.clone(),
+                },
+                params,
+                profile,
+            )
+        }
+    };
+    // Everything that can be checked offline is checked before AWS is touched.
+    if !params.is_empty() {
+        convox_params::validate_set(&Params::default(), &new.version, &params)
+            .map_err(|e| Fail::msg(e.to_string()))?;
+    }
+    if store.rack(&new.name).map_err(store_err)?.is_some() {
+        return Err(store_err(convox_store::StoreError::RackExists(
+            new.name.clone(),
+        )));
+    }
+    let conn = connect_provider(new.provider, &new.region, profile, progress).await?;
+    let res = install_with(&store, &conn, new, &params, progress).await;
+    conn.close().await;
+    res
+}
+
+async fn install_with(
+    store: &Store,
+    conn: &Conn,
+    mut new: NewRack,
+    params: &[String],
+    progress: &Progress,
+) -> Result<(), Fail> {
+    let name = new.name.clone();
+    let caller = conn.aws.identity().await.map_err(Fail::aws)?;
+    if new.provider == Provider::Local {
+        let spec = convox_aws::InstallSpec {
+            cluster: new.cluster.clone(),
+            version: None,
+            role_path: "/convox/".to_string(),
+            cluster_role_name: format!("{name}-cluster"),
+            nodes_role_name: format!("{name}-nodes"),
+            karpenter_nodes_role_name: format!("{name}-karpenter-nodes"),
+            nodegroup: format!("{name}-nodes"),
+        };
+        let roles = conn.aws.install_cluster(&spec).await.map_err(Fail::aws)?;
+        new.nodes_role_arn = roles.nodes_role_arn;
+        new.karpenter_nodes_role_arn = Some(roles.karpenter_nodes_role_arn);
+    }
+    let (id, changes) = store
+        .begin_install(&new, params, &caller.arn)
+        .map_err(store_err)?;
+    let lock = take_lock(store, &name, "install", progress);
+    let res = async {
+        let _lock = lock?;
+        let rack = store.get_rack(&name).map_err(store_err)?;
+        let ra = rack_aws(&rack);
+        let stored = store.params(&name).map_err(store_err)?;
+        // Adopting an aws cluster checks it exists; a local one was just made.
+        let first = reconcile::snapshot(&conn.aws, &ra, &stored, Some(&caller)).await?;
+        if !changes.changes.is_empty() {
+            reconcile::converge_from(&conn.aws, &ra, &stored, first, CONVERGE_DEADLINE).await?;
+        }
+        Ok::<_, Fail>(())
+    }
+    .await;
+    match &res {
+        Ok(()) => store.finish_change(id, Ok(())).map_err(store_err)?,
+        Err(e) => store
+            .finish_change(id, Err(&e.to_string()))
+            .map_err(store_err)?,
+    }
+    res?;
+    progress.finish();
+    print(&format!("Installing rack {name}... OK\n"));
+    if !changes.changes.is_empty() {
+        print("Setting parameters... OK\n");
+    }
+    Ok(())
+}
+
+async fn uninstall(name: &str) -> Result<(), Fail> {
+    let store = open_store()?;
+    let r = store.get_rack(name).map_err(store_err)?;
+    let progress = Progress::new(false);
+    let _lock = take_lock(&store, name, "uninstall", &progress)?;
+    if r.provider == Provider::Local {
+        let conn = connect(&r, &progress).await?;
+        let res = conn.aws.delete_cluster(&r.cluster).await.map_err(Fail::aws);
+        conn.close().await;
+        progress.finish();
+        res?;
+    }
+    store
+        .delete_rack(name, convox_store::LOCAL_ACTOR)
+        .map_err(store_err)?;
+    print(&format!("Uninstalling rack {name}... OK\n"));
+    Ok(())
+}
+
+fn params_list(
+    sel: Option<String>,
+    group: Option<&str>,
+    reveal: bool,
+    output: Output,
+) -> Result<(), Fail> {
+    let store = open_store()?;
+    let r = selected(&store, sel)?;
+    let params = store.params(&r.name).map_err(store_err)?;
+    let rows = convox_params::list(&r.listing_params(&params), &r.version, group, reveal)
+        .map_err(|e| Fail::msg(e.to_string()))?;
+    match output {
+        Output::Json => {
+            let map: BTreeMap<String, String> = rows
+                .iter()
+                .map(|l| (l.key.clone(), l.value.clone()))
+                .collect();
+            print_json(&json!(map))
+        }
+        Output::Text => {
+            print(&convox_params::render_listing(&rows));
+            Ok(())
+        }
+    }
+}
+
+/// What a locked run does to the store once the cluster has been observed.
+enum Begin<'a> {
+    ParamsSet(&'a [String]),
+    Update(Version),
+}
+
+/// Lock → re-validate against what is stored now → observe (resolves the caller, the
+/// history's actor, within the no-op call budget) → record the change → converge → record
+/// the result.
+async fn run_locked(
+    store: &Store,
+    rack: &str,
+    conn: &Conn,
+    begin: Begin<'_>,
+    progress: &Progress,
+) -> Result<(), Fail> {
+    let purpose = match begin {
+        Begin::ParamsSet(_) => "params set",
+        Begin::Update(_) => "update",
+    };
+    let _lock = take_lock(store, rack, purpose, progress)?;
+    // Another run may have changed the rack while we waited: validate against what is stored.
+    let fresh = store.get_rack(rack).map_err(store_err)?;
+    let current = store.params(rack).map_err(store_err)?;
+    let target = match &begin {
+        Begin::ParamsSet(args) => convox_params::validate_set(&current, &fresh.version, args)
+            .map_err(|e| Fail::msg(e.to_string()))?
+            .apply_to(&current),
+        Begin::Update(to) => {
+            convox_params::validate_update(&current, &fresh.version, to)
+                .map_err(|e| Fail::msg(e.to_string()))?;
+            current.clone()
+        }
+    };
+    let ra = rack_aws(&fresh);
+    let first = reconcile::snapshot(&conn.aws, &ra, &target, None).await?;
+    let actor = first.caller.arn.clone();
+    let id = match begin {
+        Begin::ParamsSet(args) => {
+            store
+                .begin_params_set(rack, args, &actor)
+                .map_err(store_err)?
+                .0
+        }
+        Begin::Update(to) => store.begin_update(rack, &to, &actor).map_err(store_err)?,
+    };
+    let res = reconcile::converge_from(&conn.aws, &ra, &target, first, CONVERGE_DEADLINE).await;
+    match &res {
+        Ok(_) => store.finish_change(id, Ok(())).map_err(store_err)?,
+        Err(e) => store
+            .finish_change(id, Err(&e.to_string()))
+            .map_err(store_err)?,
+    }
+    res.map(|_| ())
+}
+
+async fn params_set(
+    sel: Option<String>,
+    args: &[String],
+    force: bool,
+    dry_run: bool,
+    output: Output,
+) -> Result<(), Fail> {
+    let store = open_store()?;
+    let r = selected(&store, sel)?;
+    let current = store.params(&r.name).map_err(store_err)?;
+    // Validation first: a refused call touches nothing, not even AWS.
+    let changes = convox_params::validate_set(&current, &r.version, args)
+        .map_err(|e| Fail::msg(e.to_string()))?;
+    // A failed rack accepts a rerun of what failed (the requested values are kept) without
+    // ceremony; piling *new* changes on it needs --force.
+    if r.status == RackStatus::Failed && !changes.is_noop() && !force && !dry_run {
+        return Err(Fail::msg(format!(
+            "rack {} is failed ({}); rerun the failed change or `convox rack update -r {}` to repair it, or pass --force to change parameters anyway",
+            r.name,
+            r.last_error.as_deref().unwrap_or("see `convox rack`"),
+            r.name
+        )));
+    }
+    let progress = Progress::new(dry_run);
+    let conn = connect(&r, &progress).await?;
+    let res = if dry_run {
+        dry_run_plan(&conn.aws, &r, &changes, &changes.apply_to(&current), output).await
+    } else {
+        run_locked(&store, &r.name, &conn, Begin::ParamsSet(args), &progress).await
+    };
+    conn.close().await;
+    progress.finish();
+    res?;
+    if !dry_run {
+        print("Setting parameters... OK\n");
+    }
+    Ok(())
+}
+
+async fn dry_run_plan(
+    aws: &Aws,
+    r: &Rack,
+    changes: &convox_params::ChangeSet,
+    next: &Params,
+    output: Output,
+) -> Result<(), Fail> {
+    let snap = reconcile::snapshot(aws, &rack_aws(r), next, None).await?;
+    match output {
+        Output::Json => print_json(&json!({
+            "rack": r.name,
+            "cluster": r.cluster,
+            "dry_run": true,
+            "changes": changes.changed().collect::<Vec<_>>(),
+            "auth_mode": snap.observed.auth_mode.as_str(),
+            "steps": snap.plan.steps,
+            "conflicts": snap.plan.conflicts,
+            "drift": snap.plan.drift,
+        })),
+        Output::Text => {
+            let mut s = format!("Plan for rack {} (cluster {}):\n", r.name, r.cluster);
+            for c in changes.changed() {
+                s.push_str(&format!(
+                    "  set {} {} -> {}\n",
+                    c.key,
+                    c.old.as_deref().unwrap_or("(unset)"),
+                    c.new
+                ));
+            }
+            if snap.plan.steps.is_empty() {
+                s.push_str("  no AWS changes: the cluster already matches\n");
+            }
+            for (i, st) in snap.plan.steps.iter().enumerate() {
+                s.push_str(&format!("  {}. {st}\n", i + 1));
+            }
+            for c in &snap.plan.conflicts {
+                s.push_str(&format!("  CONFLICT: {}\n", c.message));
+            }
+            s.push_str("(dry run: nothing changed)\n");
+            print(&s);
+            Ok(())
+        }
+    }
+}
+
+async fn update(sel: Option<String>, version: Option<String>, force: bool) -> Result<(), Fail> {
+    let store = open_store()?;
+    let r = selected(&store, sel)?;
+    let to = parse_version(version.as_deref())?;
+    let params = store.params(&r.name).map_err(store_err)?;
+    convox_params::validate_update(&params, &r.version, &to)
+        .map_err(|e| Fail::msg(e.to_string()))?;
+    // `rack update` is the repair path, so it runs on failed racks without --force; the flag
+    // is accepted for symmetry with `params set`.
+    let _ = force;
+    let progress = Progress::new(false);
+    let conn = connect(&r, &progress).await?;
+    let res = run_locked(&store, &r.name, &conn, Begin::Update(to), &progress).await;
+    conn.close().await;
+    progress.finish();
+    res?;
+    print(&format!("Updating rack {} to {to}... OK\n", r.name));
+    Ok(())
+}
+
+fn scope_text(s: &Scope) -> String {
+    match s {
+        Scope::Cluster => "cluster".into(),
+        Scope::Namespace { namespaces } => format!("namespace:{}", namespaces.join(",")),
+    }
+}
+
+fn entry_json(
+    e: &ObservedEntry,
+    rack: &str,
+    roles: &BTreeMap<String, String>,
+) -> serde_json::Value {
+    json!({
+        "principal_arn": e.principal_arn,
+        "type": e.entry_type,
+        "policies": e.policies.as_ref().map(|ps| ps.iter().map(|p| json!({
+            "policy_arn": p.policy_arn,
+            "scope": p.scope,
+        })).collect::<Vec<_>>()),
+        "managed_by_rack": is_managed_by(e, rack),
+        "rack_role": roles.get(&e.principal_arn),
+        "tags": e.tags,
+    })
+}
+
+async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
+    let store = open_store()?;
+    let r = selected(&store, sel)?;
+    let params = store.params(&r.name).map_err(store_err)?;
+    let progress = Progress::new(true);
+    let conn = connect(&r, &progress).await?;
+    let res = async {
+        let snap = reconcile::snapshot(&conn.aws, &rack_aws(&r), &params, None).await?;
+        let all = conn.aws.observe_all(&r.cluster).await.map_err(Fail::aws)?;
+        Ok::<_, Fail>((snap, all))
+    }
+    .await;
+    conn.close().await;
+    let (snap, all) = res?;
+    let row = convox_planner::table_row(&params);
+    let mut roles: BTreeMap<String, String> = BTreeMap::new();
+    for d in &snap.desired.entries {
+        roles.insert(d.principal_arn.clone(), d.role.as_str().to_string());
+    }
+    let drift: Vec<String> = snap.plan.drift.iter().map(|d| d.what.clone()).collect();
+    match output {
+        Output::Json => print_json(&json!({
+            "rack": r.name,
+            "cluster": r.cluster,
+            "region": r.region,
+            "cluster_status": all.cluster_status,
+            "auth_mode": all.auth_mode.as_str(),
+            "caller": snap.caller,
+            "table_row": row,
+            "entries": all.entries.iter().map(|e| entry_json(e, &r.name, &roles)).collect::<Vec<_>>(),
+            "drift": drift,
+            "conflicts": snap.plan.conflicts,
+            "converged": snap.plan.is_converged(),
+        })),
+        Output::Text => {
+            let mut s = table(&[
+                ["Rack".to_string(), r.name.clone()],
+                [
+                    "Cluster".into(),
+                    format!("{} ({}, {})", r.cluster, r.region, all.cluster_status),
+                ],
+                ["Auth mode".into(), all.auth_mode.as_str().to_string()],
+                ["Caller".into(), caller_text(&snap.caller)],
+                [
+                    "Karpenter table row".into(),
+                    format!(
+                        "karpenter_auth_mode={} eks_access_entries={}: {}",
+                        row.karpenter_auth_mode,
+                        row.eks_access_entries,
+                        row.render()
+                    ),
+                ],
+            ]);
+            s.push('\n');
+            if !all.auth_mode.includes_api() {
+                s.push_str("No access entries (the mode does not include API).\n");
+            } else {
+                let mut rows = vec![[
+                    "PRINCIPAL".to_string(),
+                    "TYPE".into(),
+                    "POLICIES".into(),
+                    "RACK ROLE".into(),
+                    "MANAGED".into(),
+                ]];
+                for e in &all.entries {
+                    let pols = match &e.policies {
+                        Some(ps) if !ps.is_empty() => ps
+                            .iter()
+                            .map(|p| {
+                                format!("{} ({})", policy_name(&p.policy_arn), scope_text(&p.scope))
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        _ => "-".into(),
+                    };
+                    rows.push([
+                        e.principal_arn.clone(),
+                        e.entry_type.clone(),
+                        pols,
+                        roles
+                            .get(&e.principal_arn)
+                            .cloned()
+                            .unwrap_or_else(|| "-".into()),
+                        if is_managed_by(e, &r.name) {
+                            "yes"
+                        } else {
+                            "no"
+                        }
+                        .into(),
+                    ]);
+                }
+                s.push_str(&table(&rows));
+            }
+            s.push('\n');
+            if drift.is_empty() {
+                s.push_str("Drift: none (the cluster matches the parameters)\n");
+            } else {
+                s.push_str("Drift:\n");
+                for d in &drift {
+                    s.push_str(&format!("  - {d}\n"));
+                }
+                s.push_str(&format!(
+                    "Run `convox rack update -r {}` to repair.\n",
+                    r.name
+                ));
+            }
+            print(&s);
+            Ok(())
+        }
+    }
+}
+
+fn caller_text(c: &CallerIdentity) -> String {
+    if c.arn == c.principal_arn {
+        c.principal_arn.clone()
+    } else {
+        format!("{} (session {})", c.principal_arn, c.arn)
+    }
+}

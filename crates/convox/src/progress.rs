@@ -1,0 +1,65 @@
+//! Progress on stderr: an indicatif spinner saying what we wait for when stderr is a
+//! terminal; otherwise plain lines, each distinct message once (no spinner noise in logs).
+
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Clone)]
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    last: Arc<Mutex<String>>,
+    quiet: bool,
+}
+
+impl Progress {
+    /// `quiet`: no plain lines (JSON output, or the caller wants silence).
+    pub fn new(quiet: bool) -> Progress {
+        let bar = if std::io::stderr().is_terminal() && !quiet {
+            let b = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+                b.set_style(style);
+            }
+            b.enable_steady_tick(Duration::from_millis(100));
+            Some(b)
+        } else {
+            None
+        };
+        Progress {
+            bar,
+            last: Arc::new(Mutex::new(String::new())),
+            quiet,
+        }
+    }
+
+    pub fn say(&self, msg: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(msg.to_string());
+            return;
+        }
+        if self.quiet {
+            return;
+        }
+        let mut last = match self.last.lock() {
+            Ok(l) => l,
+            Err(p) => p.into_inner(),
+        };
+        if *last != msg {
+            eprintln!("{msg}");
+            *last = msg.to_string();
+        }
+    }
+
+    pub fn callback(&self) -> convox_aws::Progress {
+        let me = self.clone();
+        Arc::new(move |m: &str| me.say(m))
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! `convox sim …` and the simulator a local rack talks to: the running `convox sim serve` named
+//! by $CONVOX_SIM_ENDPOINT, else one served in-process on an ephemeral loopback port for the
+//! duration of the command (same state file, so both see the same account).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use convox_aws::Target;
+use eks_sim_model::{Sim, Store};
+
+use crate::cli::Output;
+use crate::home;
+use crate::Fail;
+
+/// A simulator endpoint for the command; dropping it stops an in-process server.
+pub struct LocalSim {
+    pub url: String,
+    server: Option<eks_sim_server::ServerHandle>,
+}
+
+impl LocalSim {
+    pub async fn stop(mut self) {
+        if let Some(h) = self.server.take() {
+            h.shutdown().await;
+        }
+    }
+}
+
+fn open_store(dir: &Path) -> Result<Store, Fail> {
+    home::ensure_dir(dir)?;
+    let path = dir.join(home::SIM_DB);
+    Store::open(&path).map_err(|e| Fail::msg(format!("simulator state {}: {e}", path.display())))
+}
+
+/// The endpoint for local racks.
+pub async fn local(dir: &Path) -> Result<LocalSim, Fail> {
+    if let Some(url) = std::env::var("CONVOX_SIM_ENDPOINT")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        let url = if url.contains("://") {
+            url
+        } else {
+            format!("http://{url}")
+        };
+        return Ok(LocalSim { url, server: None });
+    }
+    let store = open_store(dir)?;
+    let sim = Arc::new(Sim::new(store));
+    let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let handle = eks_sim_server::start(sim, listen)
+        .await
+        .map_err(|e| Fail::msg(format!("cannot start the embedded simulator: {e}")))?;
+    let url = format!("http://{}", handle.addr());
+    tracing::debug!("embedded simulator at {url}");
+    Ok(LocalSim {
+        url,
+        server: Some(handle),
+    })
+}
+
+/// SDK target for a local rack: the simulator's default key pair unless overridden with
+/// CONVOX_SIM_ACCESS_KEY_ID / CONVOX_SIM_SECRET_ACCESS_KEY / CONVOX_SIM_SESSION_TOKEN (tests use
+/// that to act as another identity).
+pub fn target(url: &str, region: &str) -> Target {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (key, secret, token) = match (
+        env("CONVOX_SIM_ACCESS_KEY_ID"),
+        env("CONVOX_SIM_SECRET_ACCESS_KEY"),
+    ) {
+        (Some(k), Some(s)) => (k, s, env("CONVOX_SIM_SESSION_TOKEN")),
+        _ => (
+            eks_sim_model::DEFAULT_ACCESS_KEY_ID.to_string(),
+            eks_sim_model::DEFAULT_SECRET_ACCESS_KEY.to_string(),
+            Some(eks_sim_model::DEFAULT_SESSION_TOKEN.to_string()),
+        ),
+    };
+    Target::Endpoint {
+        url: url.to_string(),
+        region: region.to_string(),
+        access_key_id: key,
+        secret_access_key: secret,
+        session_token: token,
+    }
+}
+
+fn state_or_home(state: Option<PathBuf>) -> Result<PathBuf, Fail> {
+    match state {
+        Some(s) => Ok(s),
+        None => home::state_dir(),
+    }
+}
+
+fn apply_settings(store: &Store, kvs: &[String]) -> Result<eks_sim_model::Settings, Fail> {
+    store
+        .write(|tx| {
+            let mut s = eks_sim_model::settings::load(tx)?;
+            for kv in kvs {
+                s = eks_sim_model::settings::set_kv(&s, kv)?;
+            }
+            if !kvs.is_empty() {
+                eks_sim_model::settings::save(tx, &s)?;
+            }
+            Ok(s)
+        })
+        .map_err(|e| Fail::msg(format!("simulator settings: {}", e.message)))
+}
+
+/// `convox sim serve`: first stdout line `listening on http://ADDR`, then serve until
+/// SIGINT/SIGTERM.
+pub async fn serve(listen: &str, state: Option<PathBuf>, set: &[String]) -> Result<(), Fail> {
+    let addr: SocketAddr = listen.parse().map_err(|_| {
+        Fail::msg(format!(
+            "invalid --listen address `{listen}`: expected IP:PORT"
+        ))
+    })?;
+    let dir = state_or_home(state)?;
+    let store = open_store(&dir)?;
+    apply_settings(&store, set)?;
+    let sim = Arc::new(Sim::new(store));
+    let handle = eks_sim_server::start(sim, addr)
+        .await
+        .map_err(|e| Fail::msg(format!("cannot listen on {addr}: {e}")))?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{}", handle.addr());
+        let _ = out.flush();
+    }
+    wait_for_signal().await;
+    handle.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `convox sim env`: export lines for the AWS CLI and SDKs.
+pub fn env(listen: Option<String>) -> String {
+    let url = listen
+        .or_else(|| {
+            std::env::var("CONVOX_SIM_ENDPOINT")
+                .ok()
+                .filter(|u| !u.is_empty())
+        })
+        .unwrap_or_else(|| "127.0.0.1:4599".to_string());
+    let url = if url.contains("://") {
+        url
+    } else {
+        format!("http://{url}")
+    };
+    let region = eks_sim_model::DEFAULT_REGION;
+    let lines = [
+        ("AWS_ENDPOINT_URL", url.as_str()),
+        ("AWS_ACCESS_KEY_ID", eks_sim_model::DEFAULT_ACCESS_KEY_ID),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            eks_sim_model::DEFAULT_SECRET_ACCESS_KEY,
+        ),
+        ("AWS_SESSION_TOKEN", eks_sim_model::DEFAULT_SESSION_TOKEN),
+        ("AWS_DEFAULT_REGION", region),
+        ("AWS_REGION", region),
+    ];
+    lines
+        .iter()
+        .map(|(k, v)| format!("export {k}={}\n", shell_quote(v)))
+        .collect()
+}
+
+fn shell_quote(v: &str) -> String {
+    if v.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c))
+    {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\'', "'\\''"))
+    }
+}
+
+/// `convox sim config [KEY=VALUE…]`: show (after applying any changes) the settings.
+pub fn config(state: Option<PathBuf>, kvs: &[String], output: Output) -> Result<String, Fail> {
+    let dir = state_or_home(state)?;
+    let store = open_store(&dir)?;
+    let s = apply_settings(&store, kvs)?;
+    let v = serde_json::to_value(&s).map_err(|e| Fail::msg(format!("settings: {e}")))?;
+    match output {
+        Output::Json => Ok(format!(
+            "{}\n",
+            serde_json::to_string_pretty(&v).map_err(|e| Fail::msg(e.to_string()))?
+        )),
+        Output::Text => {
+            let mut out = String::new();
+            if let Some(obj) = v.as_object() {
+                let width = obj.keys().map(String::len).max().unwrap_or(0);
+                for (k, val) in obj {
+                    out.push_str(&format!("{k:<width$}  {val}\n"));
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(
+            shell_quote("http://127.0.0.1:4599"),
+            "http://127.0.0.1:4599"
+        );
+        assert_eq!(shell_quote("a/b+c"), "'a/b+c'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+}
