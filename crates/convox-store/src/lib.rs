@@ -477,6 +477,7 @@ impl Store {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn history_in(
         &self,
         c: &Connection,

@@ -175,23 +175,18 @@ fn renew_loop(
     };
     let conn = Connection::open(&path).map_err(sql)?;
     conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
-    loop {
-        match stop.recv_timeout(every) {
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let n = conn
-                    .execute(
-                        "UPDATE locks SET renewed_at_ms = ?3 WHERE rack = ?1 AND token = ?2",
-                        params![rack, token, now_ms()],
-                    )
-                    .map_err(sql);
-                match n {
-                    Ok(0) => tracing::warn!(%rack, "rack lock was taken over by another process"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(%rack, error = %e, "renewing the rack lock failed"),
-                }
-            }
-            // Stop requested (sender dropped or a message).
-            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+    // Runs until the guard drops its sender (or sends a message).
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
+        let n = conn
+            .execute(
+                "UPDATE locks SET renewed_at_ms = ?3 WHERE rack = ?1 AND token = ?2",
+                params![rack, token, now_ms()],
+            )
+            .map_err(sql);
+        match n {
+            Ok(0) => tracing::warn!(%rack, "rack lock was taken over by another process"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(%rack, error = %e, "renewing the rack lock failed"),
         }
     }
     conn.execute(

@@ -1,1 +1,682 @@
+use super::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+const ACTOR: &str = "arn:aws:iam::123456789012:role/ops/ConvoxAdmin";
+
+fn v(s: &str) -> Version {
+    s.parse().expect("version")
+}
+
+fn new_rack(name: &str, version: &str) -> NewRack {
+    NewRack {
+        name: name.into(),
+        provider: Provider::Local,
+        version: v(version),
+        region: "us-east-1".into(),
+        cluster: name.into(),
+        nodes_role_arn: format!("arn:aws:iam::123456789012:role/convox/{name}-nodes"),
+        karpenter_nodes_role_arn: Some(format!(
+            "arn:aws:iam::123456789012:role/convox/{name}-karpenter"
+        )),
+        endpoint: None,
+        profile: None,
+    }
+}
+
+fn installed(dir: &Path, name: &str, version: &str) -> Store {
+    let s = Store::open(dir).expect("open");
+    let (id, _) = s
+        .begin_install(&new_rack(name, version), &[] as &[&str], LOCAL_ACTOR)
+        .expect("install");
+    s.finish_change(id, Ok(())).expect("finish");
+    s
+}
+
+/// Everything a refused call must leave unchanged.
+fn snapshot(s: &Store, rack: &str) -> (Rack, Params, Vec<HistoryEntry>) {
+    (
+        s.get_rack(rack).expect("rack"),
+        s.params(rack).expect("params"),
+        s.history(None, 1000).expect("history"),
+    )
+}
+
+#[test]
+fn open_creates_private_wal_file_with_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("nested/state");
+    let s = Store::open(&state).expect("open");
+    assert_eq!(s.path(), state.join(FILE_NAME));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(s.path())
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "file mode {mode:o}");
+        let dmode = std::fs::metadata(&state)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(dmode & 0o777, 0o700, "dir mode {dmode:o}");
+    }
+    let (jm, uv): (String, i64) = {
+        let c = s.conn();
+        (
+            c.query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .expect("jm"),
+            c.query_row("PRAGMA user_version", [], |r| r.get(0))
+                .expect("uv"),
+        )
+    };
+    assert_eq!(jm.to_lowercase(), "wal");
+    assert_eq!(uv, schema::supported_version());
+    drop(s);
+    // reopening is idempotent and keeps data
+    let s = installed(&state, "r1", "3.24.7");
+    drop(s);
+    let s = Store::open(&state).expect("reopen");
+    assert_eq!(s.racks().expect("racks").len(), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn existing_world_readable_file_is_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(FILE_NAME);
+    std::fs::write(&path, b"").expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let _s = Store::open(dir.path()).expect("open");
+    let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    s.conn()
+        .pragma_update(None, "user_version", 99)
+        .expect("bump");
+    drop(s);
+    let err = Store::open(dir.path()).expect_err("too new");
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found: 99, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn install_list_get_and_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let (id, cs) = s
+        .begin_install(
+            &new_rack("beta", "3.24.7"),
+            &["eks_access_entries=true"],
+            LOCAL_ACTOR,
+        )
+        .expect("install");
+    assert_eq!(cs.changes.len(), 1);
+    let r = s.get_rack("beta").expect("rack");
+    assert_eq!(r.status, RackStatus::Installing);
+    assert!(s.params("beta").expect("params").flag("eks_access_entries"));
+    s.finish_change(id, Ok(())).expect("finish");
+    assert_eq!(
+        s.get_rack("beta").expect("rack").status,
+        RackStatus::Running
+    );
+
+    let (id2, _) = s
+        .begin_install(&new_rack("alpha", "3.24.6"), &[] as &[&str], LOCAL_ACTOR)
+        .expect("install");
+    s.finish_change(id2, Err("CreateCluster failed"))
+        .expect("finish");
+    let a = s.get_rack("alpha").expect("rack");
+    assert_eq!(a.status, RackStatus::Failed);
+    assert_eq!(a.last_error.as_deref(), Some("CreateCluster failed"));
+    assert_eq!(a.version, v("3.24.6"));
+    assert_eq!(
+        a.karpenter_nodes_role_arn,
+        new_rack("alpha", "3.24.6").karpenter_nodes_role_arn
+    );
+
+    let names: Vec<_> = s
+        .racks()
+        .expect("racks")
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["alpha", "beta"]);
+
+    let dup = s.begin_install(&new_rack("beta", "3.24.7"), &[] as &[&str], LOCAL_ACTOR);
+    assert!(matches!(dup, Err(StoreError::RackExists(_))), "{dup:?}");
+    for bad in ["", "-x", "a b", "a/b", &"x".repeat(101)] {
+        let r = s.begin_install(&new_rack(bad, "3.24.7"), &[] as &[&str], LOCAL_ACTOR);
+        assert!(
+            matches!(r, Err(StoreError::InvalidName(_))),
+            "{bad:?}: {r:?}"
+        );
+    }
+    // an install with a bad parameter records nothing
+    let r = s.begin_install(
+        &new_rack("gamma", "3.24.6"),
+        &["eks_access_entries=true"],
+        LOCAL_ACTOR,
+    );
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    assert!(s.rack("gamma").expect("get").is_none());
+    assert!(matches!(
+        s.get_rack("nope"),
+        Err(StoreError::UnknownRack(_))
+    ));
+    let listing = a.listing_params(&Params::default());
+    assert_eq!(listing.get("region").as_deref(), Some("us-east-1"));
+}
+
+#[test]
+fn params_set_flow_success_and_failure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = installed(dir.path(), "r1", "3.24.7");
+
+    let (id, cs) = s
+        .begin_params_set("r1", &["eks_access_entries=true"], ACTOR)
+        .expect("begin");
+    assert_eq!(cs.changed().count(), 1);
+    assert_eq!(s.get_rack("r1").expect("rack").status, RackStatus::Updating);
+    let h = &s.history(Some("r1"), 1).expect("history")[0];
+    assert_eq!(
+        (h.id, h.action.as_str(), h.result),
+        (id.0, "params set", Outcome::Pending)
+    );
+    assert_eq!(h.actor, ACTOR);
+    assert_eq!(h.what["params"][0]["key"], "eks_access_entries");
+    assert_eq!(h.what["params"][0]["old"], "false");
+    assert_eq!(h.what["params"][0]["new"], "true");
+
+    s.finish_change(id, Err("AccessDeniedException: no"))
+        .expect("finish");
+    let r = s.get_rack("r1").expect("rack");
+    assert_eq!(r.status, RackStatus::Failed);
+    assert_eq!(r.last_error.as_deref(), Some("AccessDeniedException: no"));
+    // requested parameters are kept for a rerun
+    assert!(s.params("r1").expect("params").flag("eks_access_entries"));
+    let h = &s.history(Some("r1"), 1).expect("history")[0];
+    assert_eq!(h.result, Outcome::Failed);
+    assert_eq!(h.message.as_deref(), Some("AccessDeniedException: no"));
+    assert!(h.finished_at.is_some());
+    // a change closes once
+    assert!(matches!(
+        s.finish_change(id, Ok(())),
+        Err(StoreError::UnknownChange(_))
+    ));
+    assert!(matches!(
+        s.finish_change(ChangeId(9999), Ok(())),
+        Err(StoreError::UnknownChange(_))
+    ));
+
+    // rerun: same value is a no-op change set, still recorded, and success clears the error
+    let (id, cs) = s
+        .begin_params_set("r1", &["eks_access_entries=true"], ACTOR)
+        .expect("begin");
+    assert!(cs.is_noop());
+    assert_eq!(
+        s.get_rack("r1").expect("rack").last_error.as_deref(),
+        Some("AccessDeniedException: no"),
+        "the old error stays visible while the rerun runs"
+    );
+    s.finish_change(id, Ok(())).expect("finish");
+    let r = s.get_rack("r1").expect("rack");
+    assert_eq!((r.status, r.last_error), (RackStatus::Running, None));
+
+    // begin_change with a pre-validated set
+    let cs = convox_params::validate_set(
+        &s.params("r1").expect("params"),
+        &r.version,
+        &["karpenter_auth_mode=true"],
+    )
+    .expect("valid");
+    let id = s.begin_change("r1", &cs, ACTOR).expect("begin");
+    s.finish_change(id, Ok(())).expect("finish");
+    assert!(s.params("r1").expect("params").flag("karpenter_auth_mode"));
+    assert!(matches!(
+        s.begin_change("nope", &cs, ACTOR),
+        Err(StoreError::UnknownRack(_))
+    ));
+}
+
+#[test]
+fn failed_validation_stores_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = installed(dir.path(), "old", "3.24.6");
+    let (id, _) = s
+        .begin_params_set("old", &["karpenter_auth_mode=true"], ACTOR)
+        .expect("begin");
+    s.finish_change(id, Ok(())).expect("finish");
+
+    let refused: &[&[&str]] = &[
+        &["eks_access_entries=true"],          // too new for 3.24.6
+        &["karpenter_auth_mode=false"],        // one-way
+        &["karpenter_auth_mod=true"],          // unknown
+        &["docker_hub_username=me", "nope=1"], // one bad item refuses all
+        &["docker_hub_username=me", "docker_hub_username=you"],
+        &["=x"],
+        &["novalue"],
+        &["region=eu-west-1"],
+        &[],
+    ];
+    for args in refused {
+        let before = snapshot(&s, "old");
+        let r = s.begin_params_set("old", args, ACTOR);
+        assert!(matches!(r, Err(StoreError::Invalid(_))), "{args:?}: {r:?}");
+        assert_eq!(snapshot(&s, "old"), before, "{args:?} changed the store");
+    }
+    // downgrade dropping a set param, unknown version: refused, nothing stored
+    let s2 = installed(dir.path(), "new", "3.24.7");
+    let (id, _) = s2
+        .begin_params_set("new", &["eks_access_entries=true"], ACTOR)
+        .expect("begin");
+    s2.finish_change(id, Ok(())).expect("finish");
+    for to in ["3.24.6", "3.99.0"] {
+        let before = snapshot(&s2, "new");
+        let r = s2.begin_update("new", &v(to), ACTOR);
+        assert!(matches!(r, Err(StoreError::Invalid(_))), "{to}: {r:?}");
+        assert_eq!(snapshot(&s2, "new"), before, "{to}");
+    }
+    assert!(matches!(
+        s.begin_params_set("ghost", &["eks_access_entries=true"], ACTOR),
+        Err(StoreError::UnknownRack(_))
+    ));
+}
+
+#[test]
+fn update_moves_version_and_records_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = installed(dir.path(), "r1", "3.24.6");
+    let id = s.begin_update("r1", &v("3.24.7"), ACTOR).expect("update");
+    let r = s.get_rack("r1").expect("rack");
+    assert_eq!((r.version, r.status), (v("3.24.7"), RackStatus::Updating));
+    s.finish_change(id, Ok(())).expect("finish");
+    let h = &s.history(Some("r1"), 1).expect("history")[0];
+    assert_eq!(h.action, "update");
+    assert_eq!(
+        (h.what["from"].as_str(), h.what["to"].as_str()),
+        (Some("3.24.6"), Some("3.24.7"))
+    );
+    // now the new parameter is allowed
+    s.begin_params_set("r1", &["eks_access_entries=true"], ACTOR)
+        .expect("allowed after update");
+}
+
+#[test]
+fn history_masks_sensitive_values() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = installed(dir.path(), "r1", "3.24.7");
+    let (id, _) = s
+        .begin_params_set("r1", &["docker_hub_password=hunter2"], ACTOR)
+        .expect("begin");
+    s.finish_change(id, Ok(())).expect("finish");
+    let h = &s.history(Some("r1"), 1).expect("history")[0];
+    assert_eq!(h.what["params"][0]["new"], convox_params::MASK);
+    assert!(!h.what.to_string().contains("hunter2"));
+    // the value itself is stored (the file is private)
+    assert_eq!(
+        s.params("r1")
+            .expect("params")
+            .get("docker_hub_password")
+            .as_deref(),
+        Some("hunter2")
+    );
+}
+
+#[test]
+fn current_rack_switch_resolve_and_uninstall() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = installed(dir.path(), "a", "3.24.7");
+    let (id, _) = s
+        .begin_install(&new_rack("b", "3.24.7"), &[] as &[&str], LOCAL_ACTOR)
+        .expect("install");
+    s.finish_change(id, Ok(())).expect("finish");
+
+    assert_eq!(s.current_rack().expect("current"), None);
+    assert!(matches!(
+        s.resolve_rack(None, None),
+        Err(StoreError::NoCurrentRack)
+    ));
+    assert!(matches!(
+        s.set_current_rack("zzz"),
+        Err(StoreError::UnknownRack(_))
+    ));
+    s.set_current_rack("a").expect("switch");
+    s.set_current_rack("b").expect("switch");
+    assert_eq!(s.current_rack().expect("current").as_deref(), Some("b"));
+    // precedence: flag > env > current
+    assert_eq!(s.resolve_rack(Some("a"), Some("b")).expect("r").name, "a");
+    assert_eq!(s.resolve_rack(None, Some("a")).expect("r").name, "a");
+    assert_eq!(s.resolve_rack(None, Some("")).expect("r").name, "b");
+    assert_eq!(s.resolve_rack(None, None).expect("r").name, "b");
+    assert!(matches!(
+        s.resolve_rack(Some("zzz"), None),
+        Err(StoreError::UnknownRack(_))
+    ));
+
+    s.begin_params_set("b", &["eks_access_entries=true"], ACTOR)
+        .expect("begin");
+    s.delete_rack("b", LOCAL_ACTOR).expect("uninstall");
+    assert!(s.rack("b").expect("get").is_none());
+    assert_eq!(s.current_rack().expect("current"), None);
+    assert!(matches!(s.params("b"), Err(StoreError::UnknownRack(_))));
+    assert!(matches!(
+        s.delete_rack("b", LOCAL_ACTOR),
+        Err(StoreError::UnknownRack(_))
+    ));
+    // history survives, with the uninstall recorded
+    let h = s.history(Some("b"), 10).expect("history");
+    assert_eq!(h[0].action, "uninstall");
+    // reinstalling the name starts clean
+    let (id, _) = s
+        .begin_install(&new_rack("b", "3.24.7"), &[] as &[&str], LOCAL_ACTOR)
+        .expect("reinstall");
+    s.finish_change(id, Ok(())).expect("finish");
+    assert!(!s.params("b").expect("params").flag("eks_access_entries"));
+}
+
+#[test]
+fn record_writes_a_finished_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = installed(dir.path(), "r1", "3.24.7");
+    let id = s
+        .record(
+            "r1",
+            ACTOR,
+            "auth",
+            &serde_json::json!({"x": 1}),
+            Err("boom"),
+        )
+        .expect("record");
+    let h = &s.history(Some("r1"), 1).expect("history")[0];
+    assert_eq!(
+        (h.id, h.result, h.message.as_deref()),
+        (id.0, Outcome::Failed, Some("boom"))
+    );
+    assert_eq!(s.history(None, 1).expect("h").len(), 1);
+    assert_eq!(s.history(None, 100).expect("h").len(), 2);
+}
+
+// ---- locks ------------------------------------------------------------------------------
+
+fn opts(wait_ms: u64, lease_ms: u64, purpose: &str) -> LockOptions {
+    LockOptions {
+        wait: Duration::from_millis(wait_ms),
+        lease: Duration::from_millis(lease_ms),
+        purpose: purpose.into(),
+    }
+}
+
+#[test]
+fn second_locker_fails_fast_naming_the_holder_then_gets_it_after_release() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let s2 = Store::open(dir.path()).expect("open");
+    let g = s
+        .lock_rack("r1", &opts(0, 30_000, "params set"))
+        .expect("lock");
+    let err = s2
+        .lock_rack("r1", &opts(0, 30_000, "update"))
+        .expect_err("held");
+    match &err {
+        StoreError::Locked {
+            rack,
+            pid,
+            purpose,
+            since,
+        } => {
+            assert_eq!(
+                (rack.as_str(), *pid, purpose.as_str()),
+                ("r1", std::process::id(), "params set")
+            );
+            assert!(!since.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("process {}", std::process::id())),
+        "{msg}"
+    );
+    // other racks are independent
+    let other = s2
+        .lock_rack("r2", &opts(0, 30_000, "x"))
+        .expect("other rack");
+    g.check(&s).expect("still held");
+    drop(g);
+    assert_eq!(s.lock_holder("r1").expect("holder"), None);
+    let g2 = s2
+        .lock_rack("r1", &opts(0, 30_000, "update"))
+        .expect("free now");
+    g2.release().expect("release");
+    drop(other);
+}
+
+#[test]
+fn threads_contending_never_overlap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let _init = Store::open(&path).expect("open");
+    let inside = Arc::new(AtomicUsize::new(0));
+    let max_inside = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (path, inside, max_inside, done) = (
+                path.clone(),
+                inside.clone(),
+                max_inside.clone(),
+                done.clone(),
+            );
+            std::thread::spawn(move || {
+                let s = Store::open(&path).expect("open");
+                for _ in 0..3 {
+                    let g = s.lock_rack("r1", &opts(20_000, 30_000, "t")).expect("lock");
+                    let n = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    max_inside.fetch_max(n, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(15));
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    drop(g);
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("thread");
+    }
+    assert_eq!(done.load(Ordering::SeqCst), 12);
+    assert_eq!(
+        max_inside.load(Ordering::SeqCst),
+        1,
+        "critical sections overlapped"
+    );
+}
+
+#[test]
+fn waiter_gets_the_lock_when_the_holder_releases() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let g = s.lock_rack("r1", &opts(0, 30_000, "a")).expect("lock");
+    let p = dir.path().to_path_buf();
+    let waiter = std::thread::spawn(move || {
+        let s = Store::open(&p).expect("open");
+        let t = Instant::now();
+        let g = s
+            .lock_rack("r1", &opts(5_000, 30_000, "b"))
+            .expect("waited");
+        (t.elapsed(), g.token().to_string())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    drop(g);
+    let (waited, _token) = waiter.join().expect("join");
+    assert!(waited >= Duration::from_millis(250), "{waited:?}");
+    assert!(waited < Duration::from_secs(4), "{waited:?}");
+}
+
+#[test]
+fn renewal_keeps_a_short_lease_alive_and_expiry_allows_takeover() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let g = s.lock_rack("r1", &opts(0, 150, "renewing")).expect("lock");
+    std::thread::sleep(Duration::from_millis(500));
+    // renewed every 50 ms, so still held well past the lease
+    assert!(matches!(
+        s.lock_rack("r1", &opts(0, 150, "x")),
+        Err(StoreError::Locked { .. })
+    ));
+    g.check(&s).expect("held");
+    drop(g);
+
+    // A holder that stopped renewing (simulated: a row renewed long ago by a live pid).
+    s.conn()
+        .execute(
+            "INSERT INTO locks (rack, token, pid, purpose, acquired_at, acquired_at_ms, \
+             renewed_at_ms, lease_ms) VALUES ('r1', 'stuck', ?1, 'stuck', 'then', 0, ?2, 1000)",
+            params![std::process::id(), now_ms() - 5_000],
+        )
+        .expect("insert");
+    let g = s
+        .lock_rack("r1", &opts(0, 30_000, "taker"))
+        .expect("took over expired");
+    assert_eq!(
+        s.lock_holder("r1").expect("h").expect("some").purpose,
+        "taker"
+    );
+    drop(g);
+
+    // A fresh row by a live holder is respected.
+    s.conn()
+        .execute(
+            "INSERT INTO locks (rack, token, pid, purpose, acquired_at, acquired_at_ms, \
+             renewed_at_ms, lease_ms) VALUES ('r1', 'fresh', ?1, 'fresh', 'now', 0, ?2, 60000)",
+            params![std::process::id(), now_ms()],
+        )
+        .expect("insert");
+    assert!(matches!(
+        s.lock_rack("r1", &opts(0, 30_000, "x")),
+        Err(StoreError::Locked { .. })
+    ));
+}
+
+#[test]
+fn lost_lock_is_detected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let g = s.lock_rack("r1", &opts(0, 30_000, "a")).expect("lock");
+    s.conn()
+        .execute("UPDATE locks SET token = 'thief' WHERE rack = 'r1'", [])
+        .expect("steal");
+    assert!(matches!(g.check(&s), Err(StoreError::LockLost(_))));
+    drop(g);
+    // the thief's row is not deleted by our release
+    assert_eq!(
+        s.lock_holder("r1").expect("h").expect("some").token,
+        "thief"
+    );
+}
+
+// ---- two processes ----------------------------------------------------------------------
+
+const CHILD_ENV: &str = "CONVOX_STORE_TEST_LOCK_CHILD";
+
+/// Not a test on its own: when spawned by the tests below (env set), holds the lock of
+/// rack `r1` in the given state dir, writes a marker file, then sleeps.
+#[test]
+fn lock_child_helper() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let hold_ms: u64 = std::env::var("CONVOX_STORE_TEST_HOLD_MS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    let dir = PathBuf::from(dir);
+    let s = Store::open(&dir).expect("child open");
+    let g = s
+        .lock_rack("r1", &opts(0, 30_000, "child"))
+        .expect("child lock");
+    std::fs::write(dir.join("child-locked"), std::process::id().to_string()).expect("marker");
+    std::thread::sleep(Duration::from_millis(hold_ms));
+    drop(g);
+}
+
+fn spawn_child(dir: &Path, hold_ms: u64) -> std::process::Child {
+    let exe = std::env::current_exe().expect("exe");
+    let child = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "tests::lock_child_helper",
+            "--test-threads=1",
+            "--quiet",
+        ])
+        .env(CHILD_ENV, dir)
+        .env("CONVOX_STORE_TEST_HOLD_MS", hold_ms.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn child");
+    let marker = dir.join("child-locked");
+    let t = Instant::now();
+    while !marker.exists() {
+        assert!(t.elapsed() < Duration::from_secs(20), "child never locked");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+#[test]
+fn two_processes_contend_for_the_lock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let mut child = spawn_child(dir.path(), 600);
+    match s.lock_rack("r1", &opts(0, 30_000, "parent")) {
+        Err(StoreError::Locked { pid, purpose, .. }) => {
+            assert_eq!(pid, child.id());
+            assert_eq!(purpose, "child");
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    let t = Instant::now();
+    let g = s
+        .lock_rack("r1", &opts(15_000, 30_000, "parent"))
+        .expect("parent waits for the child");
+    assert!(
+        t.elapsed() >= Duration::from_millis(100),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(child.wait().expect("wait").success());
+    drop(g);
+}
+
+#[test]
+fn lock_of_a_killed_process_is_taken_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let mut child = spawn_child(dir.path(), 60_000);
+    let pid = child.id();
+    assert_eq!(s.lock_holder("r1").expect("h").expect("held").pid, pid);
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    if cfg!(target_os = "linux") {
+        // the lease (30 s) has not expired: the dead owner alone frees it
+        let g = s
+            .lock_rack("r1", &opts(0, 30_000, "parent"))
+            .expect("takeover");
+        assert_eq!(
+            s.lock_holder("r1").expect("h").expect("held").pid,
+            std::process::id()
+        );
+        drop(g);
+    }
+}
