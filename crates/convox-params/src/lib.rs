@@ -244,8 +244,6 @@ pub enum ParamError {
     },
     #[error("{0} is fixed at install and cannot be changed with `params set`; install a new rack to use a different value")]
     InstallOnly(String),
-    #[error("{0} is required at install")]
-    Required(String),
     #[error(transparent)]
     Version(#[from] VersionError),
     #[error("cannot move the rack from {from} to {to}: {key} is set and {to} does not have it; a downgrade would leave its access entries unmanaged (see the seed's downgrade table). Stay on {since} or later")]

@@ -298,7 +298,8 @@ pub fn desired(params: &convox_params::Params, id: &RackIdentity) -> Desired {
             }],
         });
     }
-    if row.nodes_entry {
+    // An empty nodes role (a rack recorded without one) cannot be an entry principal.
+    if row.nodes_entry && !id.nodes_role_arn.is_empty() {
         entries.push(DesiredEntry {
             role: EntryRole::Nodes,
             principal_arn: id.nodes_role_arn.clone(),

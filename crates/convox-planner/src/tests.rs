@@ -170,6 +170,15 @@ fn caller_policy_is_cluster_admin_at_cluster_scope_in_the_partition() {
 }
 
 #[test]
+fn empty_node_role_is_not_an_entry() {
+    let mut id = ident("aws", false);
+    id.nodes_role_arn = String::new();
+    let d = desired(&params(false, true), &id);
+    assert_eq!(d.entries.len(), 1);
+    assert_eq!(d.entries[0].role, EntryRole::Caller);
+}
+
+#[test]
 fn karpenter_entry_needs_a_karpenter_role() {
     let d = desired(&params(true, false), &ident("aws", false));
     assert!(d.api_mode, "the mode switch is still required");
@@ -503,6 +512,7 @@ fn starting_entries(s: Situation, partition: &str) -> Vec<ObservedEntry> {
             entry(KARP, "EC2_LINUX", true, None),
         ],
         Situation::WrongType => vec![
+            entry(CALLER, "EC2_LINUX", false, None),
             entry(NODES, "STANDARD", false, Some(vec![])),
             entry(KARP, "STANDARD", false, Some(vec![])),
         ],
@@ -613,135 +623,142 @@ fn satisfied(d: &Desired, o: &Observed, conflicted: &[EntryRole]) -> Result<(), 
 #[test]
 fn matrix_rows_modes_situations_converge_safely() {
     let mut cases = 0;
-    for (k, e) in [(false, false), (true, false), (false, true), (true, true)] {
-        for mode in [
-            AuthMode::ConfigMap,
-            AuthMode::ApiAndConfigMap,
-            AuthMode::Api,
-        ] {
-            for s in SITUATIONS {
-                for eks_switch in [false, true] {
-                    cases += 1;
-                    let label = format!("row {k}/{e} {mode:?} {s:?} eks-switch={eks_switch}");
-                    let d = desired(&params(k, e), &ident("aws", true));
-                    // Nothing can exist in CONFIG_MAP mode.
-                    let start = if mode.includes_api() {
-                        starting_entries(s, "aws")
-                    } else {
-                        vec![]
-                    };
-                    let mut o = observed(mode, start.clone());
-                    let plans = reconcile(&d, &mut o, eks_switch);
-                    let first = &plans[0];
-
-                    // Row false/false: no step at all, from any state.
-                    if !k && !e {
-                        assert!(
-                            first.steps.is_empty() && first.conflicts.is_empty(),
-                            "{label}"
+    for partition in ["aws", "aws-cn"] {
+        for (k, e) in [(false, false), (true, false), (false, true), (true, true)] {
+            for mode in [
+                AuthMode::ConfigMap,
+                AuthMode::ApiAndConfigMap,
+                AuthMode::Api,
+            ] {
+                for s in SITUATIONS {
+                    for eks_switch in [false, true] {
+                        cases += 1;
+                        let label = format!(
+                            "{partition} row {k}/{e} {mode:?} {s:?} eks-switch={eks_switch}"
                         );
-                    }
-                    // Mode: only ever CONFIG_MAP -> API_AND_CONFIG_MAP, and only when needed.
-                    let switches: Vec<_> = plans
-                        .iter()
-                        .flat_map(|p| &p.steps)
-                        .filter_map(|s| match s {
-                            Step::SwitchAuthMode { from, to } => Some((*from, *to)),
-                            _ => None,
-                        })
-                        .collect();
-                    let want_switch = (k || e) && mode == AuthMode::ConfigMap;
-                    assert_eq!(
-                        switches,
-                        if want_switch {
-                            vec![(AuthMode::ConfigMap, AuthMode::ApiAndConfigMap)]
+                        let d = desired(&params(k, e), &ident(partition, true));
+                        // Nothing can exist in CONFIG_MAP mode.
+                        let start = if mode.includes_api() {
+                            starting_entries(s, partition)
                         } else {
                             vec![]
-                        },
-                        "{label}"
-                    );
-                    let end_mode = if want_switch {
-                        AuthMode::ApiAndConfigMap
-                    } else {
-                        mode
-                    };
-                    assert_eq!(o.auth_mode, end_mode, "{label}");
+                        };
+                        let mut o = observed(mode, start.clone());
+                        let plans = reconcile(&d, &mut o, eks_switch);
+                        let first = &plans[0];
 
-                    // Expected conflicts, from the situation alone.
-                    let mut want_conflicts: Vec<EntryRole> = Vec::new();
-                    if mode.includes_api() {
-                        if s == Situation::WrongType {
-                            if e {
-                                want_conflicts.push(EntryRole::Nodes);
-                            }
-                            if k {
-                                want_conflicts.push(EntryRole::KarpenterNodes);
-                            }
-                        }
-                        if s == Situation::WrongScopeTheirs && e {
-                            want_conflicts.push(EntryRole::Caller);
-                        }
-                    }
-                    want_conflicts.sort();
-                    let mut got: Vec<EntryRole> = first.conflicts.iter().map(|c| c.role).collect();
-                    got.sort();
-                    assert_eq!(got, want_conflicts, "{label}");
-
-                    // Creates: exactly the desired entries that were absent at the start, and
-                    // on a CONFIG_MAP start, those EKS did not create during the switch.
-                    let creates: Vec<&str> = plans
-                        .iter()
-                        .skip(usize::from(want_switch))
-                        .flat_map(|p| &p.steps)
-                        .filter_map(|s| match s {
-                            Step::CreateEntry { entry } => Some(entry.principal_arn.as_str()),
-                            _ => None,
-                        })
-                        .collect();
-                    let mut want_creates: Vec<&str> = d
-                        .entries
-                        .iter()
-                        .map(|w| w.principal_arn.as_str())
-                        .filter(|arn| !start.iter().any(|x| x.principal_arn == *arn))
-                        .filter(|arn| !(want_switch && eks_switch && *arn == NODES))
-                        .collect();
-                    let mut sorted_creates = creates.clone();
-                    sorted_creates.sort();
-                    want_creates.sort();
-                    assert_eq!(sorted_creates, want_creates, "{label}");
-
-                    // Entries we did not create are never changed, and none are removed.
-                    for before in &start {
-                        let after = o
-                            .entries
-                            .iter()
-                            .find(|x| x.principal_arn == before.principal_arn)
-                            .unwrap_or_else(|| panic!("{label}: entry removed"));
-                        if !is_managed_by(before, RACK) {
-                            let added_only = before
-                                .policies
-                                .iter()
-                                .flatten()
-                                .all(|p| after.policies.iter().flatten().any(|q| q == p));
+                        // Row false/false: no step at all, from any state.
+                        if !k && !e {
                             assert!(
-                                after.entry_type == before.entry_type && added_only,
-                                "{label}: foreign entry altered: {before:?} -> {after:?}"
+                                first.steps.is_empty() && first.conflicts.is_empty(),
+                                "{label}"
                             );
                         }
-                    }
+                        // Mode: only ever CONFIG_MAP -> API_AND_CONFIG_MAP, and only when needed.
+                        let switches: Vec<_> = plans
+                            .iter()
+                            .flat_map(|p| &p.steps)
+                            .filter_map(|s| match s {
+                                Step::SwitchAuthMode { from, to } => Some((*from, *to)),
+                                _ => None,
+                            })
+                            .collect();
+                        let want_switch = (k || e) && mode == AuthMode::ConfigMap;
+                        assert_eq!(
+                            switches,
+                            if want_switch {
+                                vec![(AuthMode::ConfigMap, AuthMode::ApiAndConfigMap)]
+                            } else {
+                                vec![]
+                            },
+                            "{label}"
+                        );
+                        let end_mode = if want_switch {
+                            AuthMode::ApiAndConfigMap
+                        } else {
+                            mode
+                        };
+                        assert_eq!(o.auth_mode, end_mode, "{label}");
 
-                    // Converged: the last plan is empty, conflicts persist as reported.
-                    let last = plans.last().expect("a plan");
-                    assert!(last.steps.is_empty(), "{label}");
-                    assert_eq!(last.conflicts.len(), want_conflicts.len(), "{label}");
-                    satisfied(&d, &o, &want_conflicts).unwrap_or_else(|m| panic!("{label}: {m}"));
-                    // And planning again from the converged state changes nothing.
-                    assert!(plan(&d, &o).steps.is_empty(), "{label}");
+                        // Expected conflicts, from the situation alone.
+                        let mut want_conflicts: Vec<EntryRole> = Vec::new();
+                        if mode.includes_api() {
+                            if s == Situation::WrongType {
+                                if e {
+                                    want_conflicts.push(EntryRole::Caller);
+                                    want_conflicts.push(EntryRole::Nodes);
+                                }
+                                if k {
+                                    want_conflicts.push(EntryRole::KarpenterNodes);
+                                }
+                            }
+                            if s == Situation::WrongScopeTheirs && e {
+                                want_conflicts.push(EntryRole::Caller);
+                            }
+                        }
+                        want_conflicts.sort();
+                        let mut got: Vec<EntryRole> =
+                            first.conflicts.iter().map(|c| c.role).collect();
+                        got.sort();
+                        assert_eq!(got, want_conflicts, "{label}");
+
+                        // Creates: exactly the desired entries that were absent at the start, and
+                        // on a CONFIG_MAP start, those EKS did not create during the switch.
+                        let creates: Vec<&str> = plans
+                            .iter()
+                            .skip(usize::from(want_switch))
+                            .flat_map(|p| &p.steps)
+                            .filter_map(|s| match s {
+                                Step::CreateEntry { entry } => Some(entry.principal_arn.as_str()),
+                                _ => None,
+                            })
+                            .collect();
+                        let mut want_creates: Vec<&str> = d
+                            .entries
+                            .iter()
+                            .map(|w| w.principal_arn.as_str())
+                            .filter(|arn| !start.iter().any(|x| x.principal_arn == *arn))
+                            .filter(|arn| !(want_switch && eks_switch && *arn == NODES))
+                            .collect();
+                        let mut sorted_creates = creates.clone();
+                        sorted_creates.sort();
+                        want_creates.sort();
+                        assert_eq!(sorted_creates, want_creates, "{label}");
+
+                        // Entries we did not create are never changed, and none are removed.
+                        for before in &start {
+                            let after = o
+                                .entries
+                                .iter()
+                                .find(|x| x.principal_arn == before.principal_arn)
+                                .unwrap_or_else(|| panic!("{label}: entry removed"));
+                            if !is_managed_by(before, RACK) {
+                                let added_only = before
+                                    .policies
+                                    .iter()
+                                    .flatten()
+                                    .all(|p| after.policies.iter().flatten().any(|q| q == p));
+                                assert!(
+                                    after.entry_type == before.entry_type && added_only,
+                                    "{label}: foreign entry altered: {before:?} -> {after:?}"
+                                );
+                            }
+                        }
+
+                        // Converged: the last plan is empty, conflicts persist as reported.
+                        let last = plans.last().expect("a plan");
+                        assert!(last.steps.is_empty(), "{label}");
+                        assert_eq!(last.conflicts.len(), want_conflicts.len(), "{label}");
+                        satisfied(&d, &o, &want_conflicts)
+                            .unwrap_or_else(|m| panic!("{label}: {m}"));
+                        // And planning again from the converged state changes nothing.
+                        assert!(plan(&d, &o).steps.is_empty(), "{label}");
+                    }
                 }
             }
         }
     }
-    assert_eq!(cases, 4 * 3 * 6 * 2);
+    assert_eq!(cases, 2 * 4 * 3 * 6 * 2);
 }
 
 #[test]

@@ -260,11 +260,24 @@ pub(crate) fn acquire(
     let (r, t) = (rack.to_string(), token.clone());
     let renewer = std::thread::Builder::new()
         .name(format!("rack-lock-{rack}"))
-        .spawn(move || renew_loop(path, r, t, every, rx))
-        .map_err(|e| StoreError::Io {
-            path: store.path().display().to_string(),
-            source: e,
-        })?;
+        .spawn(move || renew_loop(path, r, t, every, rx));
+    let renewer = match renewer {
+        Ok(h) => h,
+        Err(e) => {
+            // Without a renewer the lock would linger until its lease ran out: give it back.
+            let _ = store.with_write(|tx| {
+                tx.execute(
+                    "DELETE FROM locks WHERE rack = ?1 AND token = ?2",
+                    params![rack, token],
+                )
+                .map_err(|e| store.sql(e))
+            });
+            return Err(StoreError::Io {
+                path: store.path().display().to_string(),
+                source: e,
+            });
+        }
+    };
     tracing::debug!(rack, "rack lock acquired");
     Ok(RackLock {
         rack: rack.to_string(),
