@@ -246,7 +246,7 @@ pub enum ParamError {
     InstallOnly(String),
     #[error(transparent)]
     Version(#[from] VersionError),
-    #[error("cannot move the rack from {from} to {to}: {key} is set and {to} does not have it; a downgrade would leave its access entries unmanaged (see the seed's downgrade table). Stay on {since} or later")]
+    #[error("cannot move the rack from {from} to {to}: {key} is set and {to} does not have it; the access entries it made would stay in AWS unmanaged, with nothing to restore them if they are removed. Stay on {since} or later")]
     Downgrade {
         key: String,
         from: Version,
