@@ -152,7 +152,25 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// Stops an embedded simulator and reports the API calls made (tracing at info; JSON to
+    /// the file named by $CONVOX_CALLS_FILE, which tests and benchmarks read).
     pub async fn close(self) {
+        let counts = self.aws.counter().snapshot();
+        let total: u64 = counts.values().sum();
+        tracing::info!(
+            total,
+            mutating = self.aws.counter().mutating(),
+            "API calls: {counts:?}"
+        );
+        if let Some(path) = std::env::var_os("CONVOX_CALLS_FILE").filter(|p| !p.is_empty()) {
+            let body = json!({ "total": total, "calls": counts });
+            if let Err(e) = std::fs::write(&path, format!("{body}\n")) {
+                tracing::warn!(
+                    "cannot write {}: {e}",
+                    std::path::Path::new(&path).display()
+                );
+            }
+        }
         if let Some(l) = self.local {
             l.stop().await;
         }

@@ -1,0 +1,630 @@
+//! End-to-end scenarios of issue 3 through the `convox` binary, on the simulator.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+
+#[test]
+fn seed_transcript_on_the_embedded_default() {
+    let h = Home::new(&[]);
+    h.install("rackName", &[]);
+    let r = h.run(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "rackName",
+    ]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(r.stdout, "Setting parameters... OK\n");
+    assert!(!r.stderr.contains("ERROR"), "{}", r.stderr);
+
+    let auth = h.json(&["rack", "auth", "-r", "rackName"]);
+    assert_eq!(auth["auth_mode"], "API_AND_CONFIG_MAP");
+    assert_eq!(auth["converged"], true);
+    let entries = auth["entries"].as_array().expect("entries");
+    let caller = entries
+        .iter()
+        .find(|e| e["principal_arn"] == CALLER_ROLE)
+        .expect("caller entry");
+    assert_eq!(caller["type"], "STANDARD");
+    assert_eq!(caller["policies"][0]["policy_arn"], admin_policy("aws"));
+    assert_eq!(caller["policies"][0]["scope"]["type"], "cluster");
+    let nodes = entries
+        .iter()
+        .find(|e| e["principal_arn"] == nodes_role("rackName"))
+        .expect("nodes entry");
+    assert_eq!(nodes["type"], "EC2_LINUX");
+
+    let params = h.json(&["rack", "params", "-r", "rackName"]);
+    assert_eq!(params["eks_access_entries"], "true");
+    let racks = h.json(&["racks"]);
+    assert_eq!(racks[0]["status"], "running");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_table_rows_from_each_starting_mode() {
+    // EKS's own entries off, so what exists is exactly what convox made.
+    let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    let eks = h.eks("us-east-1");
+    let rows = [(false, false), (true, false), (false, true), (true, true)];
+    let starts = ["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"];
+    let mut n = 0;
+    for start in starts {
+        for (k, e) in rows {
+            n += 1;
+            let rack = format!("t{n}");
+            h.install(&rack, &[]);
+            if start != "CONFIG_MAP" {
+                set_mode(&eks, &rack, "API_AND_CONFIG_MAP").await;
+            }
+            if start == "API" {
+                set_mode(&eks, &rack, "API").await;
+            }
+            let kv_k = format!("karpenter_auth_mode={k}");
+            let kv_e = format!("eks_access_entries={e}");
+            let (r, calls) = h.counted(&["rack", "params", "set", &kv_k, &kv_e, "-r", &rack]);
+            assert!(r.status.success(), "{start} {k}/{e}: {}", r.stderr);
+            assert_eq!(r.stdout, "Setting parameters... OK\n");
+
+            let want_mode = match (start, k || e) {
+                ("CONFIG_MAP", false) => "CONFIG_MAP",
+                ("CONFIG_MAP", true) => "API_AND_CONFIG_MAP",
+                (s, _) => s,
+            };
+            assert_eq!(mode(&eks, &rack).await, want_mode, "{start} {k}/{e}");
+            let switches = calls.get("eks:UpdateClusterConfig").copied().unwrap_or(0);
+            assert_eq!(
+                switches,
+                u64::from(start == "CONFIG_MAP" && (k || e)),
+                "{start} {k}/{e}: {calls:?}"
+            );
+
+            let mut want: BTreeMap<String, (&str, &str)> = BTreeMap::new();
+            if k {
+                want.insert(karpenter_role(&rack), ("EC2_LINUX", "karpenter-nodes"));
+            }
+            if e {
+                want.insert(CALLER_ROLE.to_string(), ("STANDARD", "caller"));
+                want.insert(nodes_role(&rack), ("EC2_LINUX", "nodes"));
+            }
+            let got = entries(&eks, &rack).await;
+            assert_eq!(
+                got.keys().collect::<Vec<_>>(),
+                want.keys().collect::<Vec<_>>(),
+                "{start} {k}/{e}"
+            );
+            for (p, (ty, role)) in &want {
+                let g = &got[p];
+                assert_eq!(g.entry_type, *ty, "{p}");
+                assert_eq!(g.tags.get("convox:rack"), Some(&rack), "{p}");
+                assert_eq!(g.tags.get("convox:entry").map(String::as_str), Some(*role));
+                if *ty == "STANDARD" {
+                    assert_eq!(
+                        g.policies,
+                        vec![(admin_policy("aws"), "cluster".to_string())]
+                    );
+                }
+            }
+            let creates = calls.get("eks:CreateAccessEntry").copied().unwrap_or(0);
+            assert_eq!(creates, want.len() as u64, "{start} {k}/{e}: {calls:?}");
+        }
+    }
+}
+
+#[test]
+fn second_run_changes_nothing_within_the_call_budget() {
+    let h = Home::new(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    h.install("again", &[]);
+    let set = [
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "again",
+    ];
+    let (r, first) = h.counted(&set);
+    assert!(r.status.success(), "{}", r.stderr);
+    // Exactly what the plan needs: one switch, two entries, one policy.
+    assert_eq!(first.get("eks:UpdateClusterConfig"), Some(&1), "{first:?}");
+    assert_eq!(first.get("eks:CreateAccessEntry"), Some(&2), "{first:?}");
+    assert_eq!(
+        first.get("eks:AssociateAccessPolicy"),
+        Some(&1),
+        "{first:?}"
+    );
+
+    let (r, second) = h.counted(&set);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(r.stdout, "Setting parameters... OK\n");
+    let total: u64 = second.values().sum();
+    assert!(total <= 8, "no-op run made {total} calls: {second:?}");
+    assert_eq!(mutating(&second), 0, "{second:?}");
+
+    // And `rack update` at the same version is a no-op too.
+    let (r, upd) = h.counted(&["rack", "update", "-r", "again"]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(mutating(&upd), 0, "{upd:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entry_deleted_out_of_band_is_back_after_rack_update() {
+    let h = Home::served(&[]);
+    let eks = h.eks("us-east-1");
+    h.install("heal", &[]);
+    h.ok(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "heal",
+    ]);
+    eks.delete_access_entry()
+        .cluster_name("heal")
+        .principal_arn(nodes_role("heal"))
+        .send()
+        .await
+        .expect("delete entry");
+    assert!(!entries(&eks, "heal")
+        .await
+        .contains_key(&nodes_role("heal")));
+
+    let auth = h.json(&["rack", "auth", "-r", "heal"]);
+    assert_eq!(auth["converged"], false);
+    let drift = auth["drift"].as_array().expect("drift");
+    assert!(
+        drift
+            .iter()
+            .any(|d| d.as_str().is_some_and(|s| s.contains(&nodes_role("heal")))),
+        "{drift:?}"
+    );
+
+    let out = h.ok(&["rack", "update", "-r", "heal"]);
+    assert!(out.contains("OK"), "{out}");
+    let got = entries(&eks, "heal").await;
+    let nodes = got.get(&nodes_role("heal")).expect("nodes entry is back");
+    assert_eq!(nodes.entry_type, "EC2_LINUX");
+    assert_eq!(
+        nodes.tags.get("convox:rack").map(String::as_str),
+        Some("heal")
+    );
+    assert_eq!(h.json(&["rack", "auth", "-r", "heal"])["converged"], true);
+}
+
+#[test]
+fn concurrent_params_set_do_not_interleave() {
+    // A visible update duration so the two runs really overlap.
+    let h = Home::served(&[
+        "update_ms=400",
+        "bootstrap_creator_admin=false",
+        "auto_node_entries=false",
+    ]);
+    h.install("race", &[]);
+    let set = [
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "race",
+    ];
+    let files: Vec<_> = (0..2)
+        .map(|i| h.path().join(format!("calls-{i}.json")))
+        .collect();
+    let children: Vec<_> = files
+        .iter()
+        .map(|f| {
+            h.cmd(&set)
+                .env("CONVOX_CALLS_FILE", f)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+    for (c, f) in children.into_iter().zip(&files) {
+        let out = c.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "Setting parameters... OK\n"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(f).expect("calls file")).expect("json");
+        for (k, n) in v["calls"].as_object().expect("calls") {
+            *totals.entry(k.clone()).or_default() += n.as_u64().unwrap_or(0);
+        }
+    }
+    // Serialised by the rack lock: the second run found the work done.
+    assert_eq!(
+        totals.get("eks:UpdateClusterConfig"),
+        Some(&1),
+        "{totals:?}"
+    );
+    assert_eq!(totals.get("eks:CreateAccessEntry"), Some(&2), "{totals:?}");
+    assert_eq!(
+        totals.get("eks:AssociateAccessPolicy"),
+        Some(&1),
+        "{totals:?}"
+    );
+    let r = h.json(&["rack", "-r", "race"]);
+    assert_eq!(r["status"], "running");
+}
+
+#[test]
+fn false_after_true_is_refused_and_stores_nothing() {
+    let h = Home::new(&[]);
+    h.install("oneway", &[]);
+    h.ok(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "oneway",
+    ]);
+    let before_params = h.json(&["rack", "params", "-r", "oneway"]);
+    let before_rack = h.json(&["rack", "-r", "oneway"]);
+
+    let err = h.fails(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=false",
+        "-r",
+        "oneway",
+    ]);
+    assert!(err.contains("one-way"), "{err}");
+    for (args, needle) in [
+        (
+            vec!["eks_access_entrie=true"],
+            "did you mean eks_access_entries",
+        ),
+        (vec!["eks_access_entries"], "KEY=VALUE"),
+        (vec!["=true"], "empty parameter name"),
+        (vec!["eks_access_entries=yes"], "true or false"),
+        (
+            vec!["eks_access_entries=true", "eks_access_entries=true"],
+            "more than once",
+        ),
+        (vec!["region=eu-west-1"], "fixed at install"),
+    ] {
+        let mut a = vec!["rack", "params", "set"];
+        a.extend(args.iter().copied());
+        a.extend(["-r", "oneway"]);
+        let err = h.fails(&a);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    assert_eq!(h.json(&["rack", "params", "-r", "oneway"]), before_params);
+    assert_eq!(h.json(&["rack", "-r", "oneway"]), before_rack);
+}
+
+#[test]
+fn too_new_parameter_names_the_version_and_update_refuses_downgrade() {
+    let h = Home::new(&[]);
+    h.install("old", &["--version", "3.24.6"]);
+    let err = h.fails(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "old",
+    ]);
+    assert!(err.contains("3.24.7"), "{err}");
+    h.ok(&["rack", "update", "-r", "old"]);
+    assert_eq!(h.json(&["rack", "-r", "old"])["version"], "3.24.7");
+    h.ok(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "old",
+    ]);
+    let err = h.fails(&["rack", "update", "3.24.6", "-r", "old"]);
+    assert!(err.contains("eks_access_entries"), "{err}");
+    assert_eq!(h.json(&["rack", "-r", "old"])["version"], "3.24.7");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_as_an_assumed_role_with_a_path() {
+    let h = Home::served(&["bootstrap_creator_admin=false"]);
+    let conf = h.sdk_config("us-east-1");
+    let iam = aws_sdk_iam::Client::new(&conf);
+    let role = iam
+        .create_role()
+        .role_name("Deployer")
+        .path("/team/platform/")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .expect("create role")
+        .role
+        .expect("role");
+    let role_arn = role.arn().to_string();
+    assert_eq!(
+        role_arn,
+        "arn:aws:iam::123456789012:role/team/platform/Deployer"
+    );
+    let sts = aws_sdk_sts::Client::new(&conf);
+    let creds = sts
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("ci-run-42")
+        .send()
+        .await
+        .expect("assume role")
+        .credentials
+        .expect("creds");
+    let mut h = h;
+    h.env = vec![
+        (
+            "CONVOX_SIM_ACCESS_KEY_ID".into(),
+            creds.access_key_id().to_string(),
+        ),
+        (
+            "CONVOX_SIM_SECRET_ACCESS_KEY".into(),
+            creds.secret_access_key().to_string(),
+        ),
+        (
+            "CONVOX_SIM_SESSION_TOKEN".into(),
+            creds.session_token().to_string(),
+        ),
+    ];
+    h.install("pathy", &[]);
+    h.ok(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "pathy",
+    ]);
+    let got = entries(&h.eks("us-east-1"), "pathy").await;
+    let e = got
+        .get(&role_arn)
+        .expect("entry for the role with its path");
+    assert_eq!(e.entry_type, "STANDARD");
+    assert_eq!(
+        e.policies,
+        vec![(admin_policy("aws"), "cluster".to_string())]
+    );
+    assert!(!got.contains_key("arn:aws:iam::123456789012:role/Deployer"));
+    assert!(
+        !got.contains_key(CALLER_ROLE),
+        "the default identity was not used"
+    );
+    // The history's actor is the session.
+    let auth = h.json(&["rack", "auth", "-r", "pathy"]);
+    assert_eq!(auth["caller"]["principal_arn"], role_arn.as_str());
+    assert!(auth["caller"]["arn"]
+        .as_str()
+        .is_some_and(|a| a.ends_with("assumed-role/Deployer/ci-run-42")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cn_north_1_rack_gets_aws_cn_policy_arns() {
+    let h = Home::served(&["bootstrap_creator_admin=false"]);
+    h.install("china", &["--region", "cn-north-1"]);
+    h.ok(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "china",
+    ]);
+    let got = entries(&h.eks("cn-north-1"), "china").await;
+    let standard: Vec<&Entry> = got
+        .values()
+        .filter(|e| e.entry_type == "STANDARD")
+        .collect();
+    assert_eq!(standard.len(), 1, "{got:?}");
+    assert_eq!(
+        standard[0].policies,
+        vec![(admin_policy("aws-cn"), "cluster".to_string())]
+    );
+    let auth = h.json(&["rack", "auth", "-r", "china"]);
+    assert_eq!(auth["converged"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_precreated_by_eks_are_accepted_not_duplicated() {
+    // EKS's own behaviour on: creator admin entry + node group role entry appear at the switch.
+    let h = Home::served(&[]);
+    h.install("eksmade", &[]);
+    let (r, calls) = h.counted(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "eksmade",
+    ]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(calls.get("eks:UpdateClusterConfig"), Some(&1), "{calls:?}");
+    assert_eq!(calls.get("eks:CreateAccessEntry"), None, "{calls:?}");
+    assert_eq!(calls.get("eks:AssociateAccessPolicy"), None, "{calls:?}");
+    let got = entries(&h.eks("us-east-1"), "eksmade").await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    for e in got.values() {
+        assert!(
+            !e.tags.contains_key("convox:rack"),
+            "EKS-made entries stay untouched"
+        );
+    }
+    let auth = h.json(&["rack", "auth", "-r", "eksmade"]);
+    assert_eq!(auth["converged"], true);
+    for e in auth["entries"].as_array().expect("entries") {
+        assert_eq!(e["managed_by_rack"], false);
+    }
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let h = Home::new(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    h.install("dry", &[]);
+    let (r, calls) = h.counted(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "--dry-run",
+        "-r",
+        "dry",
+    ]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(
+        r.stdout.contains("CONFIG_MAP -> API_AND_CONFIG_MAP"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("Setting parameters"), "{}", r.stdout);
+    assert_eq!(mutating(&calls), 0, "{calls:?}");
+    let plan = h.json(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "--dry-run",
+        "-r",
+        "dry",
+    ]);
+    let steps = plan["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 4, "{plan}");
+    assert_eq!(steps[0]["step"], "switch-auth-mode");
+    assert_eq!(
+        h.json(&["rack", "params", "-r", "dry"])["eks_access_entries"],
+        "false"
+    );
+    assert_eq!(
+        h.json(&["rack", "auth", "-r", "dry"])["auth_mode"],
+        "CONFIG_MAP"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_one_line_errors() {
+    let h = Home::served(&[]);
+    // No rack at all.
+    let err = h.fails(&["rack", "params"]);
+    assert!(err.contains("no rack selected"), "{err}");
+    let err = h.fails(&["rack", "auth", "-r", "nope"]);
+    assert!(err.contains("no rack named nope"), "{err}");
+
+    h.install("errs", &[]);
+    // Selection by $CONVOX_RACK and by `convox switch`.
+    let out = h
+        .cmd(&["rack", "--output", "json"])
+        .env("CONVOX_RACK", "errs")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["name"], "errs");
+    let err = h.fails(&["switch", "nope"]);
+    assert!(err.contains("no rack named nope"), "{err}");
+    h.ok(&["switch", "errs"]);
+    assert_eq!(h.json(&["rack"])["name"], "errs");
+
+    // Unreachable endpoint.
+    let mut bad = h.cmd(&["rack", "auth", "-r", "errs"]);
+    bad.env("CONVOX_SIM_ENDPOINT", "http://127.0.0.1:9");
+    let out = bad.output().expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ERROR: cannot reach"), "{stderr}");
+
+    // Credentials the service refuses.
+    let mut creds = h.cmd(&["rack", "auth", "-r", "errs"]);
+    creds
+        .env("CONVOX_SIM_ACCESS_KEY_ID", "AKIAUNKNOWNKEY000000")
+        .env("CONVOX_SIM_SECRET_ACCESS_KEY", "nope");
+    let out = creds.output().expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ERROR: AWS credentials"), "{stderr}");
+
+    // The cluster disappeared.
+    let eks = h.eks("us-east-1");
+    for ng in eks
+        .list_nodegroups()
+        .cluster_name("errs")
+        .send()
+        .await
+        .expect("list ng")
+        .nodegroups()
+    {
+        eks.delete_nodegroup()
+            .cluster_name("errs")
+            .nodegroup_name(ng)
+            .send()
+            .await
+            .expect("delete ng");
+    }
+    eks.delete_cluster()
+        .name("errs")
+        .send()
+        .await
+        .expect("delete cluster");
+    let err = h.fails(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "errs",
+    ]);
+    assert!(err.contains("not found"), "{err}");
+    // Params were not stored (the failure happened before anything was begun).
+    assert_eq!(
+        h.json(&["rack", "params", "-r", "errs"])["eks_access_entries"],
+        "false"
+    );
+}
+
+#[test]
+fn sim_env_prints_exports() {
+    let h = Home::new(&[]);
+    let out = h.ok(&["sim", "env"]);
+    for k in [
+        "AWS_ENDPOINT_URL=http://127.0.0.1:4599",
+        "AWS_ACCESS_KEY_ID=ASIASIMULATEDCONVOX1",
+        "AWS_SECRET_ACCESS_KEY=",
+        "AWS_SESSION_TOKEN=convox-sim-default-session-token",
+        "AWS_DEFAULT_REGION=us-east-1",
+        "AWS_REGION=us-east-1",
+    ] {
+        assert!(out.contains(&format!("export {k}")), "{k}: {out}");
+    }
+    let cfg = h.json(&["sim", "config", "update_ms=1234"]);
+    assert_eq!(cfg["update_ms"], 1234);
+    assert!(h
+        .run(&["sim", "config", "no_such_setting=1"])
+        .stderr
+        .contains("ERROR:"));
+}
+
+#[test]
+fn uninstall_forgets_the_rack_and_deletes_its_cluster() {
+    let h = Home::new(&[]);
+    h.install("gone", &[]);
+    h.ok(&["rack", "uninstall", "gone"]);
+    let racks = h.json(&["racks"]);
+    assert_eq!(racks.as_array().map(Vec::len), Some(0));
+    // The name (and the cluster name) can be used again.
+    h.install("gone", &[]);
+}
