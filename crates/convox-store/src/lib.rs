@@ -35,6 +35,8 @@ pub use lock::{LockHolder, LockOptions, RackLock};
 
 /// File name of the rack store inside the state directory.
 pub const FILE_NAME: &str = "racks.db";
+/// Message of a change that a later change (made under the rack lock) found still pending.
+pub const INTERRUPTED: &str = "interrupted: the run making this change stopped before finishing";
 /// Actor recorded for changes that involve no cloud identity.
 pub const LOCAL_ACTOR: &str = "local";
 
@@ -632,6 +634,7 @@ impl Store {
             if self.rack_in(tx, name)?.is_none() {
                 return Err(StoreError::UnknownRack(name.to_string()));
             }
+            self.close_interrupted_in(tx, name, &now)?;
             for sql in [
                 "DELETE FROM params WHERE rack = ?1",
                 "DELETE FROM locks WHERE rack = ?1",
@@ -701,6 +704,10 @@ impl Store {
 
     /// Stores an already validated change set, sets the rack `updating` and opens a
     /// `params set` history row; returns its id.
+    ///
+    /// Like every `begin_*` on an existing rack, call it holding the rack's lock: a change
+    /// of the rack still pending then belongs to a run that died, and is closed as failed
+    /// ([`INTERRUPTED`]).
     pub fn begin_change(
         &self,
         rack: &str,
@@ -744,6 +751,29 @@ impl Store {
         })
     }
 
+    fn close_interrupted_in(
+        &self,
+        tx: &Connection,
+        rack: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let n = tx
+            .execute(
+                "UPDATE history SET result = 'failed', message = ?2, finished_at = ?3 \
+                 WHERE rack = ?1 AND result = 'pending'",
+                params![rack, INTERRUPTED, now],
+            )
+            .map_err(|e| self.sql(e))?;
+        if n > 0 {
+            tracing::warn!(
+                rack,
+                changes = n,
+                "closed changes left pending by an interrupted run"
+            );
+        }
+        Ok(())
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn begin_in(
         &self,
@@ -755,6 +785,9 @@ impl Store {
         actor: &str,
         now: &str,
     ) -> Result<ChangeId, StoreError> {
+        // Callers hold the rack lock, so a change still pending belongs to a run that died
+        // (it would hold the lock otherwise): close it so history does not show it running.
+        self.close_interrupted_in(tx, rack, now)?;
         self.store_params_in(tx, rack, changes, now)?;
         let mut what = serde_json::json!({ "params": changes_json(changes) });
         if let Some((from, to)) = version {

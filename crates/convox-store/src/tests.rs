@@ -386,6 +386,36 @@ fn current_rack_switch_resolve_and_uninstall() {
 }
 
 #[test]
+fn a_change_left_pending_by_a_dead_run_is_closed_by_the_next() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = installed(dir.path(), "r1", "3.24.7");
+    let (crashed, _) = s
+        .begin_params_set("r1", &["eks_access_entries=true"], ACTOR)
+        .expect("begin");
+    // the process dies here: no finish_change
+    let (next, _) = s
+        .begin_params_set("r1", &["eks_access_entries=true"], ACTOR)
+        .expect("rerun");
+    let h = s.history(Some("r1"), 10).expect("history");
+    let row = |id: ChangeId| h.iter().find(|e| e.id == id.0).expect("row").clone();
+    assert_eq!(row(crashed).result, Outcome::Failed);
+    assert_eq!(row(crashed).message.as_deref(), Some(INTERRUPTED));
+    assert_eq!(row(next).result, Outcome::Pending);
+    s.finish_change(next, Ok(())).expect("finish");
+    assert!(matches!(
+        s.finish_change(crashed, Ok(())),
+        Err(StoreError::UnknownChange(_))
+    ));
+    // other racks' pending changes are not touched
+    let (id, _) = s
+        .begin_install(&new_rack("r2", "3.24.7"), &[] as &[&str], LOCAL_ACTOR)
+        .expect("install");
+    s.begin_update("r1", &v("3.24.7"), ACTOR).expect("update");
+    let h = s.history(Some("r2"), 1).expect("history");
+    assert_eq!((h[0].id, h[0].result), (id.0, Outcome::Pending));
+}
+
+#[test]
 fn record_writes_a_finished_row() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = installed(dir.path(), "r1", "3.24.7");
