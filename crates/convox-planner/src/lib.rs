@@ -419,7 +419,9 @@ const DEAD_STATUSES: &[&str] = &["DELETING", "FAILED"];
 ///
 /// - Nothing desired → an empty plan, whatever the cluster looks like (we touch nothing).
 /// - Cluster not `ACTIVE` or an update pending → [`Step::WaitClusterActive`] first (only
-///   when there is something to do).
+///   when there is something to do). The rest of such a plan is a preview: the executor
+///   must re-observe after the wait (a pending update may be the very mode switch planned
+///   next) and replan.
 /// - Mode `CONFIG_MAP` and API needed → [`Step::SwitchAuthMode`] to `API_AND_CONFIG_MAP`,
 ///   then creation of every desired entry (none can exist yet). The executor must re-observe
 ///   after the switch and replan: EKS itself may have created node entries meanwhile.
