@@ -826,3 +826,42 @@ fn namespace_scope_order_does_not_matter() {
     );
     assert!(plan(&d, &o).is_converged());
 }
+
+#[test]
+fn a_switch_left_running_is_waited_for_not_repeated() {
+    // A previous run started the switch and died: EKS reports UPDATING, mode still CONFIG_MAP.
+    let d = desired(&params(false, true), &ident("aws", false));
+    let mut o = observed(AuthMode::ConfigMap, vec![]);
+    o.cluster_status = "UPDATING".into();
+    o.pending_update = Some(PendingUpdate {
+        id: "u1".into(),
+        status: "InProgress".into(),
+    });
+    let p = plan(&d, &o);
+    assert_eq!(p.steps[0], Step::WaitClusterActive);
+    // The executor waits, then re-observes: the update has landed.
+    o.cluster_status = "ACTIVE".into();
+    o.pending_update = None;
+    o.auth_mode = AuthMode::ApiAndConfigMap;
+    o.entries.push(entry(NODES, "EC2_LINUX", false, None));
+    let p = plan(&d, &o);
+    assert!(
+        !p.steps
+            .iter()
+            .any(|s| matches!(s, Step::SwitchAuthMode { .. } | Step::WaitClusterActive)),
+        "{:?}",
+        p.steps
+    );
+    assert_eq!(
+        p.steps,
+        vec![
+            create(
+                EntryRole::Caller,
+                CALLER,
+                "STANDARD",
+                vec![admin("aws", Scope::Cluster)]
+            ),
+            assoc(EntryRole::Caller, CALLER, admin("aws", Scope::Cluster)),
+        ]
+    );
+}
