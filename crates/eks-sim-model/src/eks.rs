@@ -96,6 +96,9 @@ CREATE TABLE IF NOT EXISTS eks_nodegroups (
 ) WITHOUT ROWID;
 "#;
 
+/// Key in a cluster's stored document: whether CreateCluster named the bootstrap flag.
+const BOOTSTRAP_GIVEN: &str = "_bootstrapGiven";
+
 /// Kubernetes version a cluster gets when CreateCluster names none.
 pub const DEFAULT_K8S_VERSION: &str = "1.33";
 const SUPPORTED_VERSIONS: &[&str] = &[
@@ -435,6 +438,11 @@ impl ClusterRow {
         let mut extra: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(&self.doc_json).unwrap_or_default();
         let creating = self.status == "CREATING";
+        // EKS echoes bootstrapClusterCreatorAdminPermissions only when CreateCluster was
+        // given it (Terraform and Pulumi read it back as absent otherwise).
+        let bootstrap_given = extra
+            .remove(BOOTSTRAP_GIVEN)
+            .is_some_and(|v| v.as_bool() == Some(true));
         if creating {
             // AWS has no endpoint or certificate before the control plane is up.
             extra.remove("certificateAuthority");
@@ -448,7 +456,8 @@ impl ClusterRow {
             role_arn: self.role_arn.clone(),
             status: self.status.clone(),
             access_config: AccessConfig {
-                bootstrap_cluster_creator_admin_permissions: Some(self.bootstrap_admin),
+                bootstrap_cluster_creator_admin_permissions: bootstrap_given
+                    .then_some(self.bootstrap_admin),
                 authentication_mode: Some(self.auth_mode.clone()),
             },
             platform_version: self.platform_version.clone(),
@@ -844,6 +853,13 @@ pub fn create_cluster(sim: &Sim, ctx: &Ctx, input: CreateClusterInput) -> SimRes
             "id": uuid(),
         });
         let mut doc = doc;
+        let bootstrap_given = input
+            .access_config
+            .as_ref()
+            .is_some_and(|a| a.bootstrap_cluster_creator_admin_permissions.is_some());
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert(BOOTSTRAP_GIVEN.into(), serde_json::Value::Bool(bootstrap_given));
+        }
         if let (Some(t), Some(obj)) = (&input.client_request_token, doc.as_object_mut()) {
             obj.insert("clientRequestToken".into(), serde_json::Value::String(t.clone()));
         }

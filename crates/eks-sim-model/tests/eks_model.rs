@@ -184,10 +184,21 @@ fn create_cluster_defaults_and_lifecycle() {
         c.access_config.authentication_mode.as_deref(),
         Some("CONFIG_MAP")
     );
+    // Not echoed when CreateCluster did not name it (as EKS does)...
+    assert_eq!(c.access_config.bootstrap_cluster_creator_admin_permissions, None);
+    // ...and echoed when it did.
+    let mut explicit = cluster_input("demo2", Some("CONFIG_MAP"));
+    explicit
+        .access_config
+        .as_mut()
+        .unwrap()
+        .bootstrap_cluster_creator_admin_permissions = Some(true);
+    let c2 = eks::create_cluster(&e.sim, &ctx(T0), explicit).unwrap();
     assert_eq!(
-        c.access_config.bootstrap_cluster_creator_admin_permissions,
+        c2.access_config.bootstrap_cluster_creator_admin_permissions,
         Some(true)
     );
+    assert!(!c2.extra.contains_key("_bootstrapGiven"));
     assert_eq!(c.endpoint, None, "no endpoint while CREATING");
     assert_eq!(c.created_at, T0);
     assert_eq!(c.role_arn, CLUSTER_ROLE);

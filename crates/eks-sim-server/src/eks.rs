@@ -160,6 +160,18 @@ fn request_id() -> String {
     )
 }
 
+/// `{"member": value}` serialized straight from `value` (no intermediate `Value`).
+struct One<'a, T>(&'static str, &'a T);
+
+impl<T: Serialize> Serialize for One<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry(self.0, self.1)?;
+        m.end()
+    }
+}
+
 fn bad(msg: impl Into<String>) -> SimError {
     SimError::new("InvalidParameterException", 400, msg)
 }
@@ -381,11 +393,11 @@ fn dispatch(
             let b = Body::parse(&req.body)?;
             let input = create_cluster_input(&b)?;
             let c = model::create_cluster(sim, ctx, input)?;
-            Ok(ok(&json!({ "cluster": c })))
+            Ok(ok(&One("cluster", &c)))
         }
         "DescribeCluster" => {
             let c = model::describe_cluster(sim, ctx, param(route, 0)?)?;
-            Ok(ok(&json!({ "cluster": c })))
+            Ok(ok(&One("cluster", &c)))
         }
         "ListClusters" => {
             let page = model::list_clusters(sim, ctx, max_results(req)?, page_token(req))?;
@@ -393,7 +405,7 @@ fn dispatch(
         }
         "DeleteCluster" => {
             let c = model::delete_cluster(sim, ctx, param(route, 0)?)?;
-            Ok(ok(&json!({ "cluster": c })))
+            Ok(ok(&One("cluster", &c)))
         }
         "UpdateClusterConfig" => {
             let b = Body::parse(&req.body)?;
@@ -418,7 +430,7 @@ fn dispatch(
                 client_request_token: b.str_opt("clientRequestToken")?,
             };
             let u = model::update_cluster_config(sim, ctx, input)?;
-            Ok(ok(&json!({ "update": u })))
+            Ok(ok(&One("update", &u)))
         }
         "DescribeUpdate" => {
             let u = model::describe_update(
@@ -428,7 +440,7 @@ fn dispatch(
                 param(route, 1)?,
                 query(req, "nodegroupName"),
             )?;
-            Ok(ok(&json!({ "update": u })))
+            Ok(ok(&One("update", &u)))
         }
         "ListUpdates" => {
             let page = model::list_updates(
@@ -453,11 +465,11 @@ fn dispatch(
                 kind: b.str_opt("type")?,
             };
             let e = model::create_access_entry(sim, ctx, input)?;
-            Ok(ok(&json!({ "accessEntry": e })))
+            Ok(ok(&One("accessEntry", &e)))
         }
         "DescribeAccessEntry" => {
             let e = model::describe_access_entry(sim, ctx, param(route, 0)?, param(route, 1)?)?;
-            Ok(ok(&json!({ "accessEntry": e })))
+            Ok(ok(&One("accessEntry", &e)))
         }
         "ListAccessEntries" => {
             let page = model::list_access_entries(
@@ -480,7 +492,7 @@ fn dispatch(
                 username: b.str_opt("username")?,
             };
             let e = model::update_access_entry(sim, ctx, input)?;
-            Ok(ok(&json!({ "accessEntry": e })))
+            Ok(ok(&One("accessEntry", &e)))
         }
         "DeleteAccessEntry" => {
             model::delete_access_entry(sim, ctx, param(route, 0)?, param(route, 1)?)?;
@@ -566,11 +578,11 @@ fn dispatch(
                 client_request_token: b.str_opt("clientRequestToken")?,
             };
             let ng = model::create_nodegroup(sim, ctx, input)?;
-            Ok(ok(&json!({ "nodegroup": ng })))
+            Ok(ok(&One("nodegroup", &ng)))
         }
         "DescribeNodegroup" => {
             let ng = model::describe_nodegroup(sim, ctx, param(route, 0)?, param(route, 1)?)?;
-            Ok(ok(&json!({ "nodegroup": ng })))
+            Ok(ok(&One("nodegroup", &ng)))
         }
         "ListNodegroups" => {
             let page = model::list_nodegroups(
@@ -584,7 +596,7 @@ fn dispatch(
         }
         "DeleteNodegroup" => {
             let ng = model::delete_nodegroup(sim, ctx, param(route, 0)?, param(route, 1)?)?;
-            Ok(ok(&json!({ "nodegroup": ng })))
+            Ok(ok(&One("nodegroup", &ng)))
         }
         other => Err(SimError::new(
             "InvalidRequestException",

@@ -202,7 +202,7 @@ async fn cluster_and_auth_mode_flow() {
     assert_eq!(params.len(), 1);
     assert_eq!(params[0].value(), Some("API_AND_CONFIG_MAP"));
     let lu = c.list_updates().name("demo").send().await.unwrap();
-    assert_eq!(lu.update_ids(), [id.clone()]);
+    assert_eq!(lu.update_ids(), std::slice::from_ref(&id));
 
     // EKS created the creator's and the node role's entries.
     let le = c
