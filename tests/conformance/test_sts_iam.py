@@ -204,3 +204,20 @@ def test_fresh_state_has_only_defaults(fresh_sim):
     roles = fresh_sim.client("iam").list_roles()["Roles"]
     assert [r["Arn"] for r in roles] == [DEFAULT_ROLE_ARN]
     assert urllib.parse.unquote(json.dumps(roles[0]["AssumeRolePolicyDocument"]))
+
+
+def test_restart_keeps_state_and_stops_cleanly(fresh_sim):
+    from conftest import Sim
+
+    name = unique("Persist")
+    fresh_sim.client("iam").create_role(RoleName=name, Path="/keep/", AssumeRolePolicyDocument="{}")
+    fresh_sim.set_settings(read_lag_ms=7)
+    fresh_sim.proc.terminate()  # SIGTERM
+    assert fresh_sim.proc.wait(timeout=10) == 0
+    again = Sim(fresh_sim.state_dir)
+    try:
+        role = again.client("iam").get_role(RoleName=name)["Role"]
+        assert role["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/keep/{name}"
+        assert again.settings()["read_lag_ms"] == 7
+    finally:
+        again.stop()

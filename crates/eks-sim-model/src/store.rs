@@ -76,6 +76,9 @@ pub struct Store {
     /// connection (of this or another process) commits: a sub-microsecond "did anything
     /// change?" check for caches on the hot path.
     watch: Mutex<Option<Connection>>,
+    /// Serialises this process's writers on a mutex (cheap, fair-ish wake-ups) instead of
+    /// SQLite's busy handler (sleeps of 1..100 ms); other processes still meet the file lock.
+    write_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -108,6 +111,7 @@ impl Store {
             path: path.to_path_buf(),
             pool: Mutex::new(Vec::new()),
             watch: Mutex::new(None),
+            write_lock: Mutex::new(()),
         };
         let conn = store.connect()?;
         // WAL once per file (persistent); other connections inherit it.
@@ -189,6 +193,10 @@ impl Store {
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> SimResult<T>,
     ) -> SimResult<T> {
         let mut conn = self.take()?;
+        let guard = match self.write_lock.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
         let result = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             match f(&tx) {
@@ -205,6 +213,7 @@ impl Store {
                 }
             }
         })();
+        drop(guard);
         self.put(conn);
         result
     }
@@ -220,7 +229,9 @@ impl Store {
             *guard = Some(self.connect()?);
         }
         match guard.as_ref() {
-            Some(c) => Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?),
+            Some(c) => Ok(c
+                .prepare_cached("PRAGMA data_version")?
+                .query_row([], |r| r.get(0))?),
             None => Err(SimError::internal("store: no watch connection")),
         }
     }

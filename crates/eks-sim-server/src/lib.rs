@@ -234,8 +234,23 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
     let _ = tokio::time::timeout(Duration::from_secs(10), done_rx.recv()).await;
 }
 
+/// A request id in UUID form: a random per-process prefix and a counter, so the hot path
+/// does not pay a getrandom call per request.
 fn request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let p = *PREFIX.get_or_init(rand::random::<u64>);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        (p >> 32) as u32,
+        (p >> 16) as u16,
+        (p & 0xfff) as u16,
+        0x8000 | ((n >> 48) & 0x3fff) as u16,
+        n & 0xffff_ffff_ffff
+    )
 }
 
 fn now_ms() -> i64 {

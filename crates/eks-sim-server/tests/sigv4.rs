@@ -312,3 +312,33 @@ async fn sim_endpoints_on_loopback() {
     assert_eq!(t.sim.store.settings().unwrap().read_lag_ms, 5);
     t.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn sim_endpoints_need_a_signature_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = eks_sim_server::open_sim(dir.path()).unwrap();
+    let h = eks_sim_server::start(sim, "0.0.0.0:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", h.addr().port()).parse().unwrap();
+    let r = raw(addr, "GET", "/_sim/requests", &[], b"").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(
+        r.header("x-amzn-errortype"),
+        Some("MissingAuthenticationTokenException")
+    );
+    let r = raw(addr, "POST", "/_sim/reset", &[], b"").await;
+    assert_eq!(r.status, 403);
+    let (hs, pq) = sign(
+        addr,
+        "GET",
+        "/_sim/requests",
+        &[],
+        b"",
+        &Signer::default_for("eks"),
+        false,
+    );
+    let r = raw(addr, "GET", &pq, &hs, b"").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    h.shutdown().await;
+}
