@@ -850,7 +850,6 @@ pub fn create_cluster(sim: &Sim, ctx: &Ctx, input: CreateClusterInput) -> SimRes
             "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUNTSU1VTEFURUQKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
             "health": {"issues": []},
             "upgradePolicy": {"supportType": "EXTENDED"},
-            "id": uuid(),
         });
         let mut doc = doc;
         let bootstrap_given = input
