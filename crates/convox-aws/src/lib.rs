@@ -667,3 +667,94 @@ impl Aws {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn offline() -> Aws {
+        // Nothing listens on port 9: any call that reaches the network fails.
+        Aws::connect(&Target::Endpoint {
+            url: "http://127.0.0.1:9".into(),
+            region: "us-east-1".into(),
+            access_key_id: "AKIAEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+            session_token: None,
+        })
+        .await
+        .with_timing(Timing {
+            deadline: Duration::from_millis(200),
+            ..Timing::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn root_and_federated_users_cannot_be_principals() {
+        let aws = offline().await;
+        for arn in [
+            "arn:aws:iam::123456789012:root",
+            "arn:aws:sts::123456789012:federated-user/bob",
+            "not-an-arn",
+        ] {
+            let e = aws
+                .resolve_identity((arn.to_string(), "123456789012".into()))
+                .await
+                .expect_err(arn);
+            assert!(
+                matches!(e, AwsError::UnsupportedPrincipal { .. }),
+                "{arn}: {e}"
+            );
+            assert!(e.to_string().contains("use") || e.to_string().contains("role"));
+        }
+        assert_eq!(aws.counter().total(), 0, "refused without calling AWS");
+    }
+
+    #[tokio::test]
+    async fn iam_users_are_taken_as_is() {
+        let aws = offline().await;
+        let arn = "arn:aws-cn:iam::123456789012:user/ops/alice";
+        let id = aws
+            .resolve_identity((arn.to_string(), "123456789012".into()))
+            .await
+            .expect("user");
+        assert_eq!(id.principal_arn, arn);
+        assert_eq!(id.partition, "aws-cn");
+        assert_eq!(aws.counter().total(), 0);
+    }
+
+    #[tokio::test]
+    async fn assumed_role_needs_get_role_and_reports_unreachable() {
+        let aws = offline().await;
+        let e = aws
+            .resolve_identity((
+                "arn:aws:sts::123456789012:assumed-role/Admin/me".into(),
+                "123456789012".into(),
+            ))
+            .await
+            .expect_err("no network");
+        assert!(matches!(e, AwsError::Unreachable { .. }), "{e}");
+        assert!(aws.counter().snapshot().contains_key("iam:GetRole"));
+    }
+
+    #[tokio::test]
+    async fn backoff_grows_and_stops_at_the_deadline() {
+        let t = Timing {
+            poll_initial: Duration::from_millis(5),
+            poll_factor: 2.0,
+            poll_max: Duration::from_millis(20),
+            deadline: Duration::from_millis(100),
+        };
+        let mut b = Backoff::new(&t);
+        let start = Instant::now();
+        let mut waits = 0;
+        while b.wait().await {
+            waits += 1;
+            assert!(waits < 100, "deadline not enforced");
+        }
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(100), "{took:?}");
+        assert!(took < Duration::from_millis(400), "{took:?}");
+        // 5,10,20,20,… ms: a handful of waits, not a spin.
+        assert!((4..=30).contains(&waits), "{waits}");
+    }
+}

@@ -420,19 +420,30 @@ async fn install_with(
         new.nodes_role_arn = roles.nodes_role_arn;
         new.karpenter_nodes_role_arn = Some(roles.karpenter_nodes_role_arn);
     }
+    // Check the cluster and the identity before recording anything: a rack that cannot be
+    // observed is not installed.
+    let ra = RackAws {
+        rack: name.clone(),
+        cluster: new.cluster.clone(),
+        region: new.region.clone(),
+        nodes_role_arn: new.nodes_role_arn.clone(),
+        karpenter_nodes_role_arn: new.karpenter_nodes_role_arn.clone(),
+    };
+    let planned = if params.is_empty() {
+        Params::default()
+    } else {
+        convox_params::validate_set(&Params::default(), &new.version, params)
+            .map_err(|e| Fail::msg(e.to_string()))?
+            .apply_to(&Params::default())
+    };
+    let first = reconcile::snapshot(&conn.aws, &ra, &planned, Some(&caller)).await?;
     let (id, changes) = store
         .begin_install(&new, params, &caller.arn)
         .map_err(store_err)?;
-    let lock = take_lock(store, &name, "install", progress);
     let res = async {
-        let _lock = lock?;
-        let rack = store.get_rack(&name).map_err(store_err)?;
-        let ra = rack_aws(&rack);
-        let stored = store.params(&name).map_err(store_err)?;
-        // Adopting an aws cluster checks it exists; a local one was just made.
-        let first = reconcile::snapshot(&conn.aws, &ra, &stored, Some(&caller)).await?;
+        let _lock = take_lock(store, &name, "install", progress)?;
         if !changes.changes.is_empty() {
-            reconcile::converge_from(&conn.aws, &ra, &stored, first, CONVERGE_DEADLINE).await?;
+            reconcile::converge_from(&conn.aws, &ra, &planned, first, CONVERGE_DEADLINE).await?;
         }
         Ok::<_, Fail>(())
     }

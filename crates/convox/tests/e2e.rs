@@ -628,3 +628,95 @@ fn uninstall_forgets_the_rack_and_deletes_its_cluster() {
     // The name (and the cluster name) can be used again.
     h.install("gone", &[]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_rack_uses_the_standard_chain() {
+    // An `aws` rack reads credentials, region and AWS_ENDPOINT_URL exactly as the AWS CLI does;
+    // pointed at the simulator, it adopts a cluster made there.
+    let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    h.install("made", &[]);
+    let endpoint = h.endpoint.clone().expect("served");
+    let mut h = h;
+    h.env = vec![
+        ("AWS_ENDPOINT_URL".into(), endpoint),
+        (
+            "AWS_ACCESS_KEY_ID".into(),
+            eks_sim_model::DEFAULT_ACCESS_KEY_ID.into(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            eks_sim_model::DEFAULT_SECRET_ACCESS_KEY.into(),
+        ),
+        (
+            "AWS_SESSION_TOKEN".into(),
+            eks_sim_model::DEFAULT_SESSION_TOKEN.into(),
+        ),
+        ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+    ];
+    let nodes = nodes_role("made");
+    // A cluster that does not exist is refused and nothing is recorded.
+    let err = h.fails(&[
+        "rack",
+        "install",
+        "aws",
+        "ghost",
+        "--cluster",
+        "nope",
+        "--region",
+        "us-east-1",
+        "--nodes-role-arn",
+        &nodes,
+    ]);
+    assert!(err.contains("not found"), "{err}");
+    assert_eq!(h.json(&["racks"]).as_array().map(Vec::len), Some(1));
+
+    h.ok(&[
+        "rack",
+        "install",
+        "aws",
+        "adopted",
+        "--cluster",
+        "made",
+        "--region",
+        "us-east-1",
+        "--nodes-role-arn",
+        &nodes,
+        "eks_access_entries=true",
+    ]);
+    let r = h.json(&["rack", "-r", "adopted"]);
+    assert_eq!(r["provider"], "aws");
+    assert_eq!(r["status"], "running");
+    let got = entries(&h.eks("us-east-1"), "made").await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        got[&nodes].tags.get("convox:rack").map(String::as_str),
+        Some("adopted")
+    );
+    assert_eq!(
+        got[CALLER_ROLE].policies,
+        vec![(admin_policy("aws"), "cluster".to_string())]
+    );
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried() {
+    let h = Home::served(&[
+        "error_rate=0.1",
+        "seed=7",
+        "bootstrap_creator_admin=false",
+        "auto_node_entries=false",
+    ]);
+    h.install("flaky", &[]);
+    h.ok(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "flaky",
+    ]);
+    let auth = h.json(&["rack", "auth", "-r", "flaky"]);
+    assert_eq!(auth["converged"], true);
+}
