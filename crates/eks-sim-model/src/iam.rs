@@ -422,7 +422,7 @@ fn encode_marker(name: &str) -> String {
 
 fn decode_marker(m: &str) -> SimResult<String> {
     let bad = || SimError::new("ValidationError", 400, "Invalid Marker.");
-    if m.len() % 2 != 0 {
+    if m.len() & 1 == 1 {
         return Err(bad());
     }
     let bytes: Result<Vec<u8>, _> = (0..m.len())

@@ -136,7 +136,7 @@ pub fn iso8601(ms: i64) -> String {
 /// `result` is `None` for operations without output (DeleteRole).
 pub fn response(ns: &str, action: &str, result: Option<&str>, request_id: &str) -> WireResponse {
     let mut out = String::with_capacity(256 + result.map_or(0, str::len));
-    let _ = write!(out, "<{action}Response xmlns=\"{ns}\">\n");
+    let _ = writeln!(out, "<{action}Response xmlns=\"{ns}\">");
     if let Some(r) = result {
         let _ = write!(out, "  <{action}Result>\n{r}  </{action}Result>\n");
     }

@@ -291,10 +291,8 @@ fn normalize_path(path: &str) -> std::borrow::Cow<'_, str> {
     }
     let mut out = String::from("/");
     out.push_str(&segs.join("/"));
-    if path.ends_with("/.") || path.ends_with("/..") {
-        if !out.ends_with('/') {
-            out.push('/');
-        }
+    if (path.ends_with("/.") || path.ends_with("/..")) && !out.ends_with('/') {
+        out.push('/');
     }
     std::borrow::Cow::Owned(out)
 }
