@@ -720,3 +720,126 @@ fn throttling_and_server_errors_are_retried() {
     let auth = h.json(&["rack", "auth", "-r", "flaky"]);
     assert_eq!(auth["converged"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflict_fails_keeps_params_and_rerun_or_update_repairs() {
+    let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    let eks = h.eks("us-east-1");
+    h.install("clash", &[]);
+    set_mode(&eks, "clash", "API_AND_CONFIG_MAP").await;
+    // Someone made the nodes role a STANDARD entry: convox must not alter or delete it.
+    eks.create_access_entry()
+        .cluster_name("clash")
+        .principal_arn(nodes_role("clash"))
+        .r#type("STANDARD")
+        .send()
+        .await
+        .expect("create conflicting entry");
+
+    let err = h.fails(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "clash",
+    ]);
+    assert!(
+        err.contains(&nodes_role("clash")) && err.contains("STANDARD"),
+        "{err}"
+    );
+    let rack = h.json(&["rack", "-r", "clash"]);
+    assert_eq!(rack["status"], "failed");
+    assert!(rack["last_error"]
+        .as_str()
+        .is_some_and(|e| e.contains("EC2_LINUX")));
+    // The requested value is kept so the user can rerun.
+    assert_eq!(
+        h.json(&["rack", "params", "-r", "clash"])["eks_access_entries"],
+        "true"
+    );
+    let got = entries(&eks, "clash").await;
+    assert_eq!(
+        got[&nodes_role("clash")].entry_type,
+        "STANDARD",
+        "left alone"
+    );
+
+    // New changes on a failed rack need --force; a rerun does not.
+    let err = h.fails(&[
+        "rack",
+        "params",
+        "set",
+        "karpenter_auth_mode=true",
+        "-r",
+        "clash",
+    ]);
+    assert!(err.contains("--force"), "{err}");
+    let err = h.fails(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "clash",
+    ]);
+    assert!(
+        err.contains("STANDARD"),
+        "a rerun runs (and meets the conflict again): {err}"
+    );
+
+    eks.delete_access_entry()
+        .cluster_name("clash")
+        .principal_arn(nodes_role("clash"))
+        .send()
+        .await
+        .expect("delete");
+    h.ok(&["rack", "update", "-r", "clash"]);
+    assert_eq!(h.json(&["rack", "-r", "clash"])["status"], "running");
+    assert_eq!(
+        entries(&eks, "clash").await[&nodes_role("clash")].entry_type,
+        "EC2_LINUX"
+    );
+    h.ok(&[
+        "rack",
+        "params",
+        "set",
+        "karpenter_auth_mode=true",
+        "-r",
+        "clash",
+    ]);
+    assert!(entries(&eks, "clash")
+        .await
+        .contains_key(&karpenter_role("clash")));
+}
+
+#[test]
+fn no_op_run_issues_independent_calls_concurrently() {
+    // With 250 ms added to every request, 7 calls one after another would take ≥ 1.75 s;
+    // three sequential round trips take ~0.75 s.
+    let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    h.install("conc", &[]);
+    let set = [
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "conc",
+    ];
+    h.ok(&set);
+    h.ok(&["sim", "config", "latency_ms=250"]);
+    let start = std::time::Instant::now();
+    let (r, calls) = h.counted(&set);
+    let took = start.elapsed();
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(calls.values().sum::<u64>(), 7, "{calls:?}");
+    assert!(
+        took < std::time::Duration::from_millis(1500),
+        "no-op run took {took:?}: calls are not concurrent"
+    );
+    assert!(
+        took >= std::time::Duration::from_millis(750),
+        "latency setting not applied ({took:?})"
+    );
+}
