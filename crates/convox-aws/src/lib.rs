@@ -74,8 +74,11 @@ pub struct Timing {
     pub poll_initial: Duration,
     pub poll_factor: f64,
     pub poll_max: Duration,
-    /// Longest wait for any one thing (cluster ACTIVE, an update, propagation).
+    /// Longest wait for the cluster to become ACTIVE or an update to finish.
     pub deadline: Duration,
+    /// Longest EKS may keep refusing entries after a mode switch (propagation); a refusal
+    /// lasting longer is reported instead of retried forever.
+    pub propagation_deadline: Duration,
 }
 
 impl Default for Timing {
@@ -86,6 +89,7 @@ impl Default for Timing {
             poll_max: Duration::from_secs(1),
             // Real auth-mode updates take minutes; be generous but bounded.
             deadline: Duration::from_secs(30 * 60),
+            propagation_deadline: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -128,6 +132,13 @@ impl Backoff {
         tokio::time::sleep(d).await;
         self.next = self.next.mul_f64(self.factor).min(self.max);
         true
+    }
+
+    /// The same policy with another deadline.
+    pub(crate) fn until(t: &Timing, deadline: Duration) -> Backoff {
+        let mut b = Backoff::new(t);
+        b.deadline = deadline;
+        b
     }
 
     pub(crate) fn deadline_secs(&self) -> u64 {
@@ -563,7 +574,7 @@ impl Aws {
         rack: &str,
         entry: &DesiredEntry,
     ) -> Result<Outcome, AwsError> {
-        let mut backoff = Backoff::new(&self.timing);
+        let mut backoff = Backoff::until(&self.timing, self.timing.propagation_deadline);
         self.say(&format!(
             "creating {} access entry for {}",
             entry.entry_type, entry.principal_arn
@@ -636,7 +647,7 @@ impl Aws {
                 .set_namespaces(Some(namespaces.clone()))
                 .build(),
         };
-        let mut backoff = Backoff::new(&self.timing);
+        let mut backoff = Backoff::until(&self.timing, self.timing.propagation_deadline);
         loop {
             let res = self
                 .eks
@@ -684,6 +695,7 @@ mod tests {
         .await
         .with_timing(Timing {
             deadline: Duration::from_millis(200),
+            propagation_deadline: Duration::from_millis(200),
             ..Timing::default()
         })
     }
@@ -743,6 +755,7 @@ mod tests {
             poll_factor: 2.0,
             poll_max: Duration::from_millis(20),
             deadline: Duration::from_millis(100),
+            propagation_deadline: Duration::from_millis(100),
         };
         let mut b = Backoff::new(&t);
         let start = Instant::now();

@@ -843,3 +843,37 @@ fn no_op_run_issues_independent_calls_concurrently() {
         "latency setting not applied ({took:?})"
     );
 }
+
+#[test]
+fn entry_creation_waits_out_propagation_without_fixed_sleeps() {
+    let h = Home::served(&[
+        "update_ms=200",
+        "propagation_ms=500",
+        "bootstrap_creator_admin=false",
+        "auto_node_entries=false",
+    ]);
+    h.install("prop", &[]);
+    let start = std::time::Instant::now();
+    let (r, calls) = h.counted(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "prop",
+    ]);
+    let took = start.elapsed();
+    assert!(r.status.success(), "{}", r.stderr);
+    // Refused while propagating, then retried: more attempts than entries.
+    let creates = calls.get("eks:CreateAccessEntry").copied().unwrap_or(0);
+    assert!(creates > 2, "{calls:?}");
+    assert!(
+        r.stderr.contains("propagating"),
+        "progress shown: {}",
+        r.stderr
+    );
+    // U + P = 0.7 s; backoff overshoot and process start stay well under a second more.
+    assert!(took >= std::time::Duration::from_millis(700), "{took:?}");
+    assert!(took < std::time::Duration::from_millis(1900), "{took:?}");
+    assert_eq!(h.json(&["rack", "auth", "-r", "prop"])["converged"], true);
+}
