@@ -185,7 +185,10 @@ fn create_cluster_defaults_and_lifecycle() {
         Some("CONFIG_MAP")
     );
     // Not echoed when CreateCluster did not name it (as EKS does)...
-    assert_eq!(c.access_config.bootstrap_cluster_creator_admin_permissions, None);
+    assert_eq!(
+        c.access_config.bootstrap_cluster_creator_admin_permissions,
+        None
+    );
     // ...and echoed when it did.
     let mut explicit = cluster_input("demo2", Some("CONFIG_MAP"));
     explicit
@@ -1494,4 +1497,29 @@ fn nodegroup_lifecycle_and_errors() {
     nodegroup(&e, "n", "ng0", NODE_ROLE, T0 + 2).unwrap();
     let list = eks::list_nodegroups(&e.sim, &ctx(T0 + 3), "n", None, None).unwrap();
     assert_eq!(list.items, vec!["ng0".to_string(), "ng1".to_string()]);
+}
+
+#[test]
+fn concurrent_creates_of_one_entry_yield_one_winner() {
+    let e = env_with(|s| s.bootstrap_creator_admin = false);
+    mk_cluster(&e, "race", "API");
+    let results: Vec<Result<AccessEntry, SimError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    eks::create_access_entry(&e.sim, &ctx(T0), entry_input("race", PATH_ROLE, None))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "{results:?}");
+    for r in results.iter().filter(|r| r.is_err()) {
+        let err = r.as_ref().unwrap_err();
+        assert_eq!(
+            (err.code.as_str(), err.status),
+            ("ResourceInUseException", 409)
+        );
+    }
 }
