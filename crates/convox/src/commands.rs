@@ -221,7 +221,8 @@ async fn rack(rc: RackCmd) -> Result<(), Fail> {
         None => {
             let store = open_store()?;
             let r = selected(&store, rc.sel.rack)?;
-            rack_info(&r, output)
+            let history = store.history(Some(&r.name), 10).map_err(store_err)?;
+            rack_info(&r, &history, output)
         }
         Some(RackSub::Install { kind }) => install(kind).await,
         Some(RackSub::Uninstall { name }) => uninstall(&name).await,
@@ -238,7 +239,7 @@ async fn rack(rc: RackCmd) -> Result<(), Fail> {
     }
 }
 
-fn rack_info(r: &Rack, output: Output) -> Result<(), Fail> {
+fn rack_info(r: &Rack, history: &[convox_store::HistoryEntry], output: Output) -> Result<(), Fail> {
     let v = json!({
         "name": r.name,
         "provider": r.provider.as_str(),
@@ -251,6 +252,7 @@ fn rack_info(r: &Rack, output: Output) -> Result<(), Fail> {
         "last_error": r.last_error,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
+        "history": history,
     });
     match output {
         Output::Json => print_json(&v),
@@ -271,7 +273,35 @@ fn rack_info(r: &Rack, output: Output) -> Result<(), Fail> {
             if let Some(e) = &r.last_error {
                 rows.push(["Last error".into(), e.clone()]);
             }
-            print(&table(&rows));
+            let mut s = table(&rows);
+            if !history.is_empty() {
+                s.push_str("\nRecent changes:\n");
+                let mut h = vec![[
+                    "WHEN".to_string(),
+                    "ACTOR".into(),
+                    "ACTION".into(),
+                    "RESULT".into(),
+                    "WHAT".into(),
+                ]];
+                for e in history {
+                    let result = match e.result {
+                        convox_store::Outcome::Ok => "ok".to_string(),
+                        convox_store::Outcome::Pending => "pending".to_string(),
+                        convox_store::Outcome::Failed => {
+                            format!("failed: {}", e.message.as_deref().unwrap_or(""))
+                        }
+                    };
+                    h.push([
+                        e.at.clone(),
+                        e.actor.clone(),
+                        e.action.clone(),
+                        result,
+                        e.what.to_string(),
+                    ]);
+                }
+                s.push_str(&table(&h));
+            }
+            print(&s);
             Ok(())
         }
     }

@@ -408,6 +408,16 @@ async fn caller_as_an_assumed_role_with_a_path() {
         "the default identity was not used"
     );
     // The history's actor is the session.
+    let rack = h.json(&["rack", "-r", "pathy"]);
+    let last = &rack["history"][0];
+    assert_eq!(last["action"], "params set");
+    assert_eq!(last["result"], "ok");
+    assert!(
+        last["actor"]
+            .as_str()
+            .is_some_and(|a| a.ends_with("assumed-role/Deployer/ci-run-42")),
+        "{last}"
+    );
     let auth = h.json(&["rack", "auth", "-r", "pathy"]);
     assert_eq!(auth["caller"]["principal_arn"], role_arn.as_str());
     assert!(auth["caller"]["arn"]
