@@ -729,6 +729,33 @@ fn throttling_and_server_errors_are_retried() {
     ]);
     let auth = h.json(&["rack", "auth", "-r", "flaky"]);
     assert_eq!(auth["converged"], true);
+
+    // Throttling: a small token bucket makes the concurrent observation exceed it.
+    h.ok(&[
+        "sim",
+        "config",
+        "error_rate=0",
+        "throttle_rate=5",
+        "throttle_burst=3",
+    ]);
+    h.install("throttled", &[]);
+    let (r, calls) = h.counted(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "throttled",
+    ]);
+    assert!(r.status.success(), "{}", r.stderr);
+    // Without faults: 7 observe + switch + poll + 5 re-observe + 2 creates + 1 associate = 17;
+    // the throttled ones were retried on top.
+    assert!(calls.values().sum::<u64>() > 17, "{calls:?}");
+    h.ok(&["sim", "config", "throttle_rate=0"]);
+    assert_eq!(
+        h.json(&["rack", "auth", "-r", "throttled"])["converged"],
+        true
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
