@@ -82,11 +82,8 @@ pub enum RackSub {
     /// Move the rack to VERSION (default: newest) and re-apply everything; at the same version
     /// it repairs drift.
     Update {
-        /// Target version.
+        /// Target version (default: the newest this build knows).
         version: Option<String>,
-        /// Reconcile even if the rack's status is failed/updating (a stale status).
-        #[arg(long)]
-        force: bool,
     },
     /// The cluster's authentication state: mode, entries, Karpenter table row, drift.
     Auth,
@@ -149,8 +146,8 @@ pub enum ParamsSub {
         /// KEY=VALUE pairs.
         #[arg(required = true)]
         params: Vec<String>,
-        /// Proceed although the rack's status is failed/updating from an interrupted run
-        /// (the per-rack lock still applies: a live run is never overridden).
+        /// Make new changes on a rack whose last change failed (rerunning the failed change
+        /// needs no --force; the per-rack lock and all validation still apply).
         #[arg(long)]
         force: bool,
         /// Print the plan; change nothing (neither AWS nor the store).

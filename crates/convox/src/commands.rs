@@ -234,7 +234,7 @@ async fn rack(rc: RackCmd) -> Result<(), Fail> {
                 dry_run,
             }) => params_set(rc.sel.rack, &params, force, dry_run, output).await,
         },
-        Some(RackSub::Update { version, force }) => update(rc.sel.rack, version, force).await,
+        Some(RackSub::Update { version }) => update(rc.sel.rack, version).await,
         Some(RackSub::Auth) => auth(rc.sel.rack, output).await,
     }
 }
@@ -678,16 +678,14 @@ async fn dry_run_plan(
     }
 }
 
-async fn update(sel: Option<String>, version: Option<String>, force: bool) -> Result<(), Fail> {
+async fn update(sel: Option<String>, version: Option<String>) -> Result<(), Fail> {
     let store = open_store()?;
     let r = selected(&store, sel)?;
     let to = parse_version(version.as_deref())?;
     let params = store.params(&r.name).map_err(store_err)?;
     convox_params::validate_update(&params, &r.version, &to)
         .map_err(|e| Fail::msg(e.to_string()))?;
-    // `rack update` is the repair path, so it runs on failed racks without --force; the flag
-    // is accepted for symmetry with `params set`.
-    let _ = force;
+    // `rack update` is the repair path: it runs on failed racks as they are.
     let progress = Progress::new(false);
     let conn = connect(&r, &progress).await?;
     let res = run_locked(&store, &r.name, &conn, Begin::Update(to), &progress).await;
