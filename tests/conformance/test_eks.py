@@ -262,7 +262,9 @@ def test_partition_follows_region(sim, roles):
         accessConfig={"authenticationMode": "API"},
     )
     assert cn.describe_cluster(name=name)["cluster"]["arn"].startswith("arn:aws-cn:eks:cn-north-1:")
-    p = cn.list_associated_access_policies(clusterName=name, principalArn=DEFAULT_ROLE_ARN)
+    # the creator is seen in the region's partition (an aws-cn identity in China)
+    cn_admin = DEFAULT_ROLE_ARN.replace("arn:aws:", "arn:aws-cn:")
+    p = cn.list_associated_access_policies(clusterName=name, principalArn=cn_admin)
     assert p["associatedAccessPolicies"][0]["policyArn"] == (
         "arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
     )

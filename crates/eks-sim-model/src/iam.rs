@@ -72,10 +72,13 @@ pub struct AccessKey {
 }
 
 /// Exact ARN match, path included. `None` when no such role or user exists.
+/// The partition field is not compared: the simulated account exists in every partition
+/// (callers that care compare it with the cluster's).
 pub fn lookup_principal(conn: &Connection, arn: &str) -> SimResult<Option<Principal>> {
+    let stored = crate::arn::canonical(arn);
     let mut st = conn.prepare_cached("SELECT account, role_id FROM iam_roles WHERE arn = ?1")?;
     if let Some((account, id)) = st
-        .query_row([arn], |r| {
+        .query_row([&*stored], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })
         .optional()?
@@ -89,7 +92,7 @@ pub fn lookup_principal(conn: &Connection, arn: &str) -> SimResult<Option<Princi
     }
     let mut st = conn.prepare_cached("SELECT account, user_id FROM iam_users WHERE arn = ?1")?;
     Ok(st
-        .query_row([arn], |r| {
+        .query_row([&*stored], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })
         .optional()?
@@ -309,14 +312,10 @@ pub fn create_role(tx: &Transaction<'_>, ctx: &Ctx, input: &CreateRoleInput) -> 
             format!("Role with name {} already exists.", input.role_name),
         ));
     }
-    let role = Role {
+    let mut role = Role {
         account: account.clone(),
         name: input.role_name.clone(),
-        arn: format!(
-            "arn:{}:iam::{account}:role{path}{}",
-            ctx.partition(),
-            input.role_name
-        ),
+        arn: format!("arn:aws:iam::{account}:role{path}{}", input.role_name),
         path,
         role_id: unique_id("AROA"),
         assume_role_policy: doc.clone(),
@@ -340,6 +339,7 @@ pub fn create_role(tx: &Transaction<'_>, ctx: &Ctx, input: &CreateRoleInput) -> 
             tags_json(&role.tags)?
         ],
     )?;
+    role.arn = crate::arn::with_partition(&role.arn, ctx.partition()).into_owned();
     Ok(role)
 }
 
@@ -358,14 +358,28 @@ pub fn get_role(conn: &Connection, ctx: &Ctx, name: &str) -> SimResult<Role> {
     ))?;
     st.query_row(params![ctx.caller.account, name], role_row)
         .optional()?
+        .map(|r| in_partition_role(r, ctx))
         .ok_or_else(|| no_such_role(name))
 }
 
-/// A role by ARN, in any account (for STS AssumeRole).
+fn in_partition_role(mut r: Role, ctx: &Ctx) -> Role {
+    r.arn = crate::arn::with_partition(&r.arn, ctx.partition()).into_owned();
+    r
+}
+
+fn in_partition_user(mut u: User, ctx: &Ctx) -> User {
+    u.arn = crate::arn::with_partition(&u.arn, ctx.partition()).into_owned();
+    u
+}
+
+/// A role by ARN (any partition), in any account (for STS AssumeRole). The ARN returned
+/// is the stored (`aws`) one.
 pub fn role_by_arn(conn: &Connection, arn: &str) -> SimResult<Option<Role>> {
     let mut st =
         conn.prepare_cached(&format!("SELECT {ROLE_COLS} FROM iam_roles WHERE arn = ?1"))?;
-    Ok(st.query_row([arn], role_row).optional()?)
+    Ok(st
+        .query_row([&*crate::arn::canonical(arn)], role_row)
+        .optional()?)
 }
 
 /// One page of roles under `path_prefix`, ordered by name; the marker is the next name.
@@ -406,6 +420,7 @@ pub fn list_roles(
             params![ctx.caller.account, prefix, start, max + 1],
             role_row,
         )?
+        .map(|r| r.map(|r| in_partition_role(r, ctx)))
         .collect::<Result<_, _>>()?;
     let next = if roles.len() as i64 > max {
         roles.pop().map(|r| encode_marker(&r.name))
@@ -469,7 +484,7 @@ pub fn create_user(
     let user = User {
         account: account.clone(),
         name: name.to_string(),
-        arn: format!("arn:{}:iam::{account}:user{path}{name}", ctx.partition()),
+        arn: format!("arn:aws:iam::{account}:user{path}{name}"),
         path,
         user_id: unique_id("AIDA"),
         created_ms: ctx.now_ms,
@@ -487,7 +502,7 @@ pub fn create_user(
             tags_json(&user.tags)?
         ],
     )?;
-    Ok(user)
+    Ok(in_partition_user(user, ctx))
 }
 
 fn no_such_user(name: &str) -> SimError {
@@ -508,13 +523,15 @@ pub fn get_user(conn: &Connection, ctx: &Ctx, name: Option<&str>) -> SimResult<U
             ))?;
             st.query_row(params![ctx.caller.account, n], user_row)
                 .optional()?
+                .map(|u| in_partition_user(u, ctx))
                 .ok_or_else(|| no_such_user(n))
         }
         None => {
             let mut st =
                 conn.prepare_cached(&format!("SELECT {USER_COLS} FROM iam_users WHERE arn = ?1"))?;
-            match st.query_row([&ctx.caller.arn], user_row).optional()? {
-                Some(u) => Ok(u),
+            let me = crate::arn::canonical(&ctx.caller.arn);
+            match st.query_row([&*me], user_row).optional()? {
+                Some(u) => Ok(in_partition_user(u, ctx)),
                 None => Err(SimError::new(
                     "ValidationError",
                     400,
@@ -546,7 +563,7 @@ pub fn create_access_key(
             key.access_key_id,
             key.secret_access_key,
             user.account,
-            user.arn,
+            crate::arn::canonical(&user.arn),
             user.user_id,
             key.created_ms
         ],

@@ -47,6 +47,7 @@ pub struct Identity {
     pub user_id: String,
 }
 
+/// `ctx.caller` is expected in the request's partition already (the server rewrites it).
 pub fn get_caller_identity(ctx: &Ctx) -> Identity {
     Identity {
         account: ctx.caller.account.clone(),
@@ -138,12 +139,11 @@ pub fn assume_role(
             "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
         ));
     }
-    let partition = role
-        .arn
-        .split(':')
-        .nth(1)
-        .unwrap_or(ctx.partition())
-        .to_string();
+    // Stored in the canonical `aws` partition; answered in the request's.
+    let stored_arn = format!(
+        "arn:aws:sts::{}:assumed-role/{}/{}",
+        role.account, role.name, s
+    );
     let out = AssumeRoleOutput {
         credentials: Credentials {
             access_key_id: unique_id("ASIA"),
@@ -151,10 +151,7 @@ pub fn assume_role(
             session_token: format!("FwoGZXIvYXdzE{}", secret_key().replace(['/', '+'], "x")),
             expiration_ms: ctx.now_ms + duration * 1000,
         },
-        assumed_role_arn: format!(
-            "arn:{partition}:sts::{}:assumed-role/{}/{}",
-            role.account, role.name, s
-        ),
+        assumed_role_arn: crate::arn::with_partition(&stored_arn, ctx.partition()).into_owned(),
         assumed_role_id: format!("{}:{}", role.role_id, s),
     };
     tx.execute(
@@ -166,7 +163,7 @@ pub fn assume_role(
             out.credentials.secret_access_key,
             out.credentials.session_token,
             role.account,
-            out.assumed_role_arn,
+            stored_arn,
             role.arn,
             out.assumed_role_id,
             ctx.now_ms,

@@ -633,8 +633,16 @@ impl Shared {
                 return proto_error(proto, &auth_error(proto, &e), rid);
             }
         };
+        // The account exists in every partition; identities are shown in the request's.
+        let mut caller = key.caller.clone();
+        let partition = eks_sim_model::arn::partition_of(&parts.region);
+        if partition != "aws" {
+            caller.arn = eks_sim_model::arn::with_partition(&caller.arn, partition).into_owned();
+            caller.principal_arn =
+                eks_sim_model::arn::with_partition(&caller.principal_arn, partition).into_owned();
+        }
         let ctx = Ctx {
-            caller: key.caller.clone(),
+            caller,
             region: parts.region.clone(),
             now_ms: now,
         };

@@ -554,10 +554,11 @@ async fn partitions_follow_the_region() {
         d.cluster().unwrap().arn(),
         Some("arn:aws-cn:eks:cn-north-1:123456789012:cluster/cn")
     );
+    // The creator is seen in the region's partition (an aws-cn identity in China).
     let p = c
         .list_associated_access_policies()
         .cluster_name("cn")
-        .principal_arn(ADMIN)
+        .principal_arn("arn:aws-cn:iam::123456789012:role/ops/ConvoxAdmin")
         .send()
         .await
         .unwrap();

@@ -340,3 +340,89 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8(out).unwrap()
 }
+
+#[tokio::test]
+async fn identities_and_iam_arns_follow_the_request_partition() {
+    let t = TestSim::start().await;
+    for (region, partition) in [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")] {
+        let cfg = t
+            .config_with(
+                eks_sim_model::DEFAULT_ACCESS_KEY_ID,
+                eks_sim_model::DEFAULT_SECRET_ACCESS_KEY,
+                Some(eks_sim_model::DEFAULT_SESSION_TOKEN),
+                region,
+            )
+            .await;
+        let id = aws_sdk_sts::Client::new(&cfg)
+            .get_caller_identity()
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            id.arn(),
+            Some(&*format!(
+                "arn:{partition}:sts::123456789012:assumed-role/ConvoxAdmin/convox"
+            ))
+        );
+        let iam = aws_sdk_iam::Client::new(&cfg);
+        let r = iam
+            .get_role()
+            .role_name("ConvoxAdmin")
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
+        assert_eq!(
+            r.arn(),
+            format!("arn:{partition}:iam::123456789012:role/ops/ConvoxAdmin")
+        );
+        let p = t
+            .sim
+            .store
+            .read(|c| eks_sim_model::iam::lookup_principal(c, r.arn()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.arn, r.arn());
+    }
+    // A role made from a China-region request is the same role seen from us-east-1.
+    let cn = t
+        .config_with(
+            eks_sim_model::DEFAULT_ACCESS_KEY_ID,
+            eks_sim_model::DEFAULT_SECRET_ACCESS_KEY,
+            Some(eks_sim_model::DEFAULT_SESSION_TOKEN),
+            "cn-north-1",
+        )
+        .await;
+    let made = aws_sdk_iam::Client::new(&cn)
+        .create_role()
+        .role_name("CnRole")
+        .assume_role_policy_document("{}")
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    assert_eq!(made.arn(), "arn:aws-cn:iam::123456789012:role/CnRole");
+    let out = aws_sdk_sts::Client::new(&cn)
+        .assume_role()
+        .role_arn(made.arn())
+        .role_session_name("s")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.assumed_role_user().unwrap().arn(),
+        "arn:aws-cn:sts::123456789012:assumed-role/CnRole/s"
+    );
+    let seen = aws_sdk_iam::Client::new(&t.config().await)
+        .get_role()
+        .role_name("CnRole")
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    assert_eq!(seen.arn(), "arn:aws:iam::123456789012:role/CnRole");
+    t.handle.shutdown().await;
+}
