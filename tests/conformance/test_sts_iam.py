@@ -221,3 +221,29 @@ def test_restart_keeps_state_and_stops_cleanly(fresh_sim):
         assert again.settings()["read_lag_ms"] == 7
     finally:
         again.stop()
+
+
+def test_two_processes_share_one_state(fresh_sim):
+    from conftest import Sim
+
+    other = Sim(fresh_sim.state_dir)
+    try:
+        name = unique("Shared")
+        arn = fresh_sim.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        assert other.client("iam").get_role(RoleName=name)["Role"]["Arn"] == arn
+        # session keys made by one process sign requests to the other
+        c = fresh_sim.client("sts").assume_role(RoleArn=arn, RoleSessionName="x1")["Credentials"]
+        me = other.client(
+            "sts", access_key_id=c["AccessKeyId"], secret_access_key=c["SecretAccessKey"],
+            session_token=c["SessionToken"],
+        ).get_caller_identity()
+        assert me["Arn"].endswith(f":assumed-role/{name}/x1")
+        # settings changed through one are in force in the other at once
+        fresh_sim.set_settings(error_rate=1.0)
+        with pytest.raises(ClientError) as e:
+            other.client("sts").get_caller_identity()
+        assert code_of(e) == "InternalFailure"
+        other.set_settings(error_rate=0.0)
+        assert fresh_sim.client("sts").get_caller_identity()["Account"] == ACCOUNT
+    finally:
+        other.stop()
