@@ -303,8 +303,8 @@ fn auth_error(proto: Proto, e: &AuthError) -> SimError {
             "The security token included in the request is expired",
         ),
         AuthError::ExpiredToken => SimError::new(
-            "ExpiredTokenException",
-            400,
+            "ExpiredToken",
+            403,
             "The security token included in the request is expired",
         ),
         AuthError::Mismatch(m) if json => SimError::new(

@@ -407,13 +407,13 @@ async fn identities_and_iam_arns_follow_the_request_partition() {
     let out = aws_sdk_sts::Client::new(&cn)
         .assume_role()
         .role_arn(made.arn())
-        .role_session_name("s")
+        .role_session_name("s1")
         .send()
         .await
         .unwrap();
     assert_eq!(
         out.assumed_role_user().unwrap().arn(),
-        "arn:aws-cn:sts::123456789012:assumed-role/CnRole/s"
+        "arn:aws-cn:sts::123456789012:assumed-role/CnRole/s1"
     );
     let seen = aws_sdk_iam::Client::new(&t.config().await)
         .get_role()
@@ -424,5 +424,55 @@ async fn identities_and_iam_arns_follow_the_request_partition() {
         .role
         .unwrap();
     assert_eq!(seen.arn(), "arn:aws:iam::123456789012:role/CnRole");
+    t.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_session_credentials_are_refused() {
+    let t = TestSim::start().await;
+    let cfg = t.config().await;
+    let out = aws_sdk_sts::Client::new(&cfg)
+        .assume_role()
+        .role_arn(eks_sim_model::DEFAULT_ROLE_ARN)
+        .role_session_name("short")
+        .duration_seconds(900)
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    // Age the session instead of waiting 15 minutes.
+    t.sim
+        .store
+        .write(|tx| {
+            tx.execute(
+                "UPDATE sts_keys SET expires_ms = 1 WHERE access_key_id = ?1",
+                [c.access_key_id()],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let cfg2 = t
+        .config_with(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token()),
+            "us-east-1",
+        )
+        .await;
+    let err = aws_sdk_sts::Client::new(&cfg2)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ExpiredToken"));
+    let err = aws_sdk_eks::Client::new(&cfg2)
+        .list_clusters()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_eks::error::ProvideErrorMetadata::code(&err),
+        Some("ExpiredTokenException")
+    );
     t.handle.shutdown().await;
 }
