@@ -132,7 +132,7 @@ class Sim:
         import boto3
         from botocore.config import Config
 
-        cfg = kw.pop("config", None) or Config(retries={"max_attempts": 1, "mode": "standard"})
+        cfg = kw.pop("config", None) or Config(retries={"total_max_attempts": 1, "mode": "standard"})
         return boto3.session.Session().client(
             service,
             endpoint_url=self.url,

@@ -171,7 +171,7 @@ def test_users(client, sim, aws):
 def test_missing_required_parameter(sim):
     from botocore.config import Config
 
-    iam = sim.client("iam", config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+    iam = sim.client("iam", config=Config(parameter_validation=False, retries={"total_max_attempts": 1}))
     with pytest.raises(ClientError) as e:
         iam.get_role()
     assert code_of(e) == "ValidationError"
@@ -247,3 +247,54 @@ def test_two_processes_share_one_state(fresh_sim):
         assert fresh_sim.client("sts").get_caller_identity()["Account"] == ACCOUNT
     finally:
         other.stop()
+
+
+def test_eks_faults_use_eks_error_shapes(fresh_sim):
+    eks = fresh_sim.client("eks")
+    fresh_sim.set_settings(throttle_rate=0.001, throttle_burst=1)
+    eks.list_clusters()
+    with pytest.raises(ClientError) as e:
+        eks.list_clusters()
+    assert code_of(e) == "ThrottlingException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    # mutating calls have their own bucket
+    fresh_sim.set_settings(throttle_rate=0, error_rate=1.0)
+    with pytest.raises(eks.exceptions.ServerException) as e:
+        eks.list_clusters()
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    fresh_sim.set_settings(error_rate=0.0)
+    assert eks.list_clusters()["clusters"] == []
+
+
+def test_error_sequence_is_deterministic_under_seed(fresh_sim):
+    sts = fresh_sim.client("sts")
+
+    def pattern():
+        out = []
+        for _ in range(30):
+            try:
+                sts.get_caller_identity()
+                out.append(0)
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "InternalFailure"
+                out.append(1)
+        return out
+
+    fresh_sim.set_settings(error_rate=0.5, seed=7)
+    first = pattern()
+    assert 0 < sum(first) < 30
+    fresh_sim.reset()  # restarts the seeded sequence; settings are kept
+    assert pattern() == first
+    fresh_sim.set_settings(seed=8)
+    fresh_sim.reset()
+    assert pattern() != first
+
+
+def test_added_latency(fresh_sim):
+    import time as _time
+
+    sts = fresh_sim.client("sts")
+    fresh_sim.set_settings(latency_ms=300)
+    t0 = _time.monotonic()
+    sts.get_caller_identity()
+    assert _time.monotonic() - t0 >= 0.3
