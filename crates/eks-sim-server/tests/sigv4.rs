@@ -342,3 +342,45 @@ async fn sim_endpoints_need_a_signature_off_loopback() {
     assert_eq!(r.status, 200, "{}", r.body);
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn expired_presigned_url_is_refused() {
+    let t = TestSim::start().await;
+    let addr = t.handle.addr();
+    // Signed 10 minutes ago, valid for 5 (the helper presigns for 300 s).
+    let signer = Signer {
+        time: SystemTime::now() - Duration::from_secs(600),
+        ..Signer::default_for("sts")
+    };
+    let (h, pq) = sign(
+        addr,
+        "GET",
+        "/?Action=GetCallerIdentity&Version=2011-06-15",
+        &[],
+        b"",
+        &signer,
+        true,
+    );
+    let h: Vec<_> = h
+        .into_iter()
+        .filter(|(k, _)| k != "authorization")
+        .collect();
+    let r = raw(addr, "GET", &pq, &h, b"").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("Signature expired"), "{}", r.body);
+    // A tampered presigned query is refused too.
+    let (h, pq) = sign(
+        addr,
+        "GET",
+        "/?Action=GetCallerIdentity&Version=2011-06-15",
+        &[],
+        b"",
+        &Signer::default_for("sts"),
+        true,
+    );
+    let tampered = pq.replace("Version=2011-06-15", "Version=2011-06-16");
+    let r = raw(addr, "GET", &tampered, &h, b"").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("SignatureDoesNotMatch"));
+    t.handle.shutdown().await;
+}
