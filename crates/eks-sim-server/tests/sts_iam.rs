@@ -476,3 +476,30 @@ async fn expired_session_credentials_are_refused() {
     );
     t.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_lets_an_in_flight_request_finish() {
+    let t = TestSim::start().await;
+    let sts = aws_sdk_sts::Client::new(&t.config().await);
+    // An idle keep-alive connection must not hold shutdown up.
+    sts.get_caller_identity().send().await.unwrap();
+    t.sim
+        .store
+        .write(|tx| {
+            let mut s = eks_sim_model::settings::load(tx)?;
+            s.latency_ms = 400;
+            eks_sim_model::settings::save(tx, &s)
+        })
+        .unwrap();
+    let call = tokio::spawn(async move { sts.get_caller_identity().send().await });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let t0 = std::time::Instant::now();
+    let addr = t.handle.addr();
+    t.handle.shutdown().await;
+    let waited = t0.elapsed();
+    let out = call.await.unwrap();
+    assert!(out.is_ok(), "{out:?}");
+    assert!(waited < std::time::Duration::from_secs(5), "{waited:?}");
+    // Nothing listens any more.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
