@@ -298,3 +298,24 @@ def test_added_latency(fresh_sim):
     t0 = _time.monotonic()
     sts.get_caller_identity()
     assert _time.monotonic() - t0 >= 0.3
+
+
+def test_eks_sim_cli_set_and_bad_set(tmp_path):
+    import subprocess
+
+    from conftest import Sim, _sim_bin
+
+    bad = subprocess.run(
+        [_sim_bin(), "serve", "--listen", "127.0.0.1:0", "--state", str(tmp_path), "--set", "no_such=1"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert bad.returncode != 0
+    assert bad.stderr.startswith("ERROR: ") and "no_such" in bad.stderr
+    s = Sim(str(tmp_path), ["--set", "read_lag_ms=11", "--set", "auto_node_entries=false"])
+    try:
+        got = s.settings()
+        assert got["read_lag_ms"] == 11 and got["auto_node_entries"] is False
+        assert (tmp_path / "sim.db").exists()
+        assert oct((tmp_path / "sim.db").stat().st_mode & 0o777) == "0o600"
+    finally:
+        s.stop()
