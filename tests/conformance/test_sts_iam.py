@@ -319,3 +319,12 @@ def test_eks_sim_cli_set_and_bad_set(tmp_path):
         assert oct((tmp_path / "sim.db").stat().st_mode & 0o777) == "0o600"
     finally:
         s.stop()
+
+
+def test_sigterm_right_after_start_is_clean(tmp_path):
+    from conftest import Sim
+
+    for i in range(5):
+        s = Sim(str(tmp_path / str(i)))
+        s.proc.terminate()
+        assert s.proc.wait(timeout=10) == 0
