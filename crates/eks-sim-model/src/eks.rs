@@ -435,14 +435,14 @@ impl ClusterRow {
         self.settle_at_ms.is_some_and(|t| t <= now)
     }
     fn to_cluster(&self) -> Cluster {
-        let mut extra: serde_json::Map<String, serde_json::Value> =
+        let mut extra: BTreeMap<String, Box<serde_json::value::RawValue>> =
             serde_json::from_str(&self.doc_json).unwrap_or_default();
         let creating = self.status == "CREATING";
         // EKS echoes bootstrapClusterCreatorAdminPermissions only when CreateCluster was
         // given it (Terraform and Pulumi read it back as absent otherwise).
         let bootstrap_given = extra
             .remove(BOOTSTRAP_GIVEN)
-            .is_some_and(|v| v.as_bool() == Some(true));
+            .is_some_and(|v| v.get() == "true");
         if creating {
             // AWS has no endpoint or certificate before the control plane is up.
             extra.remove("certificateAuthority");
@@ -723,6 +723,7 @@ fn with_cluster_read<T>(
     sim: &Sim,
     ctx: &Ctx,
     name: &str,
+    needs_settings: bool,
     f: impl Fn(&Connection, &Settings, &ClusterRow) -> SimResult<T>,
 ) -> SimResult<T> {
     let fast = sim.store.read(|conn| {
@@ -730,7 +731,13 @@ fn with_cluster_read<T>(
         if c.due(ctx.now_ms) {
             return Ok(None);
         }
-        let settings = crate::settings::load(conn)?;
+        // Only the access-entry reads look at settings (read lag); skip the lookup on
+        // the others' hot path.
+        let settings = if needs_settings {
+            crate::settings::load(conn)?
+        } else {
+            Settings::default()
+        };
         f(conn, &settings, &c).map(Some)
     })?;
     if let Some(out) = fast {
@@ -899,7 +906,7 @@ pub fn create_cluster(sim: &Sim, ctx: &Ctx, input: CreateClusterInput) -> SimRes
 }
 
 pub fn describe_cluster(sim: &Sim, ctx: &Ctx, name: &str) -> SimResult<Cluster> {
-    with_cluster_read(sim, ctx, name, |_, _, c| Ok(c.to_cluster()))
+    with_cluster_read(sim, ctx, name, false, |_, _, c| Ok(c.to_cluster()))
 }
 
 pub fn list_clusters(
@@ -1057,7 +1064,7 @@ pub fn describe_update(
     update_id: &str,
     nodegroup: Option<&str>,
 ) -> SimResult<Update> {
-    with_cluster_read(sim, ctx, name, |conn, _, c| {
+    with_cluster_read(sim, ctx, name, false, |conn, _, c| {
         if let Some(ng) = nodegroup {
             find_nodegroup(conn, c.id, ng)?.ok_or_else(|| nodegroup_not_found(ng))?;
             return Err(not_found(format!("No update found for ID: {update_id}")));
@@ -1082,7 +1089,7 @@ pub fn list_updates(
 ) -> SimResult<Page<String>> {
     let max = check_max_results(max_results)?;
     let after = decode_token(next_token)?;
-    with_cluster_read(sim, ctx, name, |conn, _, c| {
+    with_cluster_read(sim, ctx, name, false, |conn, _, c| {
         if let Some(ng) = nodegroup {
             find_nodegroup(conn, c.id, ng)?.ok_or_else(|| nodegroup_not_found(ng))?;
             return Ok(Page {
@@ -1239,7 +1246,7 @@ pub fn describe_access_entry(
     cluster: &str,
     principal_arn: &str,
 ) -> SimResult<AccessEntry> {
-    with_cluster_read(sim, ctx, cluster, |conn, settings, c| {
+    with_cluster_read(sim, ctx, cluster, true, |conn, settings, c| {
         require_api(c)?;
         match find_entry(conn, c.id, principal_arn)? {
             Some(e) if visible(&e, settings, ctx.now_ms) => Ok(e.to_entry(&c.name)),
@@ -1258,7 +1265,7 @@ pub fn list_access_entries(
 ) -> SimResult<Page<String>> {
     let max = check_max_results(max_results)?;
     let after = decode_token(next_token)?;
-    with_cluster_read(sim, ctx, cluster, |conn, settings, c| {
+    with_cluster_read(sim, ctx, cluster, true, |conn, settings, c| {
         require_api(c)?;
         if let Some(p) = associated_policy_arn {
             if policies::policy_name(c.partition(), p).is_none() {
@@ -1517,7 +1524,7 @@ pub fn list_associated_access_policies(
 ) -> SimResult<Page<AssociatedAccessPolicy>> {
     let max = check_max_results(max_results)?;
     let after = decode_token(next_token)?;
-    with_cluster_read(sim, ctx, cluster, |conn, settings, c| {
+    with_cluster_read(sim, ctx, cluster, true, |conn, settings, c| {
         require_api(c)?;
         let e = match find_entry(conn, c.id, principal_arn)? {
             Some(e) if visible(&e, settings, ctx.now_ms) => e,
@@ -1730,7 +1737,7 @@ pub fn create_nodegroup(sim: &Sim, ctx: &Ctx, input: CreateNodegroupInput) -> Si
 }
 
 pub fn describe_nodegroup(sim: &Sim, ctx: &Ctx, cluster: &str, name: &str) -> SimResult<Nodegroup> {
-    with_cluster_read(sim, ctx, cluster, |conn, _, c| {
+    with_cluster_read(sim, ctx, cluster, false, |conn, _, c| {
         let ng = find_nodegroup(conn, c.id, name)?.ok_or_else(|| nodegroup_not_found(name))?;
         Ok(ng.to_nodegroup(c))
     })
@@ -1745,7 +1752,7 @@ pub fn list_nodegroups(
 ) -> SimResult<Page<String>> {
     let max = check_max_results(max_results)?;
     let after = decode_token(next_token)?;
-    with_cluster_read(sim, ctx, cluster, |conn, _, c| {
+    with_cluster_read(sim, ctx, cluster, false, |conn, _, c| {
         let names: Vec<String> = {
             let mut st = conn.prepare_cached(
                 "SELECT name FROM eks_nodegroups WHERE cluster_id = ?1 ORDER BY name",

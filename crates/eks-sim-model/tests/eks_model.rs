@@ -1523,3 +1523,39 @@ fn concurrent_creates_of_one_entry_yield_one_winner() {
         );
     }
 }
+
+/// Not a test: the model's own cost per DescribeCluster / ListAccessEntries (run with
+/// `cargo test --release -p eks-sim-model --test eks_model -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn model_cost() {
+    let e = env_with(|s| s.bootstrap_creator_admin = false);
+    for i in 0..200 {
+        mk_cluster(&e, &format!("c{i}"), "API");
+    }
+    for p in [PATH_ROLE, NODE_ROLE, KARPENTER_ROLE, USER, CLUSTER_ROLE] {
+        eks::create_access_entry(&e.sim, &ctx(T0), entry_input("c7", p, None)).unwrap();
+    }
+    let n = 50_000;
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        let c = eks::describe_cluster(&e.sim, &ctx(T0 + 1), &format!("c{}", i % 200)).unwrap();
+        std::hint::black_box(serde_json::to_vec(&c).unwrap());
+    }
+    let d = t.elapsed();
+    println!(
+        "describe_cluster: {:.1} µs/op",
+        d.as_secs_f64() * 1e6 / n as f64
+    );
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(
+            eks::list_access_entries(&e.sim, &ctx(T0 + 1), "c7", None, None, None).unwrap(),
+        );
+    }
+    let d = t.elapsed();
+    println!(
+        "list_access_entries: {:.1} µs/op",
+        d.as_secs_f64() * 1e6 / n as f64
+    );
+}

@@ -63,7 +63,7 @@ pub struct CreateClusterInput {
     pub kubernetes_network_config: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Cluster {
     pub name: String,
@@ -79,9 +79,10 @@ pub struct Cluster {
     pub platform_version: String,
     pub tags: TagMap,
     /// The rest of AWS's cluster object (VPC config, network config, logging, identity,
-    /// certificate authority, health, upgrade policy, id…), stored as AWS renders it.
+    /// certificate authority, health, upgrade policy…), kept as the stored JSON text so a
+    /// DescribeCluster answer does not rebuild it value by value.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: BTreeMap<String, Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
