@@ -246,6 +246,22 @@ fn page_of<T: Clone>(
     }
 }
 
+/// A page from keys a query already limited to `max + 1` (the extra one only tells that
+/// there is more); no copying.
+fn page_from_limited(mut keys: Vec<String>, max: usize) -> Page<String> {
+    let more = keys.len() > max;
+    keys.truncate(max);
+    let next_token = if more {
+        keys.last().map(|k| encode_token(k))
+    } else {
+        None
+    };
+    Page {
+        items: keys,
+        next_token,
+    }
+}
+
 /// A parsed IAM principal ARN: `arn:PART:iam::ACCOUNT:(role|user)/[PATH/]NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrincipalArn {
@@ -932,7 +948,7 @@ pub fn list_clusters(
             |r| r.get::<_, String>(0),
         )?;
         let names: Vec<String> = rows.collect::<Result<_, _>>()?;
-        Ok(page_of(&names, |s| s.as_str(), None, max))
+        Ok(page_from_limited(names, max))
     })
 }
 
@@ -1303,7 +1319,7 @@ pub fn list_access_entries(
                 rows.collect::<Result<_, _>>()?
             }
         };
-        Ok(page_of(&arns, |s| s.as_str(), None, max))
+        Ok(page_from_limited(arns, max))
     })
 }
 
