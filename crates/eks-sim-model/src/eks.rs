@@ -83,6 +83,15 @@ CREATE TABLE IF NOT EXISTS eks_policy_assocs (
         REFERENCES eks_access_entries(cluster_id, principal_arn) ON DELETE CASCADE
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS eks_policy_assocs_policy ON eks_policy_assocs(cluster_id, policy_arn);
+-- clientRequestToken → what the first call made, so an SDK retry of a call that did
+-- succeed gets the same answer instead of a conflict (idempotency, as AWS does)
+CREATE TABLE IF NOT EXISTS eks_tokens (
+    cluster_id INTEGER NOT NULL REFERENCES eks_clusters(id) ON DELETE CASCADE,
+    op TEXT NOT NULL,
+    token TEXT NOT NULL,
+    result TEXT NOT NULL,
+    PRIMARY KEY (cluster_id, op, token)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS eks_nodegroups (
     cluster_id INTEGER NOT NULL REFERENCES eks_clusters(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
@@ -733,6 +742,48 @@ fn insert_entry(
     Ok(row)
 }
 
+/// What an earlier call with this clientRequestToken made, if any.
+fn token_result(
+    tx: &Connection,
+    cluster_id: i64,
+    op: &str,
+    token: Option<&str>,
+) -> SimResult<Option<String>> {
+    let Some(token) = token else { return Ok(None) };
+    Ok(tx
+        .prepare_cached(
+            "SELECT result FROM eks_tokens WHERE cluster_id = ?1 AND op = ?2 AND token = ?3",
+        )?
+        .query_row(params![cluster_id, op, token], |r| r.get(0))
+        .optional()?)
+}
+
+fn remember_token(
+    tx: &Connection,
+    cluster_id: i64,
+    op: &str,
+    token: Option<&str>,
+    result: &str,
+) -> SimResult<()> {
+    if let Some(token) = token {
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO eks_tokens (cluster_id, op, token, result) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![cluster_id, op, token, result])?;
+    }
+    Ok(())
+}
+
+fn load_update(conn: &Connection, cluster_id: i64, id: &str) -> SimResult<Option<Update>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, kind, status, created_ms, params_json FROM eks_updates \
+             WHERE cluster_id = ?1 AND id = ?2",
+        )?
+        .query_row(params![cluster_id, id], update_from_row)
+        .optional()?)
+}
+
 /// Runs `f` on the settled cluster `name`: in a read transaction when nothing is due
 /// (the common case), else in a write transaction that settles first.
 fn with_cluster_read<T>(
@@ -1014,6 +1065,12 @@ pub fn update_cluster_config(
     }
     let now = ctx.now_ms;
     with_cluster_write(sim, ctx, &input.name, |tx, settings, mut c| {
+        let token = input.client_request_token.as_deref();
+        if let Some(id) = token_result(tx, c.id, "UpdateClusterConfig", token)? {
+            if let Some(u) = load_update(tx, c.id, &id)? {
+                return Ok(u);
+            }
+        }
         if c.status == "CREATING" {
             return Err(in_use(format!(
                 "Cluster {} is currently being created. Wait until it is ACTIVE to update it.",
@@ -1053,6 +1110,7 @@ pub fn update_cluster_config(
              VALUES (?1, ?2, ?3, 'AccessConfigUpdate', 'InProgress', ?4, ?5, ?6)",
         )?
         .execute(params![id, c.id, seq, params_json.to_string(), now, due])?;
+        remember_token(tx, c.id, "UpdateClusterConfig", token, &id)?;
         let update = Update {
             id: id.clone(),
             status: "InProgress".into(),
@@ -1085,13 +1143,8 @@ pub fn describe_update(
             find_nodegroup(conn, c.id, ng)?.ok_or_else(|| nodegroup_not_found(ng))?;
             return Err(not_found(format!("No update found for ID: {update_id}")));
         }
-        conn.prepare_cached(
-            "SELECT id, kind, status, created_ms, params_json FROM eks_updates \
-             WHERE cluster_id = ?1 AND id = ?2",
-        )?
-        .query_row(params![c.id, update_id], update_from_row)
-        .optional()?
-        .ok_or_else(|| not_found(format!("No update found for ID: {update_id}")))
+        load_update(conn, c.id, update_id)?
+            .ok_or_else(|| not_found(format!("No update found for ID: {update_id}")))
     })
 }
 
@@ -1195,6 +1248,14 @@ pub fn create_access_entry(
     let now = ctx.now_ms;
     with_cluster_write(sim, ctx, &input.cluster_name, |tx, _, c| {
         require_api(&c)?;
+        let token = input.client_request_token.as_deref();
+        if token_result(tx, c.id, "CreateAccessEntry", token)?.as_deref()
+            == Some(input.principal_arn.as_str())
+        {
+            if let Some(e) = find_entry(tx, c.id, &input.principal_arn)? {
+                return Ok(e.to_entry(&c.name));
+            }
+        }
         if now < c.api_ready_at_ms {
             // The mode change has not propagated yet: EKS still answers as for CONFIG_MAP.
             return Err(mode_refused());
@@ -1252,6 +1313,7 @@ pub fn create_access_entry(
             &input.tags,
             now,
         )?;
+        remember_token(tx, c.id, "CreateAccessEntry", token, &input.principal_arn)?;
         Ok(row.to_entry(&c.name))
     })
 }

@@ -1559,3 +1559,58 @@ fn model_cost() {
         d.as_secs_f64() * 1e6 / n as f64
     );
 }
+
+#[test]
+fn client_request_token_makes_retries_idempotent() {
+    let e = env_with(|s| {
+        s.update_ms = 5000;
+        s.bootstrap_creator_admin = false;
+    });
+    mk_cluster(&e, "idem", "CONFIG_MAP");
+    let upd = |token: &str, now: i64| {
+        eks::update_cluster_config(
+            &e.sim,
+            &ctx(now),
+            UpdateClusterConfigInput {
+                name: "idem".into(),
+                authentication_mode: Some("API_AND_CONFIG_MAP".into()),
+                access_config_present: true,
+                client_request_token: Some(token.into()),
+                ..Default::default()
+            },
+        )
+    };
+    let first = upd("tok-1", T0).unwrap();
+    // A retry with the same token (the SDK reuses it) gets the same update back...
+    assert_eq!(upd("tok-1", T0 + 10).unwrap(), first);
+    // ...even after it completed (the mode already changed).
+    let done = upd("tok-1", T0 + 6000).unwrap();
+    assert_eq!(
+        (done.id.as_str(), done.status.as_str()),
+        (first.id.as_str(), "Successful")
+    );
+    // Another token is another request: refused as AWS refuses it.
+    assert_err(
+        upd("tok-2", T0 + 6000),
+        "InvalidParameterException",
+        400,
+        None,
+    );
+
+    let e2 = env_with(|s| s.bootstrap_creator_admin = false);
+    mk_cluster(&e2, "idem", "API");
+    let create = |token: Option<&str>| {
+        let mut i = entry_input("idem", PATH_ROLE, None);
+        i.client_request_token = token.map(str::to_string);
+        eks::create_access_entry(&e2.sim, &ctx(T0), i)
+    };
+    let a = create(Some("t-1")).unwrap();
+    assert_eq!(create(Some("t-1")).unwrap(), a);
+    assert_err(
+        create(Some("t-2")),
+        "ResourceInUseException",
+        409,
+        Some(DUP_MSG),
+    );
+    assert_err(create(None), "ResourceInUseException", 409, Some(DUP_MSG));
+}
