@@ -324,7 +324,7 @@ def test_bad_names_and_missing_role(eks, roles):
 
 def test_update_in_progress_and_propagation(eks, roles, settings):
     name = make_cluster(eks, roles)
-    settings(update_ms=1500, propagation_ms=700)
+    settings(update_ms=1500, propagation_ms=2500)
     upd = eks.update_cluster_config(name=name, accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})
     assert upd["update"]["status"] == "InProgress"
     assert eks.describe_cluster(name=name)["cluster"]["status"] == "UPDATING"
@@ -339,17 +339,17 @@ def test_update_in_progress_and_propagation(eks, roles, settings):
     with pytest.raises(ClientError) as ei:
         eks.create_access_entry(clusterName=name, principalArn=roles["dev"])
     assert err(ei) == ("InvalidRequestException", MODE_MSG, 400)
-    time.sleep(0.8)
+    time.sleep(2.6)
     # ...and accepted once it has propagated.
     eks.create_access_entry(clusterName=name, principalArn=roles["dev"])
 
 
 def test_read_after_write_lag(eks, roles, settings):
     name = make_cluster(eks, roles, mode="API")
-    settings(read_lag_ms=800)
+    settings(read_lag_ms=1500)
     eks.create_access_entry(clusterName=name, principalArn=roles["dev"])
     assert roles["dev"] not in eks.list_access_entries(clusterName=name)["accessEntries"]
-    time.sleep(0.9)
+    time.sleep(1.6)
     assert roles["dev"] in eks.list_access_entries(clusterName=name)["accessEntries"]
 
 
