@@ -221,3 +221,98 @@ fn decoding_never_panics_on_junk() {
         }
     }
 }
+
+#[test]
+fn random_requests_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let dir = tempfile::tempdir().unwrap();
+    let sim = eks_sim_server::open_sim(dir.path()).unwrap();
+    let ctx = eks_sim_model::Ctx {
+        caller: eks_sim_model::Caller {
+            account: "123456789012".into(),
+            arn: "arn:aws:sts::123456789012:assumed-role/ConvoxAdmin/convox".into(),
+            principal_arn: ROLE.into(),
+            user_id: "AROA:convox".into(),
+        },
+        region: "us-east-1".into(),
+        now_ms: 1_700_000_000_000,
+    };
+    // A real cluster so that requests get past the lookup.
+    let mut input = eks_sim_model::eks::CreateClusterInput {
+        name: "demo".into(),
+        role_arn: ROLE.into(),
+        ..Default::default()
+    };
+    input.access_config = Some(eks_sim_model::eks::AccessConfig {
+        authentication_mode: Some("API".into()),
+        bootstrap_cluster_creator_admin_permissions: None,
+    });
+    eks_sim_model::eks::create_cluster(&sim, &ctx, input).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    let segs = [
+        "clusters",
+        "demo",
+        "access-entries",
+        "access-policies",
+        "node-groups",
+        "updates",
+        "update-config",
+        ENC_ROLE,
+        "%",
+        "%2",
+        "%FF",
+        "..",
+        "a b",
+        "",
+    ];
+    let methods = [Method::GET, Method::POST, Method::DELETE, Method::PUT];
+    let snippets: [&[u8]; 10] = [
+        b"{",
+        b"}",
+        b"\"name\"",
+        b":",
+        b"\"demo\"",
+        b",",
+        b"[",
+        b"]",
+        b"null",
+        b"\"accessConfig\"",
+    ];
+    let mut answered = 0;
+    for _ in 0..3000 {
+        let n = rng.gen_range(0..5);
+        let first = if rng.gen_bool(0.9) {
+            "/clusters"
+        } else {
+            "/access-policies"
+        };
+        let rest: String = (0..n)
+            .map(|_| format!("/{}", segs[rng.gen_range(0..segs.len())]))
+            .collect();
+        let path = format!("{first}{rest}");
+        let m = methods[rng.gen_range(0..methods.len())].clone();
+        let mut body = Vec::new();
+        for _ in 0..rng.gen_range(0..12) {
+            body.extend_from_slice(snippets[rng.gen_range(0..snippets.len())]);
+        }
+        let query = if rng.gen_bool(0.3) {
+            vec![("maxResults".to_string(), rng.gen_range(-5..200).to_string())]
+        } else {
+            vec![]
+        };
+        if let Some(rt) = route(&m, &path) {
+            let req = WireRequest {
+                method: m,
+                path,
+                query,
+                headers: http::HeaderMap::new(),
+                body: bytes::Bytes::from(body),
+            };
+            let resp = eks::handle(&sim, &ctx, &rt, &req);
+            // Only client errors or successes: nothing here may fail the server.
+            assert!(resp.status < 500, "{:?} → {}", rt, resp.status);
+            answered += 1;
+        }
+    }
+    assert!(answered > 100, "only {answered} requests reached handle");
+}
