@@ -6,6 +6,18 @@
 //! cluster row carries `settle_at_ms`, the earliest pending transition. Reads check it and
 //! only upgrade to a write transaction when a transition is actually due ([`settle`]), so
 //! there is no background thread and every process sharing the file agrees.
+//!
+//! Covered: CreateCluster / DescribeCluster / ListClusters / DeleteCluster,
+//! UpdateClusterConfig (accessConfig only), DescribeUpdate / ListUpdates, the access-entry
+//! and access-policy operations, CreateNodegroup / DescribeNodegroup / ListNodegroups /
+//! DeleteNodegroup; `clientRequestToken` idempotency for UpdateClusterConfig and
+//! CreateAccessEntry; settings `auto_node_entries`, `bootstrap_creator_admin`,
+//! `cluster_create_ms`, `nodegroup_create_ms`, `update_ms`, `propagation_ms`, `read_lag_ms`.
+//!
+//! Not simulated: the Kubernetes side (the aws-auth ConfigMap's contents, RBAC, nodes),
+//! Fargate profiles, add-ons, pod identity, OIDC providers, Kubernetes version and other
+//! non-auth cluster updates (refused with InvalidParameterException), the DELETING phase
+//! (deletes are immediate), deleted-and-recreated IAM principals invalidating entries.
 
 pub mod policies;
 pub mod types;
