@@ -243,6 +243,8 @@ def test_access_entries_and_policies(eks, roles):
 
 
 def test_list_access_policies(eks):
+    meta = eks.list_access_policies()["ResponseMetadata"]
+    assert meta["HTTPStatusCode"] == 200 and meta["RequestId"]
     names = []
     for page in eks.get_paginator("list_access_policies").paginate(PaginationConfig={"PageSize": 4}):
         assert len(page["accessPolicies"]) <= 4

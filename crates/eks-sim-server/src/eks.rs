@@ -137,11 +137,8 @@ pub fn error_response(e: &SimError, cluster: Option<&str>) -> WireResponse {
 
 fn ok<T: Serialize>(body: &T) -> WireResponse {
     match serde_json::to_vec(body) {
-        Ok(bytes) => {
-            let mut resp = WireResponse::json(200, bytes);
-            resp.headers.push(("x-amzn-requestid".into(), request_id()));
-            resp
-        }
+        // The core adds x-amzn-requestid (its own id, the one in its log).
+        Ok(bytes) => WireResponse::json(200, bytes),
         Err(e) => error_response(&SimError::internal(format!("encode: {e}")), None),
     }
 }
