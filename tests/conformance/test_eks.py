@@ -259,8 +259,13 @@ def test_list_access_policies(eks):
 def test_partition_follows_region(sim, roles):
     cn = sim.client("eks", region="cn-north-1")
     name = unique("cn")
+    # IAM is one account across partitions here; in China its ARNs are aws-cn ones.
+    with pytest.raises(ClientError) as ei:
+        cn.create_cluster(name=name, roleArn=roles["cluster"], resourcesVpcConfig={"subnetIds": ["s"]})
+    assert err(ei)[0] == "InvalidParameterException"
+    cn_role = roles["cluster"].replace("arn:aws:", "arn:aws-cn:")
     cn.create_cluster(
-        name=name, roleArn=roles["cluster"], resourcesVpcConfig={"subnetIds": ["s"]},
+        name=name, roleArn=cn_role, resourcesVpcConfig={"subnetIds": ["s"]},
         accessConfig={"authenticationMode": "API"},
     )
     assert cn.describe_cluster(name=name)["cluster"]["arn"].startswith("arn:aws-cn:eks:cn-north-1:")

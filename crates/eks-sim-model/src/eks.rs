@@ -884,10 +884,7 @@ pub fn create_cluster(sim: &Sim, ctx: &Ctx, input: CreateClusterInput) -> SimRes
     let account = ctx.caller.account.clone();
     sim.store.write(|tx| {
         let settings = crate::settings::load(tx)?;
-        let role_ok = matches!(
-            iam::lookup_principal(tx, &input.role_arn)?,
-            Some(p) if matches!(p.kind, PrincipalKind::Role)
-        );
+        let role_ok = is_role_in(tx, &input.role_arn, partition)?;
         if !role_ok {
             return Err(invalid_param(format!(
                 "Role with arn: {}, does not exist",
@@ -1236,10 +1233,25 @@ fn check_username(u: &str) -> SimResult<()> {
     Ok(())
 }
 
+/// Whether `arn` names an existing IAM role in `partition`.
+fn is_role_in(conn: &Connection, arn: &str, partition: &str) -> SimResult<bool> {
+    let in_partition =
+        parse_principal_arn(arn).is_some_and(|p| p.is_role && p.partition == partition);
+    Ok(in_partition
+        && matches!(
+            iam::lookup_principal(conn, arn)?,
+            Some(p) if matches!(p.kind, PrincipalKind::Role)
+        ))
+}
+
 /// Checks `arn` as an access-entry principal: well-formed IAM role/user ARN, not a
 /// service-linked role, existing in IAM. Returns the parsed ARN.
-fn check_principal(conn: &Connection, arn: &str) -> SimResult<PrincipalArn> {
+fn check_principal(conn: &Connection, arn: &str, partition: &str) -> SimResult<PrincipalArn> {
     let p = parse_principal_arn(arn).ok_or_else(invalid_principal)?;
+    // IAM principals live in the cluster's partition; an `aws` ARN names nothing in China.
+    if p.partition != partition {
+        return Err(invalid_principal());
+    }
     if p.is_role && p.path.starts_with("/aws-service-role/") {
         return Err(invalid_param(
             "The specified principalArn is invalid: access entries do not support service-linked roles.",
@@ -1297,7 +1309,7 @@ pub fn create_access_entry(
             check_username(u)?;
         }
         check_tags(&input.tags)?;
-        let p = check_principal(tx, &input.principal_arn)?;
+        let p = check_principal(tx, &input.principal_arn, c.partition())?;
         let cluster_account = c.arn.split(':').nth(4).unwrap_or_default();
         if kind != "STANDARD" && p.account != cluster_account {
             return Err(invalid_param(format!(
@@ -1757,10 +1769,7 @@ pub fn create_nodegroup(sim: &Sim, ctx: &Ctx, input: CreateNodegroupInput) -> Si
                 c.name
             )));
         }
-        let role_ok = matches!(
-            iam::lookup_principal(tx, &input.node_role)?,
-            Some(p) if matches!(p.kind, PrincipalKind::Role)
-        );
+        let role_ok = is_role_in(tx, &input.node_role, c.partition())?;
         if !role_ok {
             return Err(invalid_param(format!(
                 "The role with name {} cannot be found.",

@@ -27,11 +27,13 @@ struct Env {
 }
 
 fn ctx_at(region: &str, now_ms: i64) -> Ctx {
+    // As the server builds it: identities are shown in the region's partition.
+    let part = eks_sim_model::arn::partition_of(region);
     Ctx {
         caller: Caller {
             account: ACCT.into(),
-            arn: format!("arn:aws:sts::{ACCT}:assumed-role/ConvoxAdmin/convox"),
-            principal_arn: ADMIN.into(),
+            arn: format!("arn:{part}:sts::{ACCT}:assumed-role/ConvoxAdmin/convox"),
+            principal_arn: ADMIN.replace("arn:aws:", &format!("arn:{part}:")),
             user_id: "AROASIMULATED:convox".into(),
         },
         region: region.into(),
@@ -352,18 +354,46 @@ fn clusters_are_per_region_and_partition() {
         .items
         .is_empty());
     let cn = ctx_at("cn-north-1", T0);
-    let c = eks::create_cluster(&e.sim, &cn, cluster_input("east", Some("API"))).unwrap();
+    let in_cn = |arn: &str| arn.replace("arn:aws:", "arn:aws-cn:");
+    // A role ARN of another partition names nothing here.
+    assert_err(
+        eks::create_cluster(&e.sim, &cn, cluster_input("east", Some("API"))),
+        "InvalidParameterException",
+        400,
+        None,
+    );
+    let mut input = cluster_input("east", Some("API"));
+    input.role_arn = in_cn(CLUSTER_ROLE);
+    let c = eks::create_cluster(&e.sim, &cn, input).unwrap();
     assert_eq!(c.arn, "arn:aws-cn:eks:cn-north-1:123456789012:cluster/east");
     let entries = eks::list_access_entries(&e.sim, &cn, "east", None, None, None).unwrap();
-    assert_eq!(entries.items, vec![ADMIN.to_string()]);
-    let pols =
-        eks::list_associated_access_policies(&e.sim, &cn, "east", ADMIN, None, None).unwrap();
+    assert_eq!(entries.items, vec![in_cn(ADMIN)]);
+    let pols = eks::list_associated_access_policies(&e.sim, &cn, "east", &in_cn(ADMIN), None, None)
+        .unwrap();
     assert_eq!(
         pols.items[0].policy_arn,
         "arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
     );
+    // Entries take principals of the cluster's partition only.
+    assert_err(
+        eks::create_access_entry(&e.sim, &cn, entry_input("east", PATH_ROLE, None)),
+        "InvalidParameterException",
+        400,
+        Some("The specified principalArn is invalid: invalid principal."),
+    );
+    let ent = eks::create_access_entry(&e.sim, &cn, entry_input("east", &in_cn(PATH_ROLE), None))
+        .unwrap();
+    assert_eq!(
+        ent.username,
+        "arn:aws-cn:sts::123456789012:assumed-role/my-role/{{SessionName}}"
+    );
+    assert!(ent
+        .access_entry_arn
+        .starts_with("arn:aws-cn:eks:cn-north-1:123456789012:access-entry/east/role/"));
     let gov = ctx_at("us-gov-west-1", T0);
-    let g = eks::create_cluster(&e.sim, &gov, cluster_input("g", None)).unwrap();
+    let mut input = cluster_input("g", None);
+    input.role_arn = CLUSTER_ROLE.replace("arn:aws:", "arn:aws-us-gov:");
+    let g = eks::create_cluster(&e.sim, &gov, input).unwrap();
     assert!(g.arn.starts_with("arn:aws-us-gov:eks:us-gov-west-1:"));
 }
 

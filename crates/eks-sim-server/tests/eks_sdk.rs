@@ -548,7 +548,29 @@ async fn partitions_follow_the_region() {
         )
         .await;
     let c = Client::new(&cfg);
-    create_cluster(&c, "cn", Some(AuthenticationMode::ApiAndConfigMap)).await;
+    // The cluster role of another partition names nothing in China.
+    let e = c
+        .create_cluster()
+        .name("cn")
+        .role_arn(CLUSTER_ROLE)
+        .resources_vpc_config(vpc())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_invalid_parameter_exception(), "{e:?}");
+    c.create_cluster()
+        .name("cn")
+        .role_arn(CLUSTER_ROLE.replace("arn:aws:", "arn:aws-cn:"))
+        .resources_vpc_config(vpc())
+        .access_config(
+            CreateAccessConfigRequest::builder()
+                .authentication_mode(AuthenticationMode::ApiAndConfigMap)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     let d = c.describe_cluster().name("cn").send().await.unwrap();
     assert_eq!(
         d.cluster().unwrap().arn(),
