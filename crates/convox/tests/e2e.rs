@@ -730,13 +730,15 @@ fn throttling_and_server_errors_are_retried() {
     let auth = h.json(&["rack", "auth", "-r", "flaky"]);
     assert_eq!(auth["converged"], true);
 
-    // Throttling: a small token bucket makes the concurrent observation exceed it.
+    // Throttling: a bucket of 2 makes the 3 concurrent EKS reads of the first observation
+    // exceed it, while refilling fast enough (10/s) that the SDK's jittered retries succeed
+    // even on a loaded machine (a 5/s refill once ran out of attempts under parallel tests).
     h.ok(&[
         "sim",
         "config",
         "error_rate=0",
-        "throttle_rate=5",
-        "throttle_burst=3",
+        "throttle_rate=10",
+        "throttle_burst=2",
     ]);
     h.install("throttled", &[]);
     let (r, calls) = h.counted(&[
