@@ -1,0 +1,400 @@
+//! Adversarial scenarios of the reconciler through the `convox` binary: partial failures,
+//! other actors changing the cluster, killed runs, read-after-write lag, a second caller,
+//! two racks on one cluster. Each asserts what must never happen (a lockout, a delete, an
+//! alteration of what the rack did not create, a half-applied change that a rerun cannot
+//! finish) as well as the convergence.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+
+fn set_args(rack: &str) -> Vec<&str> {
+    vec![
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        rack,
+    ]
+}
+
+/// Operations that delete or alter (never allowed by convox).
+fn destructive(calls: &BTreeMap<String, u64>) -> Vec<String> {
+    calls
+        .keys()
+        .filter(|k| {
+            k.contains("Delete") || k.contains("Disassociate") || k.contains("UpdateAccessEntry")
+        })
+        .cloned()
+        .collect()
+}
+
+async fn wait_status(eks: &aws_sdk_eks::Client, cluster: &str, want: &str) {
+    let start = Instant::now();
+    loop {
+        let c = eks
+            .describe_cluster()
+            .name(cluster)
+            .send()
+            .await
+            .expect("describe")
+            .cluster
+            .expect("cluster");
+        if c.status().map(|s| s.as_str()) == Some(want) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{cluster} never became {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The switch succeeds, then creating the nodes entry fails for good (its IAM role is gone):
+/// the error names the cluster and principal, the store keeps the requested parameters and
+/// marks the rack failed, `rack auth` shows what is missing, the caller keeps its access,
+/// and once the cause is fixed a plain rerun finishes the job without repeating the switch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entry_failure_after_the_switch_is_recorded_and_a_rerun_finishes() {
+    let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    h.install("half", &[]);
+    let conf = h.sdk_config("us-east-1");
+    let iam = aws_sdk_iam::Client::new(&conf);
+    iam.delete_role()
+        .role_name("half-nodes")
+        .send()
+        .await
+        .expect("delete nodes role");
+
+    let (r, calls) = h.counted(&set_args("half"));
+    assert!(!r.status.success(), "must fail: {}", r.stdout);
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("ERROR: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(errors[0].contains("half"), "names the cluster: {}", errors[0]);
+    assert!(
+        errors[0].contains(&nodes_role("half")),
+        "names the principal: {}",
+        errors[0]
+    );
+    assert!(destructive(&calls).is_empty(), "{calls:?}");
+    assert_eq!(calls.get("eks:UpdateClusterConfig"), Some(&1), "{calls:?}");
+
+    let eks = h.eks("us-east-1");
+    assert_eq!(mode(&eks, "half").await, "API_AND_CONFIG_MAP");
+    let got = entries(&eks, "half").await;
+    assert_eq!(
+        got.get(CALLER_ROLE).map(|e| e.policies.clone()),
+        Some(vec![(admin_policy("aws"), "cluster".to_string())]),
+        "the caller got its access first: {got:?}"
+    );
+
+    let rack = h.json(&["rack", "-r", "half"]);
+    assert_eq!(rack["status"], "failed", "{rack}");
+    assert!(rack["last_error"]
+        .as_str()
+        .is_some_and(|e| e.contains(&nodes_role("half"))));
+    assert_eq!(rack["history"][0]["result"], "failed");
+    assert_eq!(
+        h.json(&["rack", "params", "-r", "half"])["eks_access_entries"],
+        "true",
+        "requested parameters are kept for the rerun"
+    );
+    let auth = h.json(&["rack", "auth", "-r", "half"]);
+    assert_eq!(auth["converged"], false);
+    assert!(
+        auth["drift"].as_array().is_some_and(|d| d
+            .iter()
+            .any(|x| x.as_str().is_some_and(|s| s.contains(&nodes_role("half"))))),
+        "{auth}"
+    );
+
+    // Fix the cause, rerun the very same command.
+    iam.create_role()
+        .role_name("half-nodes")
+        .path("/convox/")
+        .assume_role_policy_document(TRUST)
+        .send()
+        .await
+        .expect("recreate nodes role");
+    let (r, calls) = h.counted(&set_args("half"));
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(r.stdout, "Setting parameters... OK\n");
+    assert_eq!(calls.get("eks:UpdateClusterConfig"), None, "{calls:?}");
+    assert_eq!(calls.get("eks:CreateAccessEntry"), Some(&1), "{calls:?}");
+    assert!(destructive(&calls).is_empty(), "{calls:?}");
+    let rack = h.json(&["rack", "-r", "half"]);
+    assert_eq!(rack["status"], "running");
+    assert!(rack["last_error"].is_null(), "{rack}");
+    assert_eq!(h.json(&["rack", "auth", "-r", "half"])["converged"], true);
+}
+
+/// Another role runs the rack next: it gets its own entry; the first caller's entry (made
+/// by this rack) stays exactly as it was; nothing is deleted or altered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_caller_gets_an_entry_and_the_old_callers_is_left_alone() {
+    let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    h.install("handover", &[]);
+    h.ok(&set_args("handover"));
+    let eks = h.eks("us-east-1");
+    let before = entries(&eks, "handover").await;
+    assert!(before.contains_key(CALLER_ROLE));
+
+    let conf = h.sdk_config("us-east-1");
+    let role_arn = aws_sdk_iam::Client::new(&conf)
+        .create_role()
+        .role_name("NextOperator")
+        .path("/teams/")
+        .assume_role_policy_document(TRUST)
+        .send()
+        .await
+        .expect("create role")
+        .role
+        .expect("role")
+        .arn()
+        .to_string();
+    let creds = aws_sdk_sts::Client::new(&conf)
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("next")
+        .send()
+        .await
+        .expect("assume")
+        .credentials
+        .expect("creds");
+    let mut h = h;
+    h.env = vec![
+        (
+            "CONVOX_SIM_ACCESS_KEY_ID".into(),
+            creds.access_key_id().to_string(),
+        ),
+        (
+            "CONVOX_SIM_SECRET_ACCESS_KEY".into(),
+            creds.secret_access_key().to_string(),
+        ),
+        (
+            "CONVOX_SIM_SESSION_TOKEN".into(),
+            creds.session_token().to_string(),
+        ),
+    ];
+    let auth = h.json(&["rack", "auth", "-r", "handover"]);
+    assert_eq!(auth["converged"], false, "the new caller has no entry yet");
+
+    let (r, calls) = h.counted(&["rack", "update", "-r", "handover"]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(destructive(&calls).is_empty(), "{calls:?}");
+    assert_eq!(calls.get("eks:CreateAccessEntry"), Some(&1), "{calls:?}");
+    let after = entries(&eks, "handover").await;
+    for (p, e) in &before {
+        assert_eq!(after.get(p), Some(e), "entry {p} changed");
+    }
+    let new = after.get(&role_arn).expect("new caller's entry");
+    assert_eq!(new.entry_type, "STANDARD");
+    assert_eq!(
+        new.policies,
+        vec![(admin_policy("aws"), "cluster".to_string())]
+    );
+    assert_eq!(after.len(), before.len() + 1);
+
+    // The old caller, running again, is still converged (its entry is still there).
+    h.env.clear();
+    let (r, calls) = h.counted(&set_args("handover"));
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(mutating(&calls), 0, "{calls:?}");
+}
+
+/// With read-after-write lag, an entry just created is invisible for a while: runs right
+/// after a create must still succeed, never create twice, never fail on "already exists".
+#[test]
+fn read_after_write_lag_never_fails_a_run_or_duplicates_an_entry() {
+    let h = Home::served(&[
+        "bootstrap_creator_admin=false",
+        "auto_node_entries=false",
+        "read_lag_ms=700",
+    ]);
+    h.install("laggy", &[]);
+    let (r, calls) = h.counted(&set_args("laggy"));
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(calls.get("eks:UpdateClusterConfig"), Some(&1), "{calls:?}");
+    assert!(destructive(&calls).is_empty(), "{calls:?}");
+    // Immediately again: the entries exist but are not visible yet.
+    let start = Instant::now();
+    let (r, calls) = h.counted(&["rack", "update", "-r", "laggy"]);
+    let took = start.elapsed();
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(destructive(&calls).is_empty(), "{calls:?}");
+    assert_eq!(calls.get("eks:UpdateClusterConfig"), None, "{calls:?}");
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    let auth = h.json(&["rack", "auth", "-r", "laggy"]);
+    assert_eq!(auth["entries"].as_array().map(Vec::len), Some(2), "{auth}");
+    assert_eq!(auth["converged"], true);
+}
+
+/// A run killed (kill -9) while it waits for the auth-mode update: the rerun neither waits
+/// for the dead run's lock nor switches again; it waits for the running update and
+/// finishes; history shows the dead run as interrupted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_during_the_update_wait_is_finished_by_the_rerun() {
+    let h = Home::served(&[
+        "update_ms=1500",
+        "bootstrap_creator_admin=false",
+        "auto_node_entries=false",
+    ]);
+    h.install("killed", &[]);
+    let eks = h.eks("us-east-1");
+    let mut child = h
+        .cmd(&set_args("killed"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    wait_status(&eks, "killed", "UPDATING").await;
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let rack = h.json(&["rack", "-r", "killed"]);
+    assert_eq!(rack["status"], "updating", "{rack}");
+
+    let start = Instant::now();
+    let (r, calls) = h.counted(&set_args("killed"));
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "waited for a dead run's lock? {:?}",
+        start.elapsed()
+    );
+    assert_eq!(calls.get("eks:UpdateClusterConfig"), None, "{calls:?}");
+    assert!(destructive(&calls).is_empty(), "{calls:?}");
+    let rack = h.json(&["rack", "-r", "killed"]);
+    assert_eq!(rack["status"], "running");
+    let hist = rack["history"].as_array().expect("history");
+    assert_eq!(hist[0]["result"], "ok");
+    assert_eq!(hist[1]["result"], "failed");
+    assert!(hist[1]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("interrupted")));
+    assert_eq!(h.json(&["rack", "auth", "-r", "killed"])["converged"], true);
+}
+
+/// Someone else started the auth-mode update: convox waits for it instead of failing or
+/// starting another, then creates the entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_started_by_someone_else_is_waited_for() {
+    let h = Home::served(&[
+        "update_ms=800",
+        "bootstrap_creator_admin=false",
+        "auto_node_entries=false",
+    ]);
+    h.install("theirs", &[]);
+    let eks = h.eks("us-east-1");
+    eks.update_cluster_config()
+        .name("theirs")
+        .access_config(
+            aws_sdk_eks::types::UpdateAccessConfigRequest::builder()
+                .authentication_mode(aws_sdk_eks::types::AuthenticationMode::ApiAndConfigMap)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("their update");
+    let (r, calls) = h.counted(&set_args("theirs"));
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(calls.get("eks:UpdateClusterConfig"), None, "{calls:?}");
+    assert_eq!(h.json(&["rack", "auth", "-r", "theirs"])["converged"], true);
+}
+
+/// Two racks adopting one cluster, set at the same time: both succeed, each principal has
+/// exactly one entry, the mode switched once, nothing deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_racks_sharing_a_cluster_set_concurrently() {
+    let h = Home::served(&[
+        "update_ms=300",
+        "bootstrap_creator_admin=false",
+        "auto_node_entries=false",
+    ]);
+    h.install("shared", &[]);
+    let endpoint = h.endpoint.clone().expect("served");
+    let mut h = h;
+    h.env = vec![
+        ("AWS_ENDPOINT_URL".into(), endpoint),
+        (
+            "AWS_ACCESS_KEY_ID".into(),
+            eks_sim_model::DEFAULT_ACCESS_KEY_ID.into(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            eks_sim_model::DEFAULT_SECRET_ACCESS_KEY.into(),
+        ),
+        (
+            "AWS_SESSION_TOKEN".into(),
+            eks_sim_model::DEFAULT_SESSION_TOKEN.into(),
+        ),
+        ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+    ];
+    let nodes = nodes_role("shared");
+    h.ok(&[
+        "rack",
+        "install",
+        "aws",
+        "twin",
+        "--cluster",
+        "shared",
+        "--region",
+        "us-east-1",
+        "--nodes-role-arn",
+        &nodes,
+    ]);
+    let files: Vec<_> = (0..2)
+        .map(|i| h.path().join(format!("calls-{i}.json")))
+        .collect();
+    let children: Vec<_> = ["shared", "twin"]
+        .iter()
+        .zip(&files)
+        .map(|(rack, f)| {
+            h.cmd(&set_args(rack))
+                .env("CONVOX_CALLS_FILE", f)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+    for (c, f) in children.into_iter().zip(&files) {
+        let out = c.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(f).expect("calls file")).expect("json");
+        for (k, n) in v["calls"].as_object().expect("calls") {
+            *totals.entry(k.clone()).or_default() += n.as_u64().unwrap_or(0);
+        }
+    }
+    assert!(destructive(&totals).is_empty(), "{totals:?}");
+    let got = entries(&h.eks("us-east-1"), "shared").await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[&nodes].entry_type, "EC2_LINUX");
+    assert_eq!(
+        got[CALLER_ROLE].policies,
+        vec![(admin_policy("aws"), "cluster".to_string())]
+    );
+    for rack in ["shared", "twin"] {
+        assert_eq!(h.json(&["rack", "-r", rack])["status"], "running");
+        assert_eq!(h.json(&["rack", "auth", "-r", rack])["converged"], true);
+    }
+}
