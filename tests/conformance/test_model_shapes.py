@@ -1,0 +1,839 @@
+"""The simulator's answers checked mechanically against the botocore service models.
+
+botocore silently drops members it does not know and parses loosely, so a boto3 call that
+"works" proves little. Here every call the simulator serves is made through boto3 with an
+``after-call`` hook that captures the raw HTTP answer, and the raw body is walked against the
+operation's output shape (EKS: rest-json; STS/IAM: query protocol, XML):
+
+- every member in the raw answer is declared by the model (no stray keys/elements);
+- types match (string, integer, boolean, timestamp, list, map, structure), enums hold a
+  value the model allows, lengths and patterns hold, required members are present;
+- ARNs and timestamps are well-formed (rest-json timestamps are epoch *seconds*);
+- errors: the code is one the model declares for that operation (or one of AWS's common
+  errors), the HTTP status is the error shape's ``httpStatusCode``, the query-protocol
+  ``<Type>`` agrees with ``senderFault``, the EKS ``x-amzn-ErrorType`` header is
+  ``Code`` or ``Code:namespace-URI`` (what botocore and the Rust SDK both parse) and agrees
+  with the body, whose members are those of the error shape;
+- pagination: every paginated operation follows its paginator's tokens to the same set of
+  results as one unpaginated call.
+
+Every operation the simulator routes (parsed from its source, so a new operation cannot be
+left out) must be validated at least once on success.
+"""
+
+import datetime
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import botocore.session
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import ACCOUNT, DEFAULT_ROLE_ARN, ROOT, unique
+
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+
+# Errors any operation may answer (AWS's "Common Errors" for the protocol), which the
+# models do not list per operation. Statuses are not checked for these.
+COMMON_ERRORS = {
+    "rest-json": {
+        "AccessDeniedException",
+        "ExpiredTokenException",
+        "IncompleteSignatureException",
+        "InvalidSignatureException",
+        "MissingAuthenticationTokenException",
+        "ServiceUnavailableException",
+        "ThrottlingException",
+        "UnrecognizedClientException",
+    },
+    "query": {
+        "AccessDenied",
+        "ExpiredToken",
+        "IncompleteSignature",
+        "InternalFailure",
+        "InvalidAction",
+        "InvalidClientTokenId",
+        "InvalidParameterValue",
+        "MissingAuthenticationToken",
+        "MissingParameter",
+        "ServiceUnavailable",
+        "SignatureDoesNotMatch",
+        "Throttling",
+        "ValidationError",
+    },
+}
+
+# Errors AWS answers although the model does not declare them for the operation, each
+# with the reason it is known. botocore raises ClientError with the code all the same.
+UNDECLARED_BUT_AWS = {
+    # eks-auth-facts.md (public bug reports): ListAssociatedAccessPolicies on an EC2_LINUX
+    # entry → 400 InvalidParameterException 'This operation can only be performed on Access
+    # Entries with a type of "STANDARD".' The model lists no InvalidParameterException here.
+    ("eks", "ListAssociatedAccessPolicies", "InvalidParameterException"): 400,
+    # terraform-aws-modules/terraform-aws-eks#793: creating a node group on a cluster that
+    # does not exist → ResourceNotFoundException "No cluster found for name: …"; the model
+    # lists no ResourceNotFoundException for CreateNodegroup.
+    ("eks", "CreateNodegroup", "ResourceNotFoundException"): 404,
+}
+
+ARN_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):[a-z0-9-]+:[a-z0-9-]*:(\d{12}|aws)?:\S+$")
+ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+# 2001-09-09 .. 2100-01-01 in seconds: a milliseconds value falls outside.
+EPOCH_MIN, EPOCH_MAX = 1_000_000_000, 4_102_444_800
+
+
+def _implemented_operations():
+    """The operations the simulator serves, read from its source."""
+    src = ROOT / "crates" / "eks-sim-server" / "src"
+    eks_rs = (src / "eks.rs").read_text()
+    block = re.search(r"pub const OPERATIONS: &\[&str\] = &\[(.*?)\];", eks_rs, re.S).group(1)
+    ops = {("eks", o) for o in re.findall(r'"(\w+)"', block)}
+    sts_iam = (src / "sts_iam.rs").read_text()
+    for svc, fn in (("sts", "sts_op"), ("iam", "iam_op")):
+        body = re.search(rf"pub fn {fn}\(.*?\{{(.*?)\n\}}", sts_iam, re.S).group(1)
+        ops |= {(svc, o) for o in re.findall(r'"(\w+)"', body)}
+    return ops
+
+
+# ---------------------------------------------------------------------------------------
+# Shape walkers. Each appends "path: problem" strings to `out`.
+
+
+def _scalar_checks(shape, value, path, out, member_name):
+    if shape.type_name == "string":
+        enum = shape.enum
+        if enum and value not in enum:
+            out.append(f"{path}: {value!r} is not one of the model's enum values {enum}")
+        meta = shape.metadata
+        if "min" in meta and len(value) < meta["min"]:
+            out.append(f"{path}: length {len(value)} < min {meta['min']}")
+        if "max" in meta and len(value) > meta["max"]:
+            out.append(f"{path}: length {len(value)} > max {meta['max']}")
+        if "pattern" in meta:
+            try:
+                if not re.fullmatch(meta["pattern"], value):
+                    out.append(f"{path}: {value!r} does not match pattern {meta['pattern']!r}")
+            except re.error:
+                pass
+        looks_arn = (
+            member_name in ("arn", "Arn")
+            or member_name.endswith(("Arn", "ARN"))
+            or shape.name.lower() in ("arntype", "arn")
+        )
+        if looks_arn and not ARN_RE.match(value):
+            out.append(f"{path}: {value!r} is not a well-formed ARN")
+
+
+def check_json(shape, value, path, out, member_name=""):
+    t = shape.type_name
+    if t == "structure":
+        if not isinstance(value, dict):
+            out.append(f"{path}: expected object, got {type(value).__name__}")
+            return
+        if shape.metadata.get("document"):
+            return
+        by_wire = {}
+        for name, m in shape.members.items():
+            if m.serialization.get("location") in ("header", "headers", "statusCode", "uri", "querystring"):
+                continue
+            by_wire[m.serialization.get("name", name)] = (name, m)
+        for k, v in value.items():
+            if k not in by_wire:
+                out.append(f"{path}: stray member {k!r} (not in {shape.name})")
+                continue
+            if v is None:
+                out.append(f"{path}.{k}: null (AWS omits absent members)")
+                continue
+            name, m = by_wire[k]
+            check_json(m, v, f"{path}.{k}", out, name)
+        for req in shape.required_members:
+            wire = shape.members[req].serialization.get("name", req)
+            if wire not in value:
+                out.append(f"{path}: required member {req!r} missing")
+    elif t == "list":
+        if not isinstance(value, list):
+            out.append(f"{path}: expected list, got {type(value).__name__}")
+            return
+        for i, v in enumerate(value):
+            check_json(shape.member, v, f"{path}[{i}]", out, member_name)
+        meta = shape.metadata
+        if "min" in meta and len(value) < meta["min"]:
+            out.append(f"{path}: {len(value)} items < min {meta['min']}")
+    elif t == "map":
+        if not isinstance(value, dict):
+            out.append(f"{path}: expected map, got {type(value).__name__}")
+            return
+        for k, v in value.items():
+            check_json(shape.key, k, f"{path}<key {k}>", out)
+            check_json(shape.value, v, f"{path}[{k!r}]", out)
+    elif t == "string":
+        if shape.serialization.get("jsonvalue"):
+            return
+        if not isinstance(value, str):
+            out.append(f"{path}: expected string, got {type(value).__name__} {value!r}")
+            return
+        _scalar_checks(shape, value, path, out, member_name)
+    elif t in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            out.append(f"{path}: expected integer, got {type(value).__name__} {value!r}")
+        else:
+            meta = shape.metadata
+            if "min" in meta and value < meta["min"]:
+                out.append(f"{path}: {value} < min {meta['min']}")
+            if "max" in meta and value > meta["max"]:
+                out.append(f"{path}: {value} > max {meta['max']}")
+    elif t in ("double", "float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            out.append(f"{path}: expected number, got {type(value).__name__}")
+    elif t == "boolean":
+        if not isinstance(value, bool):
+            out.append(f"{path}: expected boolean, got {type(value).__name__} {value!r}")
+    elif t == "timestamp":
+        fmt = shape.serialization.get("timestampFormat", "unixTimestamp")
+        if fmt == "unixTimestamp":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                out.append(f"{path}: expected epoch seconds, got {value!r}")
+            elif not EPOCH_MIN <= value <= EPOCH_MAX:
+                out.append(f"{path}: {value} is not a plausible epoch-seconds timestamp")
+        elif not (isinstance(value, str) and ISO_RE.match(value)):
+            out.append(f"{path}: expected {fmt} timestamp, got {value!r}")
+    elif t == "blob":
+        if not isinstance(value, str):
+            out.append(f"{path}: expected base64 string")
+    else:
+        out.append(f"{path}: unhandled shape type {t}")
+
+
+def _local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+def check_xml(shape, el, path, out, member_name=""):
+    t = shape.type_name
+    children = list(el)
+    if t == "structure":
+        by_wire = {m.serialization.get("name", n): (n, m) for n, m in shape.members.items()}
+        seen = set()
+        for c in children:
+            k = _local(c.tag)
+            if k not in by_wire:
+                out.append(f"{path}: stray element <{k}> (not in {shape.name})")
+                continue
+            if k in seen and not by_wire[k][1].serialization.get("flattened"):
+                out.append(f"{path}: element <{k}> repeated")
+            seen.add(k)
+            name, m = by_wire[k]
+            check_xml(m, c, f"{path}.{k}", out, name)
+        for req in shape.required_members:
+            if shape.members[req].serialization.get("name", req) not in seen:
+                out.append(f"{path}: required member {req!r} missing")
+        if (el.text or "").strip():
+            out.append(f"{path}: structure has text {el.text.strip()!r}")
+        return
+    if children and t not in ("list", "map"):
+        out.append(f"{path}: scalar {t} has child elements")
+        return
+    text = el.text or ""
+    if t == "list":
+        item = shape.member.serialization.get("name", "member")
+        for i, c in enumerate(children):
+            if _local(c.tag) != item:
+                out.append(f"{path}: list item <{_local(c.tag)}>, expected <{item}>")
+            check_xml(shape.member, c, f"{path}[{i}]", out, member_name)
+    elif t == "map":
+        for i, c in enumerate(children):
+            if _local(c.tag) != "entry":
+                out.append(f"{path}: map item <{_local(c.tag)}>, expected <entry>")
+                continue
+            kv = {_local(x.tag): x for x in c}
+            if set(kv) != {"key", "value"}:
+                out.append(f"{path}[{i}]: map entry has {sorted(kv)}")
+                continue
+            check_xml(shape.key, kv["key"], f"{path}<key>", out)
+            check_xml(shape.value, kv["value"], f"{path}[{kv['key'].text!r}]", out)
+    elif t == "string":
+        _scalar_checks(shape, text, path, out, member_name)
+    elif t in ("integer", "long"):
+        if not re.fullmatch(r"-?\d+", text):
+            out.append(f"{path}: expected integer, got {text!r}")
+        else:
+            meta = shape.metadata
+            if "min" in meta and int(text) < meta["min"]:
+                out.append(f"{path}: {text} < min {meta['min']}")
+            if "max" in meta and int(text) > meta["max"]:
+                out.append(f"{path}: {text} > max {meta['max']}")
+    elif t == "boolean":
+        if text not in ("true", "false"):
+            out.append(f"{path}: expected true/false, got {text!r}")
+    elif t == "timestamp":
+        if not ISO_RE.match(text):
+            out.append(f"{path}: expected ISO 8601 timestamp, got {text!r}")
+    else:
+        out.append(f"{path}: unhandled shape type {t}")
+
+
+# ---------------------------------------------------------------------------------------
+# The checker: boto3 clients whose every answer is validated.
+
+
+class Checker:
+    def __init__(self, sim):
+        self.sim = sim
+        self.session = botocore.session.get_session()
+        self.models = {s: self.session.get_service_model(s) for s in ("eks", "sts", "iam")}
+        self.problems = []
+        self.ok_ops = set()
+        self.err_ops = {}
+        self._last = None
+        self._clients = {}
+
+    def client(self, service, **kw):
+        key = (service, tuple(sorted(kw.items())))
+        if key not in self._clients:
+            c = self.sim.client(service, **kw)
+            c.meta.events.register("after-call", self._capture)
+            self._clients[key] = c
+        return self._clients[key]
+
+    def raw_client(self, service):
+        """A client that skips botocore's own input validation (to send what it refuses)."""
+        key = (service, "raw")
+        if key not in self._clients:
+            c = self.sim.client(
+                service,
+                config=Config(
+                    retries={"total_max_attempts": 1, "mode": "standard"},
+                    parameter_validation=False,
+                ),
+            )
+            c.meta.events.register("after-call", self._capture)
+            self._clients[key] = c
+        return self._clients[key]
+
+    def _capture(self, http_response, parsed, model, **kw):
+        self._last = (http_response, parsed, model)
+        try:
+            self._validate(http_response, model)
+        except Exception as e:  # a validator bug must show, not hide the answer
+            self.problems.append(f"{model.name}: validator crashed: {e!r}")
+
+    def _validate(self, http, op):
+        service = op.service_model.endpoint_prefix
+        protocol = op.service_model.protocol
+        where = f"{service}:{op.name}"
+        rid = http.headers.get("x-amzn-requestid")
+        if not rid:
+            self.problems.append(f"{where}: no x-amzn-RequestId header")
+        if http.status_code < 300:
+            self.ok_ops.add((service, op.name))
+            out = []
+            if protocol == "rest-json":
+                ctype = http.headers.get("content-type", "")
+                if not ctype.startswith("application/json"):
+                    out.append(f"content-type {ctype!r}")
+                body = json.loads(http.content or b"{}")
+                if op.output_shape is not None:
+                    check_json(op.output_shape, body, op.name, out)
+                elif body != {}:
+                    out.append(f"no output shape, body {body!r}")
+            else:
+                root = ET.fromstring(http.content)
+                if _local(root.tag) != f"{op.name}Response":
+                    out.append(f"root <{_local(root.tag)}>")
+                ns = root.tag[1:].split("}")[0] if root.tag.startswith("{") else ""
+                want_ns = f"https://{service}.amazonaws.com/doc/{op.service_model.api_version}/"
+                if ns != want_ns:
+                    out.append(f"xmlns {ns!r}, expected {want_ns!r}")
+                kids = {_local(c.tag): c for c in root}
+                wrapper = op.output_shape.serialization.get("resultWrapper") if op.output_shape else None
+                expect = {"ResponseMetadata"} | ({wrapper} if wrapper else set())
+                if set(kids) != expect:
+                    out.append(f"response children {sorted(kids)}, expected {sorted(expect)}")
+                meta = kids.get("ResponseMetadata")
+                if meta is None or [(_local(c.tag), c.text) for c in meta] != [("RequestId", rid)]:
+                    out.append("ResponseMetadata must hold exactly the RequestId of the header")
+                if wrapper and wrapper in kids:
+                    check_xml(op.output_shape, kids[wrapper], op.name, out)
+            self.problems += [f"{where}: {p}" for p in out]
+        else:
+            self._validate_error(http, op, service, protocol, where)
+
+    def _validate_error(self, http, op, service, protocol, where):
+        declared = {}
+        for e in op.error_shapes:
+            meta = e.metadata.get("error", {})
+            declared[meta.get("code", e.name)] = (e, meta)
+        out = []
+        if protocol == "rest-json":
+            body = json.loads(http.content or b"{}")
+            header = http.headers.get("x-amzn-errortype")
+            if header is None:
+                out.append("no x-amzn-ErrorType header")
+                return
+            if not re.fullmatch(r"[A-Za-z]+(:\S+)?", header):
+                out.append(f"x-amzn-ErrorType {header!r} is not 'Code' or 'Code:URI'")
+            code = header.split(":", 1)[0]
+            if "__type" in body and body["__type"].rsplit("#", 1)[-1] != code:
+                out.append(f"__type {body['__type']!r} disagrees with header {code!r}")
+            if not isinstance(body.get("message"), str) or not body["message"]:
+                out.append(f"{code}: no message in body {body!r}")
+            if code in declared:
+                shape, meta = declared[code]
+                check_json(shape, {k: v for k, v in body.items() if k != "__type"}, code, out)
+            sender = None
+        else:
+            root = ET.fromstring(http.content)
+            if _local(root.tag) != "ErrorResponse":
+                out.append(f"error root <{_local(root.tag)}>")
+            kids = {_local(c.tag): c for c in root}
+            if set(kids) != {"Error", "RequestId"}:
+                out.append(f"ErrorResponse children {sorted(kids)}")
+            if kids.get("RequestId") is not None and kids["RequestId"].text != http.headers.get("x-amzn-requestid"):
+                out.append("RequestId differs from the x-amzn-RequestId header")
+            err = {_local(c.tag): (c.text or "") for c in kids.get("Error", [])}
+            if set(err) - {"Type", "Code", "Message"} or not {"Type", "Code"} <= set(err):
+                out.append(f"Error members {sorted(err)}")
+            code = err.get("Code", "")
+            sender = err.get("Type")
+            if sender not in ("Sender", "Receiver"):
+                out.append(f"Error Type {sender!r}")
+        if code in declared:
+            shape, meta = declared[code]
+            want = meta.get("httpStatusCode")
+            if want is not None and want != http.status_code:
+                out.append(f"{code}: status {http.status_code}, model says {want}")
+            if sender is not None:
+                want_sender = "Sender" if meta.get("senderFault") else "Receiver"
+                if sender != want_sender:
+                    out.append(f"{code}: Type {sender}, model says {want_sender}")
+        elif (service, op.name, code) in UNDECLARED_BUT_AWS:
+            want = UNDECLARED_BUT_AWS[(service, op.name, code)]
+            if want != http.status_code:
+                out.append(f"{code}: status {http.status_code}, AWS answers {want}")
+        elif code not in COMMON_ERRORS[protocol]:
+            out.append(f"error {code!r} is not declared for the operation (declared: {sorted(declared)})")
+        self.err_ops.setdefault((service, op.name), set()).add(code)
+        self.problems += [f"{where}: {p}" for p in out]
+
+    # -- calls
+
+    def ok(self, service, method, client=None, **kw):
+        c = client or self.client(service)
+        return getattr(c, method)(**kw)
+
+    def err(self, service, method, code, client=None, **kw):
+        c = client or self.client(service)
+        with pytest.raises(ClientError) as ei:
+            getattr(c, method)(**kw)
+        got = ei.value.response["Error"]["Code"]
+        if got != code:
+            self.problems.append(f"{service}:{method}({kw}): answered {got}, expected {code}")
+        return ei.value.response
+
+    def assert_clean(self):
+        assert not self.problems, "model discrepancies:\n  " + "\n  ".join(self.problems)
+
+
+@pytest.fixture(scope="module")
+def checker(sim):
+    return Checker(sim)
+
+
+@pytest.fixture(scope="module")
+def roles(checker):
+    out = {}
+    for key, path in [("cluster", "/"), ("nodes", "/"), ("karpenter", "/"), ("dev", "/development/apps/")]:
+        r = checker.ok("iam", "create_role", RoleName=unique(f"shape-{key}-"), Path=path,
+                       AssumeRolePolicyDocument=TRUST)
+        out[key] = r["Role"]["Arn"]
+    return out
+
+
+def _cluster(checker, roles, mode=None, **extra):
+    name = unique("shape")
+    kw = dict(name=name, roleArn=roles["cluster"], resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]})
+    if mode:
+        kw["accessConfig"] = {"authenticationMode": mode}
+    kw.update(extra)
+    checker.ok("eks", "create_cluster", **kw)
+    return name
+
+
+# ---------------------------------------------------------------------------------------
+# Tests
+
+
+def test_eks_success_shapes(checker, roles, sim):
+    eks = "eks"
+    name = _cluster(checker, roles, tags={"team": "a"}, version="1.31",
+                    clientRequestToken=unique("tok"),
+                    resourcesVpcConfig={"subnetIds": ["subnet-1"], "securityGroupIds": ["sg-1"],
+                                        "endpointPublicAccess": True, "endpointPrivateAccess": False,
+                                        "publicAccessCidrs": ["0.0.0.0/0"]},
+                    logging={"clusterLogging": [{"types": ["api", "audit"], "enabled": True}]},
+                    kubernetesNetworkConfig={"serviceIpv4Cidr": "10.100.0.0/16"})
+    checker.ok(eks, "describe_cluster", name=name)
+    checker.ok(eks, "list_clusters")
+    checker.ok(eks, "create_nodegroup", clusterName=name, nodegroupName="ng", subnets=["subnet-1"],
+               nodeRole=roles["nodes"], scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 2},
+               instanceTypes=["m5.large"], amiType="AL2_x86_64", capacityType="ON_DEMAND",
+               diskSize=20, labels={"a": "b"}, tags={"t": "v"})
+    checker.ok(eks, "describe_nodegroup", clusterName=name, nodegroupName="ng")
+    checker.ok(eks, "list_nodegroups", clusterName=name)
+    upd = checker.ok(eks, "update_cluster_config", name=name,
+                     accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})["update"]
+    checker.ok(eks, "describe_update", name=name, updateId=upd["id"])
+    checker.ok(eks, "list_updates", name=name)
+    checker.ok(eks, "describe_cluster", name=name)
+    checker.ok(eks, "create_access_entry", clusterName=name, principalArn=roles["dev"],
+               kubernetesGroups=["viewers"], username="dev-user", tags={"rack": "r1"}, type="STANDARD")
+    checker.ok(eks, "create_access_entry", clusterName=name, principalArn=roles["karpenter"], type="EC2_LINUX")
+    checker.ok(eks, "describe_access_entry", clusterName=name, principalArn=roles["dev"])
+    checker.ok(eks, "describe_access_entry", clusterName=name, principalArn=roles["nodes"])
+    checker.ok(eks, "list_access_entries", clusterName=name)
+    checker.ok(eks, "associate_access_policy", clusterName=name, principalArn=roles["dev"],
+               policyArn=VIEW_POLICY, accessScope={"type": "namespace", "namespaces": ["dev"]})
+    checker.ok(eks, "list_associated_access_policies", clusterName=name, principalArn=roles["dev"])
+    checker.ok(eks, "list_associated_access_policies", clusterName=name, principalArn=DEFAULT_ROLE_ARN)
+    checker.ok(eks, "list_access_entries", clusterName=name, associatedPolicyArn=VIEW_POLICY)
+    checker.ok(eks, "update_access_entry", clusterName=name, principalArn=roles["dev"],
+               kubernetesGroups=["editors"], username="dev2")
+    checker.ok(eks, "list_access_policies")
+    checker.ok(eks, "disassociate_access_policy", clusterName=name, principalArn=roles["dev"],
+               policyArn=VIEW_POLICY)
+    checker.ok(eks, "delete_access_entry", clusterName=name, principalArn=roles["dev"])
+    checker.ok(eks, "delete_nodegroup", clusterName=name, nodegroupName="ng")
+    checker.ok(eks, "delete_cluster", name=name)
+    # A cluster in another partition, and one made with every accessConfig member.
+    cn = checker.client(eks, region="cn-north-1")
+    cn_name = unique("shape-cn")
+    checker.ok(eks, "create_cluster", client=cn, name=cn_name,
+               roleArn=roles["cluster"].replace("arn:aws:", "arn:aws-cn:"),
+               resourcesVpcConfig={"subnetIds": ["s"]},
+               accessConfig={"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": True})
+    checker.ok(eks, "describe_cluster", client=cn, name=cn_name)
+    checker.ok(eks, "list_access_policies", client=cn)
+    # Slow paths: CREATING cluster, InProgress update.
+    sim.set_settings(cluster_create_ms=60_000)
+    try:
+        slow = _cluster(checker, roles)
+        checker.ok(eks, "describe_cluster", name=slow)
+    finally:
+        sim.set_settings(cluster_create_ms=0)
+    sim.set_settings(update_ms=60_000)
+    try:
+        other = _cluster(checker, roles)
+        u = checker.ok(eks, "update_cluster_config", name=other,
+                       accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})["update"]
+        checker.ok(eks, "describe_update", name=other, updateId=u["id"])
+        checker.ok(eks, "describe_cluster", name=other)
+    finally:
+        sim.set_settings(update_ms=0)
+
+    served = {op for svc, op in _implemented_operations() if svc == "eks"}
+    missed = served - {op for svc, op in checker.ok_ops if svc == "eks"}
+    assert not missed, f"EKS operations never validated on success: {sorted(missed)}"
+    checker.assert_clean()
+
+
+def test_eks_error_shapes(checker, roles, sim):
+    eks = "eks"
+    cm = _cluster(checker, roles)  # CONFIG_MAP
+    api = _cluster(checker, roles, mode="API")
+    ghost = unique("ghost")
+    checker.ok(eks, "create_access_entry", clusterName=api, principalArn=roles["nodes"], type="EC2_LINUX")
+    checker.ok(eks, "create_nodegroup", clusterName=api, nodegroupName="ng", subnets=["s"], nodeRole=roles["nodes"])
+
+    E = checker.err
+    # clusters
+    E(eks, "create_cluster", "ResourceInUseException", name=api, roleArn=roles["cluster"],
+      resourcesVpcConfig={"subnetIds": ["s"]})
+    E(eks, "create_cluster", "InvalidParameterException", name="bad.name", roleArn=roles["cluster"],
+      resourcesVpcConfig={"subnetIds": ["s"]})
+    E(eks, "create_cluster", "InvalidParameterException", name=unique("r"),
+      roleArn=f"arn:aws:iam::{ACCOUNT}:role/missing", resourcesVpcConfig={"subnetIds": ["s"]})
+    E(eks, "describe_cluster", "ResourceNotFoundException", name=ghost)
+    E(eks, "delete_cluster", "ResourceNotFoundException", name=ghost)
+    E(eks, "delete_cluster", "ResourceInUseException", name=api)
+    E(eks, "list_clusters", "InvalidParameterException", nextToken="not-a-token")
+    E(eks, "list_clusters", "InvalidParameterException", client=checker.raw_client(eks), maxResults=0)
+    E(eks, "list_clusters", "InvalidParameterException", maxResults=101)
+    # updates
+    E(eks, "update_cluster_config", "ResourceNotFoundException", name=ghost,
+      accessConfig={"authenticationMode": "API"})
+    E(eks, "update_cluster_config", "InvalidParameterException", name=cm,
+      accessConfig={"authenticationMode": "API"})
+    E(eks, "update_cluster_config", "InvalidParameterException", name=api,
+      accessConfig={"authenticationMode": "CONFIG_MAP"})
+    E(eks, "describe_update", "ResourceNotFoundException", name=api, updateId="00000000-0000-0000-0000-000000000000")
+    E(eks, "describe_update", "ResourceNotFoundException", name=ghost, updateId="00000000-0000-0000-0000-000000000000")
+    E(eks, "list_updates", "ResourceNotFoundException", name=ghost)
+    E(eks, "list_updates", "InvalidParameterException", name=api, nextToken="bogus")
+    sim.set_settings(update_ms=60_000)
+    try:
+        busy = _cluster(checker, roles)
+        checker.ok(eks, "update_cluster_config", name=busy, accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})
+        E(eks, "update_cluster_config", "ResourceInUseException", name=busy,
+          accessConfig={"authenticationMode": "API"})
+    finally:
+        sim.set_settings(update_ms=0)
+    # access entries
+    for call, kw in (
+        ("create_access_entry", {}),
+        ("describe_access_entry", {}),
+        ("list_access_entries", None),
+        ("update_access_entry", {"kubernetesGroups": ["x"]}),
+        ("delete_access_entry", {}),
+        ("associate_access_policy", {"policyArn": VIEW_POLICY, "accessScope": {"type": "cluster"}}),
+        ("disassociate_access_policy", {"policyArn": VIEW_POLICY}),
+        ("list_associated_access_policies", {}),
+    ):
+        args = {"clusterName": cm}
+        if kw is not None:
+            args.update(principalArn=roles["dev"], **kw)
+        E(eks, call, "InvalidRequestException", **args)
+        args["clusterName"] = ghost
+        E(eks, call, "ResourceNotFoundException", **args)
+    E(eks, "create_access_entry", "ResourceInUseException", clusterName=api, principalArn=DEFAULT_ROLE_ARN)
+    E(eks, "create_access_entry", "InvalidParameterException", clusterName=api,
+      principalArn=f"arn:aws:sts::{ACCOUNT}:assumed-role/ConvoxAdmin/convox")
+    E(eks, "create_access_entry", "InvalidParameterException", clusterName=api, principalArn="garbage")
+    E(eks, "create_access_entry", "InvalidParameterException", clusterName=api, principalArn=roles["karpenter"],
+      type="EC2_LINUX", kubernetesGroups=["x"])
+    E(eks, "create_access_entry", "InvalidParameterException", clusterName=api, principalArn=roles["karpenter"],
+      type="NOT_A_TYPE")
+    E(eks, "describe_access_entry", "ResourceNotFoundException", clusterName=api, principalArn=roles["dev"])
+    E(eks, "update_access_entry", "ResourceNotFoundException", clusterName=api, principalArn=roles["dev"],
+      kubernetesGroups=["x"])
+    E(eks, "update_access_entry", "InvalidParameterException", clusterName=api, principalArn=roles["nodes"],
+      kubernetesGroups=["x"])
+    E(eks, "delete_access_entry", "ResourceNotFoundException", clusterName=api, principalArn=roles["dev"])
+    E(eks, "list_access_entries", "InvalidParameterException", clusterName=api, nextToken="bogus")
+    # access policies
+    E(eks, "associate_access_policy", "InvalidParameterException", clusterName=api, principalArn=roles["nodes"],
+      policyArn=VIEW_POLICY, accessScope={"type": "cluster"})
+    E(eks, "associate_access_policy", "ResourceNotFoundException", clusterName=api, principalArn=roles["dev"],
+      policyArn=VIEW_POLICY, accessScope={"type": "cluster"})
+    E(eks, "associate_access_policy", "InvalidParameterException", clusterName=api, principalArn=DEFAULT_ROLE_ARN,
+      policyArn=VIEW_POLICY, accessScope={"type": "namespace", "namespaces": []})
+    E(eks, "associate_access_policy", "InvalidParameterException", clusterName=api, principalArn=DEFAULT_ROLE_ARN,
+      policyArn=VIEW_POLICY, accessScope={"type": "cluster", "namespaces": ["dev"]})
+    E(eks, "associate_access_policy", "InvalidParameterException", clusterName=api, principalArn=DEFAULT_ROLE_ARN,
+      policyArn="arn:aws:eks::aws:cluster-access-policy/NoSuchPolicy", accessScope={"type": "cluster"})
+    E(eks, "list_associated_access_policies", "InvalidParameterException", clusterName=api,
+      principalArn=roles["nodes"])
+    E(eks, "list_associated_access_policies", "ResourceNotFoundException", clusterName=api,
+      principalArn=roles["dev"])
+    E(eks, "disassociate_access_policy", "ResourceNotFoundException", clusterName=api,
+      principalArn=roles["dev"], policyArn=VIEW_POLICY)
+    # node groups
+    E(eks, "create_nodegroup", "ResourceInUseException", clusterName=api, nodegroupName="ng", subnets=["s"],
+      nodeRole=roles["nodes"])
+    E(eks, "create_nodegroup", "ResourceNotFoundException", clusterName=ghost, nodegroupName="ng",
+      subnets=["s"], nodeRole=roles["nodes"])
+    E(eks, "describe_nodegroup", "ResourceNotFoundException", clusterName=api, nodegroupName="nope")
+    E(eks, "list_nodegroups", "ResourceNotFoundException", clusterName=ghost)
+    E(eks, "delete_nodegroup", "ResourceNotFoundException", clusterName=api, nodegroupName="nope")
+    # common errors: throttling and an unknown key
+    sim.set_settings(throttle_rate=0.001, throttle_burst=1)
+    try:
+        checker.ok(eks, "list_access_policies")
+        E(eks, "list_access_policies", "ThrottlingException")
+    finally:
+        sim.set_settings(throttle_rate=0, throttle_burst=0)
+    E(eks, "list_clusters", "UnrecognizedClientException",
+      client=checker.client(eks, access_key_id="AKIAUNKNOWNUNKNOWN00", session_token=None))
+    checker.assert_clean()
+
+
+def test_sts_iam_shapes(checker, sim):
+    E = checker.err
+    checker.ok("sts", "get_caller_identity")
+    name = unique("shape-role-")
+    role = checker.ok("iam", "create_role", RoleName=name, Path="/team/a/", AssumeRolePolicyDocument=TRUST,
+                      Description="d", MaxSessionDuration=7200, Tags=[{"Key": "k", "Value": "v"}])["Role"]
+    checker.ok("iam", "get_role", RoleName=name)
+    checker.ok("iam", "list_roles", PathPrefix="/team/")
+    creds = checker.ok("sts", "assume_role", RoleArn=role["Arn"], RoleSessionName="s1",
+                       DurationSeconds=900)["Credentials"]
+    assumed = checker.client("sts", access_key_id=creds["AccessKeyId"],
+                             secret_access_key=creds["SecretAccessKey"],
+                             session_token=creds["SessionToken"])
+    checker.ok("sts", "get_caller_identity", client=assumed)
+    user = unique("shape-user-")
+    checker.ok("iam", "create_user", UserName=user, Path="/people/", Tags=[{"Key": "k", "Value": "v"}])
+    checker.ok("iam", "get_user", UserName=user)
+    key = checker.ok("iam", "create_access_key", UserName=user)["AccessKey"]
+    as_user = checker.client("iam", access_key_id=key["AccessKeyId"],
+                             secret_access_key=key["SecretAccessKey"], session_token=None)
+    checker.ok("iam", "get_user", client=as_user)
+    checker.ok("iam", "delete_role", RoleName=name)
+
+    dup = unique("shape-dup-")
+    checker.ok("iam", "create_role", RoleName=dup, AssumeRolePolicyDocument=TRUST)
+    E("iam", "create_role", "EntityAlreadyExists", RoleName=dup, AssumeRolePolicyDocument=TRUST)
+    E("iam", "create_role", "MalformedPolicyDocument", RoleName=unique("m-"), AssumeRolePolicyDocument="{not json")
+    E("iam", "create_role", "ValidationError", RoleName="bad name!", AssumeRolePolicyDocument=TRUST)
+    E("iam", "get_role", "NoSuchEntity", RoleName=name)
+    E("iam", "delete_role", "NoSuchEntity", RoleName=name)
+    E("iam", "create_user", "EntityAlreadyExists", UserName=user)
+    E("iam", "get_user", "NoSuchEntity", UserName=unique("nobody-"))
+    E("iam", "create_access_key", "NoSuchEntity", UserName=unique("nobody-"))
+    E("iam", "list_roles", "ValidationError", client=checker.raw_client("iam"), MaxItems=0)
+    E("sts", "assume_role", "AccessDenied", RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}", RoleSessionName="s2")
+    E("sts", "assume_role", "ValidationError", RoleArn=role["Arn"], RoleSessionName="bad name!")
+    E("sts", "assume_role", "ValidationError", client=checker.raw_client("sts"), RoleArn=role["Arn"],
+      RoleSessionName="s2", DurationSeconds=100)
+    E("sts", "get_caller_identity", "InvalidClientTokenId",
+      client=checker.client("sts", access_key_id="AKIAUNKNOWNUNKNOWN00", session_token=None))
+    E("iam", "get_role", "SignatureDoesNotMatch", RoleName=dup,
+      client=checker.client("iam", secret_access_key="wrong"))
+
+    for svc in ("sts", "iam"):
+        served = {op for s, op in _implemented_operations() if s == svc}
+        missed = served - {op for s, op in checker.ok_ops if s == svc}
+        assert not missed, f"{svc} operations never validated on success: {sorted(missed)}"
+    checker.assert_clean()
+
+
+def _paginate_all(checker, service, op_name, kw, page_size):
+    """Pages through `op_name` with the paginator's own tokens; returns (items, pages)."""
+    pm = checker.session.get_paginator_model(service).get_paginator(op_name)
+    client = checker.client(service)
+    method = getattr(client, botocore.xform_name(op_name))
+    in_tok, out_tok, limit, result = pm["input_token"], pm["output_token"], pm["limit_key"], pm["result_key"]
+    items, pages, token = [], 0, None
+    while True:
+        args = dict(kw, **{limit: page_size})
+        if token is not None:
+            args[in_tok] = token
+        page = method(**args)
+        pages += 1
+        items += page[result]
+        assert len(page[result]) <= page_size, f"{op_name}: page larger than {limit}"
+        more = page.get(pm.get("more_results", out_tok))
+        token = page.get(out_tok)
+        if "more_results" in pm:
+            assert bool(token) == bool(more), f"{op_name}: {pm['more_results']}={more} but token={token!r}"
+        if not token:
+            break
+        assert isinstance(token, str) and token, f"{op_name}: token {token!r}"
+        assert pages < 1000
+    return items, pages
+
+
+def test_pagination_tokens(checker, roles):
+    api = _cluster(checker, roles, mode="API")
+    for k in ("dev", "nodes", "karpenter"):
+        checker.ok("eks", "create_access_entry", clusterName=api, principalArn=roles[k])
+    for i in range(3):
+        checker.ok("eks", "create_nodegroup", clusterName=api, nodegroupName=f"ng{i}", subnets=["s"],
+                   nodeRole=roles["nodes"])
+    checker.ok("eks", "associate_access_policy", clusterName=api, principalArn=roles["dev"],
+               policyArn=VIEW_POLICY, accessScope={"type": "cluster"})
+    checker.ok("eks", "associate_access_policy", clusterName=api, principalArn=roles["dev"],
+               policyArn=ADMIN_POLICY, accessScope={"type": "cluster"})
+    for _ in range(3):
+        checker.ok("iam", "create_role", RoleName=unique("shape-page-"), Path="/shape-page/",
+                   AssumeRolePolicyDocument=TRUST)
+    cases = [
+        ("eks", "ListClusters", {}),
+        ("eks", "ListAccessEntries", {"clusterName": api}),
+        ("eks", "ListNodegroups", {"clusterName": api}),
+        ("eks", "ListAccessPolicies", {}),
+        ("eks", "ListAssociatedAccessPolicies", {"clusterName": api, "principalArn": roles["dev"]}),
+        ("iam", "ListRoles", {"PathPrefix": "/shape-page/"}),
+    ]
+    served = _implemented_operations()
+    paginated = {
+        (svc, op) for svc in ("eks", "sts", "iam")
+        for op in checker.session.get_paginator_model(svc)._paginator_config
+    } & served
+    paginated.discard(("eks", "ListUpdates"))  # checked below: one update per cluster here
+    assert paginated <= {(s, o) for s, o, _ in cases}, f"paginated but untested: {paginated}"
+    for svc, op, kw in cases:
+        pm = checker.session.get_paginator_model(svc).get_paginator(op)
+        whole = getattr(checker.client(svc), botocore.xform_name(op))(**kw)[pm["result_key"]]
+        assert len(whole) >= 2, f"{op}: need at least two items to paginate"
+        items, pages = _paginate_all(checker, svc, op, kw, 1)
+        assert pages >= len(whole), f"{op}: {pages} pages for {len(whole)} items at size 1"
+        assert items == whole, f"{op}: pages give {items}, one call gives {whole}"
+    # ListUpdates: two updates on one cluster.
+    cm = _cluster(checker, roles)
+    checker.ok("eks", "update_cluster_config", name=cm, accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})
+    checker.ok("eks", "update_cluster_config", name=cm, accessConfig={"authenticationMode": "API"})
+    whole = checker.ok("eks", "list_updates", name=cm)["updateIds"]
+    items, pages = _paginate_all(checker, "eks", "ListUpdates", {"name": cm}, 1)
+    assert len(whole) == 2 and items == whole and pages >= 2
+    checker.assert_clean()
+
+
+def test_error_header_format_raw(sim):
+    """The EKS error wire itself, as the Rust SDK and botocore read it: the header names the
+    code, the body carries `message`, and the status is the model's."""
+    eks = sim.client("eks")
+    seen = {}
+
+    def grab(http_response, **kw):
+        seen["h"] = dict(http_response.headers)
+        seen["b"] = http_response.content
+        seen["s"] = http_response.status_code
+
+    eks.meta.events.register("after-call", grab)
+    with pytest.raises(ClientError):
+        eks.describe_cluster(name=unique("nope"))
+    headers = {k.lower(): v for k, v in seen["h"].items()}
+    assert seen["s"] == 404
+    assert headers["x-amzn-errortype"].split(":")[0] == "ResourceNotFoundException"
+    assert headers["content-type"].startswith("application/json")
+    body = json.loads(seen["b"])
+    assert set(body) <= {"message", "clusterName", "nodegroupName", "fargateProfileName", "addonName", "subscriptionId"}
+    assert body["message"].startswith("No cluster found")
+
+
+def test_validator_catches_known_bad_answers():
+    """The walkers themselves: each known-bad answer below must be reported."""
+    s = botocore.session.get_session()
+    eks = s.get_service_model("eks")
+    iam = s.get_service_model("iam")
+    desc = eks.operation_model("DescribeCluster").output_shape
+    bad_json = [
+        {"cluster": {"name": "x", "bogus": 1}},                        # stray member
+        {"cluster": {"createdAt": 1_700_000_000_000}},                 # ms, not seconds
+        {"cluster": {"status": "RUNNING"}},                            # not in the enum
+        {"cluster": {"arn": "cluster/x"}},                             # not an ARN
+        {"cluster": {"tags": {"k": 1}}},                               # map value type
+        {"cluster": {"resourcesVpcConfig": {"subnetIds": "s"}}},       # list expected
+        {"cluster": {"resourcesVpcConfig": {"endpointPublicAccess": "true"}}},
+        {"cluster": {"name": None}},                                   # null member
+    ]
+    for body in bad_json:
+        out = []
+        check_json(desc, body, "DescribeCluster", out)
+        assert out, f"not caught: {body}"
+    good = []
+    check_json(desc, {"cluster": {"name": "x", "createdAt": 1_700_000_000.5, "status": "ACTIVE",
+                                  "arn": f"arn:aws:eks:us-east-1:{ACCOUNT}:cluster/x"}}, "D", good)
+    assert good == []
+    get_role = iam.operation_model("GetRole").output_shape
+    for xml in (
+        "<GetRoleResult><Role><Bogus>1</Bogus></Role></GetRoleResult>",
+        "<GetRoleResult><Role><CreateDate>1700000000</CreateDate></Role></GetRoleResult>",
+        "<GetRoleResult><Role><MaxSessionDuration>x</MaxSessionDuration></Role></GetRoleResult>",
+        "<GetRoleResult><Role><Tags><Tag><Key>k</Key><Value>v</Value></Tag></Tags></Role></GetRoleResult>",
+    ):
+        out = []
+        check_xml(get_role, ET.fromstring(xml), "GetRole", out)
+        assert out, f"not caught: {xml}"
