@@ -467,11 +467,14 @@ async fn install_with(
             .apply_to(&Params::default())
     };
     let first = reconcile::snapshot(&conn.aws, &ra, &planned, Some(&caller)).await?;
+    // The lock is held from before the rack exists until its change is closed: a run on the
+    // new rack in between would take a pending install for an interrupted one (closing it
+    // and making this install's finish fail) or interleave with its reconcile.
+    let _lock = take_lock(store, &name, "install", progress)?;
     let (id, changes) = store
         .begin_install(&new, params, &caller.arn)
         .map_err(store_err)?;
     let res = async {
-        let _lock = take_lock(store, &name, "install", progress)?;
         if !changes.changes.is_empty() {
             reconcile::converge_from(&conn.aws, &ra, &planned, first, CONVERGE_DEADLINE).await?;
         }

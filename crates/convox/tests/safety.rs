@@ -82,7 +82,11 @@ async fn entry_failure_after_the_switch_is_recorded_and_a_rerun_finishes() {
         .filter(|l| l.starts_with("ERROR: "))
         .collect();
     assert_eq!(errors.len(), 1, "{}", r.stderr);
-    assert!(errors[0].contains("half"), "names the cluster: {}", errors[0]);
+    assert!(
+        errors[0].contains("half"),
+        "names the cluster: {}",
+        errors[0]
+    );
     assert!(
         errors[0].contains(&nodes_role("half")),
         "names the principal: {}",
