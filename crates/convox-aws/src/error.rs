@@ -146,14 +146,22 @@ where
 /// Errors of the adapter as the binary shows them.
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
-    #[error("cannot reach {endpoint} ({op}: {detail}); check the endpoint/network (for a local rack, is `convox sim serve` running?)")]
+    #[error("cannot reach {endpoint} ({op}: {detail}); {hint}")]
     Unreachable {
         endpoint: String,
         op: String,
         detail: String,
+        /// What to check, for this kind of target.
+        hint: String,
     },
-    #[error("AWS credentials missing or refused ({op}: {detail}); configure credentials (aws configure / aws sso login / AWS_PROFILE) and retry")]
-    Credentials { op: String, detail: String },
+    /// `summary` says what is wrong with the credentials and what to do (see
+    /// [`credentials_summary`]); `detail` keeps the raw cause for logs.
+    #[error("{summary}")]
+    Credentials {
+        op: String,
+        detail: String,
+        summary: String,
+    },
     #[error("cluster {cluster} not found in {region}; check the rack's cluster name and region")]
     ClusterNotFound { cluster: String, region: String },
     #[error("identity {arn} cannot be an access entry principal; run convox with an IAM role (or IAM user) session")]
@@ -182,6 +190,91 @@ pub enum AwsError {
     ClusterBroken { cluster: String, status: String },
 }
 
+/// What the adapter knows about where its calls go, for error messages.
+#[derive(Debug, Clone, Default)]
+pub struct ErrorContext {
+    /// The endpoint as the user knows it (URL, or `AWS (region)`).
+    pub endpoint: String,
+    /// The AWS profile the rack uses, if any.
+    pub profile: Option<String>,
+    /// An explicit endpoint (the simulator) rather than the AWS configuration chain.
+    pub simulator: bool,
+}
+
+impl ErrorContext {
+    fn unreachable_hint(&self) -> String {
+        if self.simulator {
+            "is the simulator running there? (start it with `convox sim serve`, or unset CONVOX_SIM_ENDPOINT to use the embedded one)".to_string()
+        } else {
+            "check the network, the rack's region and any AWS_ENDPOINT_URL / endpoint_url in the AWS config".to_string()
+        }
+    }
+}
+
+/// One line saying what is wrong with the credentials and what to do about it. The SDK's own
+/// text for a failed credential chain lists every provider it tried; users need the verdict.
+pub fn credentials_summary(e: &CallError, ctx: &ErrorContext) -> String {
+    let profile_flag = ctx
+        .profile
+        .as_deref()
+        .map(|p| format!(" --profile {p}"))
+        .unwrap_or_default();
+    let for_profile = ctx
+        .profile
+        .as_deref()
+        .map(|p| format!(" for AWS profile `{p}`"))
+        .unwrap_or_default();
+    match e.code.as_deref() {
+        Some("ExpiredToken" | "ExpiredTokenException" | "RequestExpired") => format!(
+            "the AWS credentials{for_profile} have expired ({}: {}); refresh them (`aws sso login{profile_flag}`, or assume the role again) and retry",
+            e.op,
+            e.describe()
+        ),
+        Some(code) => format!(
+            "AWS refused the credentials{for_profile} ({}: {code}: {}); check the access key, secret key and session token (and that they belong to this account and partition), then retry",
+            e.op, e.message
+        ),
+        None => {
+            let m = &e.message;
+            if let Some(name) = undefined_profile(m) {
+                format!(
+                    "AWS profile `{name}` is not defined in the AWS config files (AWS_CONFIG_FILE, ~/.aws/config); check the profile name (AWS_PROFILE, or --profile at install)"
+                )
+            } else if m.contains("SSO token") && m.contains("expired") {
+                format!(
+                    "the AWS SSO session{for_profile} has expired; run `aws sso login{profile_flag}` and retry"
+                )
+            } else if m.contains("SSO token") {
+                format!(
+                    "no AWS SSO session{for_profile} (no cached SSO token); run `aws sso login{profile_flag}` and retry"
+                )
+            } else if m.contains("no credentials found in chain")
+                || m.contains("IMDS")
+                || m.contains("credential provider was not enabled")
+            {
+                format!(
+                    "no AWS credentials found{for_profile}; configure them (`aws configure`, `aws sso login`, or AWS_PROFILE / AWS_ACCESS_KEY_ID) and retry"
+                )
+            } else {
+                format!(
+                    "cannot load the AWS credentials{for_profile} ({}: {m}); fix the AWS configuration (`aws sts get-caller-identity{profile_flag}` shows the same problem) and retry",
+                    e.op
+                )
+            }
+        }
+    }
+}
+
+/// `profile `NAME` was not defined` in the SDK's chain text.
+fn undefined_profile(m: &str) -> Option<&str> {
+    let i = m.find("profile `")? + "profile `".len();
+    let rest = &m[i..];
+    let end = rest.find('`')?;
+    rest[end..]
+        .starts_with("` was not defined")
+        .then(|| &rest[..end])
+}
+
 impl AwsError {
     /// Maps a classified call error to the user-facing error for `cluster`/`principal`.
     pub fn from_call(
@@ -190,13 +283,29 @@ impl AwsError {
         cluster: &str,
         principal: Option<&str>,
     ) -> AwsError {
+        let ctx = ErrorContext {
+            endpoint: endpoint.to_string(),
+            ..ErrorContext::default()
+        };
+        AwsError::from_call_in(e, &ctx, cluster, principal)
+    }
+
+    /// As [`AwsError::from_call`], with what the adapter knows about the target.
+    pub fn from_call_in(
+        e: CallError,
+        ctx: &ErrorContext,
+        cluster: &str,
+        principal: Option<&str>,
+    ) -> AwsError {
         match e.kind {
             CallErrorKind::Unreachable => AwsError::Unreachable {
-                endpoint: endpoint.to_string(),
+                endpoint: ctx.endpoint.clone(),
+                hint: ctx.unreachable_hint(),
                 op: e.op,
                 detail: e.message,
             },
             CallErrorKind::Credentials => AwsError::Credentials {
+                summary: credentials_summary(&e, ctx),
                 detail: e.describe(),
                 op: e.op,
             },
@@ -207,5 +316,96 @@ impl AwsError {
                 principal: principal.map(str::to_string),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(code: Option<&str>, message: &str) -> CallError {
+        CallError {
+            op: "sts:GetCallerIdentity".into(),
+            kind: CallErrorKind::Credentials,
+            code: code.map(str::to_string),
+            message: message.into(),
+        }
+    }
+
+    fn ctx(profile: Option<&str>) -> ErrorContext {
+        ErrorContext {
+            endpoint: "AWS (us-east-1)".into(),
+            profile: profile.map(str::to_string),
+            simulator: false,
+        }
+    }
+
+    #[test]
+    fn credential_failures_say_what_to_do() {
+        let cases = [
+            (
+                call(None, "dispatch failure: other: the credential provider was not enabled: no credentials found in chain. Attempted: Environment: ... Ec2InstanceMetadata: IMDS disabled"),
+                None,
+                "no AWS credentials found;",
+            ),
+            (
+                call(None, "other: an error occurred while loading credentials: failed to load IMDS session token: service error: request forbidden"),
+                None,
+                "no AWS credentials found;",
+            ),
+            (
+                call(None, "Profile: the credential provider was not enabled: profile `nosuch` was not defined: could not find source profile nosuch"),
+                Some("nosuch"),
+                "AWS profile `nosuch` is not defined",
+            ),
+            (
+                call(None, "an error occurred while loading credentials: the SSO token has expired and cannot be refreshed"),
+                Some("sso-admin"),
+                "run `aws sso login --profile sso-admin`",
+            ),
+            (
+                call(None, "an error occurred while loading an access token: failed to load the cached SSO token"),
+                Some("sso-user"),
+                "run `aws sso login --profile sso-user`",
+            ),
+            (
+                call(Some("ExpiredToken"), "The security token included in the request is expired"),
+                Some("ops"),
+                "AWS credentials for AWS profile `ops` have expired",
+            ),
+            (
+                call(Some("InvalidClientTokenId"), "The security token included in the request is invalid."),
+                None,
+                "AWS refused the credentials",
+            ),
+        ];
+        for (e, profile, want) in cases {
+            let got = credentials_summary(&e, &ctx(profile));
+            assert!(got.contains(want), "{want:?} not in {got:?}");
+            assert!(!got.contains('\n'));
+            // The SDK's list of every provider tried is noise for the user.
+            assert!(!got.contains("Attempted"), "{got}");
+        }
+    }
+
+    #[test]
+    fn unreachable_hint_depends_on_the_target() {
+        let e = || CallError {
+            op: "sts:GetCallerIdentity".into(),
+            kind: CallErrorKind::Unreachable,
+            code: None,
+            message: "connection refused".into(),
+        };
+        let sim = ErrorContext {
+            endpoint: "http://127.0.0.1:9".into(),
+            profile: None,
+            simulator: true,
+        };
+        let aws = ctx(None);
+        let s = AwsError::from_call_in(e(), &sim, "c", None).to_string();
+        assert!(s.contains("convox sim serve"), "{s}");
+        let a = AwsError::from_call_in(e(), &aws, "c", None).to_string();
+        assert!(!a.contains("convox sim serve"), "{a}");
+        assert!(a.contains("AWS_ENDPOINT_URL"), "{a}");
     }
 }

@@ -28,7 +28,7 @@ mod install;
 mod observe;
 
 pub use counter::{is_mutating, CallCounter};
-pub use error::{AwsError, CallError, CallErrorKind};
+pub use error::{credentials_summary, AwsError, CallError, CallErrorKind, ErrorContext};
 pub use install::{InstallSpec, InstalledRoles};
 pub use observe::Interest;
 
@@ -192,6 +192,7 @@ pub struct Aws {
     pub(crate) timing: Timing,
     pub(crate) region: String,
     pub(crate) endpoint: String,
+    pub(crate) error_ctx: ErrorContext,
     pub(crate) progress: Progress,
 }
 
@@ -244,6 +245,11 @@ impl Aws {
             }
         }
         let shared = loader.load().await;
+        // The endpoint the chain settled on (AWS_ENDPOINT_URL or a profile's endpoint_url).
+        let endpoint = match (target, shared.endpoint_url()) {
+            (Target::Aws { .. }, Some(url)) => url.to_string(),
+            _ => target.endpoint_label(),
+        };
         let counter = CallCounter::new();
         let eks = aws_sdk_eks::Client::from_conf(
             aws_sdk_eks::config::Builder::from(&shared)
@@ -273,7 +279,15 @@ impl Aws {
             counter,
             timing: Timing::default(),
             region: target.region().to_string(),
-            endpoint: target.endpoint_label(),
+            endpoint: endpoint.clone(),
+            error_ctx: ErrorContext {
+                endpoint,
+                profile: match target {
+                    Target::Aws { profile, .. } => profile.clone(),
+                    Target::Endpoint { .. } => None,
+                },
+                simulator: matches!(target, Target::Endpoint { .. }),
+            },
             progress: Arc::new(|_: &str| {}),
         }
     }
@@ -297,7 +311,7 @@ impl Aws {
     }
 
     pub(crate) fn err(&self, e: CallError, cluster: &str, principal: Option<&str>) -> AwsError {
-        AwsError::from_call(e, &self.endpoint, cluster, principal)
+        AwsError::from_call_in(e, &self.error_ctx, cluster, principal)
     }
 
     pub(crate) fn say(&self, what: &str) {

@@ -34,11 +34,16 @@ impl std::fmt::Display for Fail {
     }
 }
 
+/// Default log filter: warnings from convox's own crates, only errors from dependencies.
+const DEFAULT_LOG: &str = "error,convox=warn,convox_aws=warn,convox_store=warn,convox_planner=warn,convox_params=warn,eks_sim_server=warn,eks_sim_model=warn";
+
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("CONVOX_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("warn"));
+        // The SDK's own warnings (e.g. every credential provider it tried) would bury the
+        // one ERROR line that says what to do; our crates still warn.
+        .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
