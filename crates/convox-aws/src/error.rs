@@ -33,6 +33,15 @@ impl CallError {
     pub fn is_not_found(&self) -> bool {
         self.code_is("ResourceNotFoundException") || self.code_is("NoSuchEntity")
     }
+    /// Throttling or a server-side failure: the same call may well succeed later. The SDK has
+    /// already retried it; waits (idempotent polls while an update runs) keep polling.
+    pub fn is_transient(&self) -> bool {
+        self.kind == CallErrorKind::Service
+            && self
+                .code
+                .as_deref()
+                .is_some_and(|c| TRANSIENT_CODES.contains(&c))
+    }
     /// `CODE: message`, or just the message.
     pub fn describe(&self) -> String {
         match &self.code {
@@ -41,6 +50,23 @@ impl CallError {
         }
     }
 }
+
+/// Error codes of throttling and server-side failures (EKS rest-json and STS/IAM query).
+const TRANSIENT_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ServerException",
+    "InternalFailure",
+    "InternalError",
+    "InternalServerError",
+    "ServiceFailure",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
 
 const CREDENTIAL_CODES: &[&str] = &[
     "ExpiredToken",
@@ -173,7 +199,7 @@ pub enum AwsError {
         principal: Option<String>,
         detail: String,
     },
-    #[error("auth mode update {update_id} on cluster {cluster} ended {status}: {errors}")]
+    #[error("auth mode update {update_id} on cluster {cluster} ended {status}: {errors}; EKS did not switch the mode (aws-auth still grants access): fix the cause, then rerun the command")]
     UpdateFailed {
         cluster: String,
         update_id: String,

@@ -419,6 +419,15 @@ impl Aws {
                         region: self.region.clone(),
                     })
                 }
+                // Throttled or a 5xx beyond the SDK's retries: the cluster is still changing;
+                // poll again (the deadline still bounds the wait).
+                Err(e) if e.is_transient() => {
+                    tracing::warn!("{} (polling again)", e.describe());
+                    if !backoff.wait().await {
+                        return Err(self.err(e, cluster, None));
+                    }
+                    continue;
+                }
                 Err(e) => return Err(self.err(e, cluster, None)),
             };
             let status = c
@@ -536,7 +545,7 @@ impl Aws {
     pub async fn wait_update(&self, cluster: &str, id: &str) -> Result<(), AwsError> {
         let mut backoff = Backoff::new(&self.timing);
         loop {
-            let out = self
+            let out = match self
                 .eks
                 .describe_update()
                 .name(cluster)
@@ -544,7 +553,19 @@ impl Aws {
                 .send()
                 .await
                 .map_err(|e| error::classify("eks:DescribeUpdate", e))
-                .map_err(|e| self.err(e, cluster, None))?;
+            {
+                Ok(o) => o,
+                // The update runs on whether or not we can see it: a throttled or failed poll
+                // (beyond the SDK's retries) is polled again, not reported as a failed run.
+                Err(e) if e.is_transient() => {
+                    tracing::warn!("{} (polling again)", e.describe());
+                    if !backoff.wait().await {
+                        return Err(self.err(e, cluster, None));
+                    }
+                    continue;
+                }
+                Err(e) => return Err(self.err(e, cluster, None)),
+            };
             let update = out.update;
             let status = update
                 .as_ref()

@@ -1,0 +1,197 @@
+//! The waits of the adapter against a scripted EKS endpoint: answers the simulator cannot be
+//! told to give for one operation only (a run of 5xx or throttling on DescribeUpdate longer
+//! than the SDK's retries, a Failed update).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use convox_aws::{Aws, AwsError, Target, Timing};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One scripted answer: status, `x-amzn-ErrorType` (errors only), JSON body.
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    error_type: Option<&'static str>,
+    body: String,
+}
+
+fn ok(body: &str) -> Answer {
+    Answer {
+        status: 200,
+        error_type: None,
+        body: body.to_string(),
+    }
+}
+
+fn error(status: u16, code: &'static str) -> Answer {
+    Answer {
+        status,
+        error_type: Some(code),
+        body: format!(r#"{{"message":"scripted {code}"}}"#),
+    }
+}
+
+/// Serves `script[i]` to the i-th request (the last one forever after); counts requests.
+async fn serve(script: Vec<Answer>) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let count = Arc::new(AtomicUsize::new(0));
+    let script = Arc::new(script);
+    let c = count.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(conn(sock, script.clone(), c.clone()));
+        }
+    });
+    (url, count)
+}
+
+async fn conn(mut sock: TcpStream, script: Arc<Vec<Answer>>, count: Arc<AtomicUsize>) {
+    let mut buf = Vec::new();
+    loop {
+        // Read one request: head, then Content-Length bytes of body.
+        let head_end = loop {
+            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+            let mut chunk = [0u8; 4096];
+            match sock.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + len {
+            let mut chunk = [0u8; 4096];
+            match sock.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buf.drain(..head_end + len);
+        let i = count.fetch_add(1, Ordering::SeqCst);
+        let a = &script[i.min(script.len() - 1)];
+        let mut resp = format!(
+            "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-amzn-requestid: r{i}\r\n",
+            a.status,
+            a.body.len()
+        );
+        if let Some(t) = a.error_type {
+            resp.push_str(&format!("x-amzn-errortype: {t}\r\n"));
+        }
+        resp.push_str("\r\n");
+        resp.push_str(&a.body);
+        if sock.write_all(resp.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn aws(url: String) -> Aws {
+    Aws::connect(&Target::Endpoint {
+        url,
+        region: "us-east-1".into(),
+        access_key_id: "AKIAEXAMPLE".into(),
+        secret_access_key: "secret".into(),
+        session_token: None,
+    })
+    .await
+    .with_timing(Timing {
+        poll_initial: Duration::from_millis(10),
+        poll_factor: 1.5,
+        poll_max: Duration::from_millis(50),
+        deadline: Duration::from_secs(60),
+        propagation_deadline: Duration::from_secs(60),
+    })
+}
+
+const SUCCESSFUL: &str = r#"{"update":{"id":"u1","status":"Successful","type":"AccessConfigUpdate","params":[],"errors":[]}}"#;
+const IN_PROGRESS: &str = r#"{"update":{"id":"u1","status":"InProgress","type":"AccessConfigUpdate","params":[],"errors":[]}}"#;
+
+#[tokio::test]
+async fn update_wait_outlasts_5xx_and_throttling_beyond_the_sdk_retries() {
+    // The SDK makes 5 attempts per call; 12 failures in a row exhaust two calls' retries.
+    let mut script = vec![ok(IN_PROGRESS)];
+    for i in 0..12 {
+        script.push(if i % 2 == 0 {
+            error(500, "ServerException")
+        } else {
+            error(429, "ThrottlingException")
+        });
+    }
+    script.push(ok(SUCCESSFUL));
+    let (url, count) = serve(script).await;
+    let aws = aws(url).await;
+    aws.wait_update("c1", "u1")
+        .await
+        .expect("the update succeeded; failed polls are not a failed run");
+    assert_eq!(count.load(Ordering::SeqCst), 14);
+}
+
+#[tokio::test]
+async fn cluster_wait_outlasts_5xx_beyond_the_sdk_retries() {
+    let mut script = vec![error(503, "ServiceUnavailableException"); 7];
+    script.push(ok(
+        r#"{"cluster":{"name":"c1","status":"ACTIVE","accessConfig":{"authenticationMode":"API_AND_CONFIG_MAP"}}}"#,
+    ));
+    let (url, count) = serve(script).await;
+    aws(url)
+        .await
+        .wait_cluster_active("c1")
+        .await
+        .expect("ACTIVE after the failures");
+    assert_eq!(count.load(Ordering::SeqCst), 8);
+}
+
+#[tokio::test]
+async fn a_permanent_error_during_a_wait_fails_at_once() {
+    let (url, count) = serve(vec![error(400, "InvalidParameterException")]).await;
+    let e = aws(url)
+        .await
+        .wait_update("c1", "u1")
+        .await
+        .expect_err("not transient");
+    assert!(matches!(e, AwsError::Api { .. }), "{e}");
+    assert!(e.to_string().contains("InvalidParameterException"), "{e}");
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        1,
+        "no retry of a client error"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_update_says_what_failed_and_what_to_do() {
+    let (url, _) = serve(vec![ok(
+        r#"{"update":{"id":"u1","status":"Failed","type":"AccessConfigUpdate","params":[],"errors":[{"errorCode":"AccessDenied","errorMessage":"the cluster role lacks permissions"}]}}"#,
+    )])
+    .await;
+    let e = aws(url)
+        .await
+        .wait_update("c1", "u1")
+        .await
+        .expect_err("failed update");
+    let msg = e.to_string();
+    assert!(matches!(e, AwsError::UpdateFailed { .. }), "{msg}");
+    for want in [
+        "c1",
+        "u1",
+        "Failed",
+        "AccessDenied",
+        "lacks permissions",
+        "rerun",
+    ] {
+        assert!(msg.contains(want), "{want} missing from: {msg}");
+    }
+}
