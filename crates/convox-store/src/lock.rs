@@ -67,7 +67,16 @@ fn pid_alive(pid: u32) -> bool {
     }
     #[cfg(target_os = "linux")]
     {
-        std::path::Path::new("/proc").join(pid.to_string()).exists()
+        // A killed process its parent has not reaped yet (a zombie, `Z`; or `X`, dying) still
+        // has /proc/PID but will never renew or release the lock.
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => !stat
+                .rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start())
+                .is_some_and(|state| state.starts_with('Z') || state.starts_with('X')),
+            // Gone; or unreadable (another user's process): trust its presence.
+            Err(_) => std::path::Path::new("/proc").join(pid.to_string()).exists(),
+        }
     }
     #[cfg(not(target_os = "linux"))]
     {

@@ -710,3 +710,42 @@ fn lock_of_a_killed_process_is_taken_over() {
         drop(g);
     }
 }
+
+#[test]
+fn lock_of_a_killed_but_unreaped_process_is_taken_over() {
+    // A parent that has not reaped its killed child leaves a zombie: /proc/PID still exists,
+    // but the process will never release (or renew) the lock.
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path()).expect("open");
+    let mut child = spawn_child(dir.path(), 60_000);
+    let pid = child.id();
+    child.kill().expect("kill");
+    // Wait for the kill to land without reaping the child.
+    let t = Instant::now();
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "child not a zombie: {stat}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let g = s
+        .lock_rack("r1", &opts(0, 30_000, "parent"))
+        .expect("a zombie's lock is taken over at once");
+    assert_eq!(
+        s.lock_holder("r1").expect("h").expect("held").pid,
+        std::process::id()
+    );
+    drop(g);
+    child.wait().expect("reap");
+}
