@@ -402,3 +402,103 @@ async fn two_racks_sharing_a_cluster_set_concurrently() {
         assert_eq!(h.json(&["rack", "auth", "-r", rack])["converged"], true);
     }
 }
+
+/// While a run holds the rack (waiting for its update), readers answer at once and see it
+/// updating; a second `params set` waits for the lock and is validated against what the
+/// first stored (a `false` that was fine before is refused after the first set `true`, and
+/// stores nothing), and a compatible one lands on top of the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_and_a_second_writer_while_a_run_holds_the_rack() {
+    let h = Home::served(&[
+        "update_ms=1500",
+        "bootstrap_creator_admin=false",
+        "auto_node_entries=false",
+    ]);
+    h.install("busy", &[]);
+    let eks = h.eks("us-east-1");
+    let first = h
+        .cmd(&set_args("busy"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_status(&eks, "busy", "UPDATING").await;
+    let refused = h
+        .cmd(&[
+            "rack",
+            "params",
+            "set",
+            "eks_access_entries=false",
+            "-r",
+            "busy",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stacked = h
+        .cmd(&[
+            "rack",
+            "params",
+            "set",
+            "karpenter_auth_mode=true",
+            "-r",
+            "busy",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+
+    let start = Instant::now();
+    let racks = h.json(&["racks"]);
+    assert_eq!(racks[0]["status"], "updating", "{racks}");
+    assert_eq!(
+        h.json(&["rack", "params", "-r", "busy"])["eks_access_entries"],
+        "true"
+    );
+    let auth = h.json(&["rack", "auth", "-r", "busy"]);
+    assert_eq!(auth["converged"], false);
+    let plan = h.json(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "busy",
+        "--dry-run",
+    ]);
+    assert_eq!(plan["dry_run"], true);
+    assert!(
+        start.elapsed() < Duration::from_millis(1400),
+        "readers waited for the writer: {:?}",
+        start.elapsed()
+    );
+
+    let out = first.wait_with_output().expect("first");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = refused.wait_with_output().expect("refused");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "false after true must be refused");
+    assert!(err.contains("ERROR: ") && err.contains("one-way"), "{err}");
+    let out = stacked.wait_with_output().expect("stacked");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let params = h.json(&["rack", "params", "-r", "busy"]);
+    assert_eq!(params["eks_access_entries"], "true");
+    assert_eq!(params["karpenter_auth_mode"], "true");
+    let got = entries(&eks, "busy").await;
+    assert!(got.contains_key(&karpenter_role("busy")), "{got:?}");
+    assert!(got.contains_key(&nodes_role("busy")), "{got:?}");
+    let auth = h.json(&["rack", "auth", "-r", "busy"]);
+    assert_eq!(auth["converged"], true);
+    assert_eq!(h.json(&["rack", "-r", "busy"])["status"], "running");
+}
