@@ -26,7 +26,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use sigv4::AuthError;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -90,6 +90,28 @@ struct Shared {
     /// Derived signing keys by `akid/date/region/service`.
     signing_keys: RwLock<HashMap<String, [u8; 32]>>,
     cached: Mutex<Option<Cached>>,
+    /// Flips to `true` at shutdown: a request still waiting for its body stops waiting.
+    stop: watch::Receiver<bool>,
+    timeouts: Timeouts,
+}
+
+/// How long a client may take to send a request; a stalled client must not hold a
+/// connection (or a shutdown) forever.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// From the first byte of a request head to its end.
+    pub header_read: Duration,
+    /// To receive a whole request body once its head has arrived.
+    pub body_read: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            header_read: Duration::from_secs(30),
+            body_read: Duration::from_secs(30),
+        }
+    }
 }
 
 /// A running server.
@@ -124,6 +146,15 @@ impl ServerHandle {
 
 /// Binds `listen` and serves on the current tokio runtime until [`ServerHandle::shutdown`].
 pub async fn start(sim: Arc<Sim>, listen: SocketAddr) -> Result<ServerHandle, ServerError> {
+    start_with(sim, listen, Timeouts::default()).await
+}
+
+/// [`start`] with explicit client timeouts (tests use short ones).
+pub async fn start_with(
+    sim: Arc<Sim>,
+    listen: SocketAddr,
+    timeouts: Timeouts,
+) -> Result<ServerHandle, ServerError> {
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -131,6 +162,7 @@ pub async fn start(sim: Arc<Sim>, listen: SocketAddr) -> Result<ServerHandle, Se
             source,
         })?;
     let addr = listener.local_addr()?;
+    let (tx, rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         sim,
         loopback: addr.ip().is_loopback(),
@@ -139,10 +171,11 @@ pub async fn start(sim: Arc<Sim>, listen: SocketAddr) -> Result<ServerHandle, Se
         keys: RwLock::new(HashMap::new()),
         signing_keys: RwLock::new(HashMap::new()),
         cached: Mutex::new(None),
+        stop: rx.clone(),
+        timeouts,
     });
     // Fail now, not at the first request, if the state is unreadable.
     shared.state()?;
-    let (tx, rx) = watch::channel(false);
     let join = tokio::spawn(accept_loop(listener, shared.clone(), rx));
     tracing::info!(%addr, "simulator listening");
     Ok(ServerHandle {
@@ -229,13 +262,23 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
                 let shared = shared.clone();
                 let mut stop = stop.clone();
                 let done = done_tx.clone();
+                let header_read = shared.timeouts.header_read;
                 tokio::spawn(async move {
+                    // Requests of this connection inside the service (head read, answer owed).
+                    let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                    let in_service = active.clone();
                     let svc = service_fn(move |req| {
                         let shared = shared.clone();
-                        async move { Ok::<_, std::convert::Infallible>(shared.serve(req).await) }
+                        let active = in_service.clone();
+                        async move {
+                            let _busy = Busy::enter(&active);
+                            Ok::<_, std::convert::Infallible>(shared.serve(req).await)
+                        }
                     });
                     let conn = http1::Builder::new()
                         .keep_alive(true)
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(header_read)
                         .serve_connection(TokioIo::new(stream), svc);
                     tokio::pin!(conn);
                     tokio::select! {
@@ -244,7 +287,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
                         }
                         _ = stop.changed() => {
                             conn.as_mut().graceful_shutdown();
-                            let _ = conn.await;
+                            // Only a request being served is owed an answer; a client idle
+                            // or stalled in the middle of its head is dropped at once.
+                            if active.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                                let _ = conn.await;
+                            }
                         }
                     }
                     drop(done);
@@ -255,6 +302,22 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
     drop(listener);
     drop(done_tx);
     let _ = tokio::time::timeout(Duration::from_secs(10), done_rx.recv()).await;
+}
+
+/// Counts a request in service for as long as it lives.
+struct Busy(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Busy {
+    fn enter(n: &Arc<std::sync::atomic::AtomicUsize>) -> Busy {
+        n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Busy(n.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// A request id in UUID form: a random per-process prefix and a counter, so the hot path
@@ -599,7 +662,37 @@ impl Shared {
             return too_large();
         }
         let limit = usize::try_from(settings.max_body_bytes).unwrap_or(usize::MAX);
-        let body = match Limited::new(body, limit).collect().await {
+        let timed_out = |msg: &str| {
+            proto_error(
+                guessed,
+                &SimError::new(
+                    if guessed == Proto::RestJson {
+                        "RequestTimeoutException"
+                    } else {
+                        "RequestTimeout"
+                    },
+                    408,
+                    msg,
+                ),
+                rid,
+            )
+        };
+        let mut stop = self.stop.clone();
+        let read = tokio::select! {
+            r = tokio::time::timeout(self.timeouts.body_read, Limited::new(body, limit).collect()) => r,
+            _ = async {
+                // A dropped handle (sender gone) is not a shutdown signal here.
+                if stop.wait_for(|s| *s).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                return timed_out("The server is shutting down; the request body did not arrive in time.");
+            }
+        };
+        let Ok(read) = read else {
+            return timed_out("The request body did not arrive in time.");
+        };
+        let body = match read {
             Ok(c) => c.to_bytes(),
             Err(e) => {
                 if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -715,6 +808,11 @@ impl Shared {
                     sts_iam::iam_op(&action)
                 };
                 let Some(op) = op else {
+                    // No Action at all is AWS's common error MissingAction, not InvalidAction.
+                    if action.is_empty() {
+                        let e = SimError::new("MissingAction", 400, "Missing Action");
+                        return proto_error(proto, &e, rid);
+                    }
                     let version = params.get("Version").unwrap_or(if proto == Proto::Sts {
                         "2011-06-15"
                     } else {
