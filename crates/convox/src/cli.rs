@@ -20,18 +20,41 @@ pub enum Output {
     Json,
 }
 
-#[derive(Debug, Args, Clone)]
+/// `-r NAME`. Not global: `rack install`/`uninstall` name their rack positionally, so the
+/// flag is offered only where it selects a rack (before or after the subcommand's name).
+#[derive(Debug, Args, Clone, Default)]
 pub struct RackSel {
     /// Rack name (else $CONVOX_RACK, else the rack chosen with `convox switch`).
-    #[arg(short = 'r', long = "rack", global = true)]
+    #[arg(short = 'r', long = "rack", value_name = "NAME")]
     pub rack: Option<String>,
 }
 
-#[derive(Debug, Args, Clone, Copy)]
+impl RackSel {
+    /// The innermost `-r` given wins (`convox rack -r a params -r b` is rack b).
+    pub fn or(self, outer: RackSel) -> RackSel {
+        RackSel {
+            rack: self.rack.or(outer.rack),
+        }
+    }
+}
+
+/// `--output`, offered by the commands that print something to read.
+#[derive(Debug, Args, Clone, Copy, Default)]
 pub struct OutputArg {
-    /// Output format of read commands.
-    #[arg(long, value_enum, default_value_t = Output::Text, global = true)]
-    pub output: Output,
+    /// Output format: `text` for people, `json` for scripts (stable keys).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub output: Option<Output>,
+}
+
+impl OutputArg {
+    pub fn or(self, outer: OutputArg) -> OutputArg {
+        OutputArg {
+            output: self.output.or(outer.output),
+        }
+    }
+    pub fn format(self) -> Output {
+        self.output.unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,12 +64,13 @@ pub enum Cmd {
         #[command(flatten)]
         out: OutputArg,
     },
-    /// Show a rack (or manage it with a subcommand).
+    /// Show a rack's details and recent changes (or manage it with a subcommand).
     Rack(RackCmd),
-    /// Choose the current rack.
+    /// Choose the current rack (used when neither -r nor $CONVOX_RACK names one); without
+    /// NAME, print the current rack.
     Switch {
         /// Rack name.
-        name: String,
+        name: Option<String>,
     },
     /// The simulated EKS/STS/IAM control plane.
     Sim {
@@ -67,7 +91,7 @@ pub struct RackCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum RackSub {
-    /// Install a rack.
+    /// Install a rack: `local` on the embedded simulator, or `aws` to adopt an EKS cluster.
     Install {
         #[command(subcommand)]
         kind: InstallKind,
@@ -77,16 +101,24 @@ pub enum RackSub {
         /// Rack name.
         name: String,
     },
-    /// List the rack's parameters, or set them.
+    /// List the rack's parameters (sorted, defaults included), or set them.
     Params(ParamsCmd),
     /// Move the rack to VERSION (default: newest) and re-apply everything; at the same version
-    /// it repairs drift.
+    /// it repairs drift (e.g. an access entry deleted by hand).
     Update {
         /// Target version (default: the newest this build knows).
         version: Option<String>,
+        #[command(flatten)]
+        sel: RackSel,
     },
-    /// The cluster's authentication state: mode, entries, Karpenter table row, drift.
-    Auth,
+    /// The cluster's authentication state: mode, every access entry (type, policies, whether
+    /// this rack manages it), the Karpenter table row that applies, and drift.
+    Auth {
+        #[command(flatten)]
+        sel: RackSel,
+        #[command(flatten)]
+        out: OutputArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,7 +127,7 @@ pub enum InstallKind {
     Local {
         /// Rack name (also the EKS cluster name).
         name: String,
-        /// Region of the simulated cluster.
+        /// Region of the simulated cluster (cn-* and us-gov-* regions get their partition).
         #[arg(long, default_value = "us-east-1")]
         region: String,
         /// Rack version (default: newest).
@@ -104,22 +136,30 @@ pub enum InstallKind {
         /// Parameters to set after install (KEY=VALUE).
         params: Vec<String>,
     },
-    /// Adopt an existing EKS cluster (standard AWS configuration chain).
+    /// Adopt an existing EKS cluster. Credentials, profiles, SSO, AWS_ENDPOINT_URL come from
+    /// the standard AWS configuration chain, as the AWS CLI reads them; the cluster and the
+    /// caller are checked before anything is recorded.
     Aws {
         /// Rack name.
         name: String,
+        /// Name of the existing EKS cluster.
         #[arg(long)]
         cluster: String,
+        /// AWS region of the cluster.
         #[arg(long)]
         region: String,
-        #[arg(long = "nodes-role-arn")]
+        /// IAM role ARN of the cluster's managed node group (gets an EC2_LINUX access entry).
+        #[arg(long = "nodes-role-arn", value_name = "ARN")]
         nodes_role_arn: String,
-        #[arg(long = "karpenter-nodes-role-arn")]
+        /// IAM role ARN of the Karpenter nodes (gets an EC2_LINUX entry when
+        /// karpenter_auth_mode=true).
+        #[arg(long = "karpenter-nodes-role-arn", value_name = "ARN")]
         karpenter_nodes_role_arn: Option<String>,
         /// Rack version (default: newest).
         #[arg(long)]
         version: Option<String>,
-        /// AWS profile (else the chain's default: AWS_PROFILE, default profile, env, SSO…).
+        /// AWS profile, remembered for the rack (else the chain's default: AWS_PROFILE,
+        /// environment, default profile, SSO…).
         #[arg(long)]
         profile: Option<String>,
         /// Parameters to set after install (KEY=VALUE).
@@ -129,10 +169,14 @@ pub enum InstallKind {
 
 #[derive(Debug, Args)]
 pub struct ParamsCmd {
-    /// Only this group.
+    #[command(flatten)]
+    pub sel: RackSel,
+    #[command(flatten)]
+    pub out: OutputArg,
+    /// Only the parameters of this group.
     #[arg(short = 'g', long = "group")]
     pub group: Option<String>,
-    /// Show sensitive values.
+    /// Show sensitive values instead of masking them.
     #[arg(long)]
     pub reveal: bool,
     #[command(subcommand)]
@@ -141,11 +185,16 @@ pub struct ParamsCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum ParamsSub {
-    /// Validate, store and reconcile until the cluster has converged.
+    /// Validate, store and reconcile until the cluster has converged; prints
+    /// `Setting parameters... OK`. Nothing is stored if validation fails.
     Set {
         /// KEY=VALUE pairs.
-        #[arg(required = true)]
+        #[arg(required = true, value_name = "KEY=VALUE")]
         params: Vec<String>,
+        #[command(flatten)]
+        sel: RackSel,
+        #[command(flatten)]
+        out: OutputArg,
         /// Make new changes on a rack whose last change failed (rerunning the failed change
         /// needs no --force; the per-rack lock and all validation still apply).
         #[arg(long)]
@@ -170,7 +219,8 @@ pub enum SimCmd {
         #[arg(long = "set")]
         set: Vec<String>,
     },
-    /// Print `export` lines that point the AWS CLI/SDKs at the simulator.
+    /// Print `export` lines that point the AWS CLI/SDKs at the simulator: use as
+    /// `eval "$(convox sim env)"`. The keys printed are the simulator's documented defaults.
     Env {
         /// Simulator address (default: $CONVOX_SIM_ENDPOINT or 127.0.0.1:4599).
         #[arg(long)]
@@ -198,30 +248,110 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    fn parse(args: &[&str]) -> Cli {
+        let mut v = vec!["convox"];
+        v.extend_from_slice(args);
+        Cli::try_parse_from(v).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    /// The rack a parsed `rack …` command selects, merged as commands.rs merges it.
+    fn rack_of(c: Cli) -> Option<String> {
+        let Cmd::Rack(rc) = c.cmd else {
+            panic!("not a rack command")
+        };
+        let sel = match rc.cmd {
+            Some(RackSub::Params(p)) => match p.set {
+                Some(ParamsSub::Set { sel, .. }) => sel.or(p.sel.or(rc.sel)),
+                None => p.sel.or(rc.sel),
+            },
+            Some(RackSub::Auth { sel, .. }) | Some(RackSub::Update { sel, .. }) => sel.or(rc.sel),
+            _ => rc.sel,
+        };
+        sel.rack
+    }
+
     #[test]
-    fn rack_flag_after_subcommand() {
-        let c = Cli::try_parse_from([
-            "convox",
-            "rack",
-            "params",
-            "set",
-            "eks_access_entries=true",
-            "-r",
-            "demo",
-        ])
-        .expect("parses");
-        match c.cmd {
-            Cmd::Rack(rc) => {
-                assert_eq!(rc.sel.rack.as_deref(), Some("demo"));
-                assert!(matches!(
-                    rc.cmd,
-                    Some(RackSub::Params(ParamsCmd {
-                        set: Some(ParamsSub::Set { .. }),
-                        ..
-                    }))
-                ));
-            }
-            other => panic!("unexpected {other:?}"),
+    fn rack_flag_before_or_after_the_subcommand() {
+        for args in [
+            &[
+                "rack",
+                "params",
+                "set",
+                "eks_access_entries=true",
+                "-r",
+                "demo",
+            ][..],
+            &[
+                "rack",
+                "-r",
+                "demo",
+                "params",
+                "set",
+                "eks_access_entries=true",
+            ],
+            &[
+                "rack",
+                "params",
+                "-r",
+                "demo",
+                "set",
+                "eks_access_entries=true",
+            ],
+            &["rack", "params", "-r", "demo"],
+            &["rack", "-r", "demo", "params"],
+            &["rack", "auth", "-r", "demo"],
+            &["rack", "-r", "demo", "auth"],
+            &["rack", "update", "-r", "demo"],
+            &["rack", "update", "3.24.7", "-r", "demo"],
+            &["rack", "-r", "demo"],
+            &["rack", "-r", "other", "params", "-r", "demo"],
+        ] {
+            assert_eq!(rack_of(parse(args)).as_deref(), Some("demo"), "{args:?}");
         }
+    }
+
+    #[test]
+    fn output_and_rack_only_where_they_mean_something() {
+        // Read commands take --output json (also after the subcommand's arguments).
+        for args in [
+            &["racks", "--output", "json"][..],
+            &["rack", "--output", "json"],
+            &["rack", "params", "--output", "json"],
+            &[
+                "rack", "params", "-g", "auth", "--reveal", "--output", "json",
+            ],
+            &["rack", "auth", "--output", "json"],
+            &[
+                "rack",
+                "params",
+                "set",
+                "a=b",
+                "--dry-run",
+                "--output",
+                "json",
+            ],
+            &["sim", "config", "--output", "json"],
+        ] {
+            parse(args);
+        }
+        // Commands that print no report do not pretend to take --output; install and
+        // uninstall name their rack positionally.
+        for args in [
+            &["rack", "update", "--output", "json"][..],
+            &["rack", "uninstall", "demo", "--output", "json"],
+            &["rack", "install", "local", "demo", "--output", "json"],
+            &["rack", "install", "local", "demo", "-r", "x"],
+            &["rack", "uninstall", "demo", "-r", "x"],
+            &["switch", "demo", "-r", "x"],
+        ] {
+            let mut v = vec!["convox"];
+            v.extend_from_slice(args);
+            assert!(Cli::try_parse_from(v).is_err(), "{args:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn switch_without_a_name_shows_the_current_rack() {
+        assert!(matches!(parse(&["switch"]).cmd, Cmd::Switch { name: None }));
     }
 }

@@ -55,12 +55,24 @@ pub async fn run(cli: Cli) -> Result<(), Fail> {
                 settings,
                 out,
             } => {
-                print(&sim::config(state, &settings, out.output)?);
+                print(&sim::config(state, &settings, out.format())?);
                 Ok(())
             }
         },
-        Cmd::Racks { out } => racks_list(out.output),
-        Cmd::Switch { name } => {
+        Cmd::Racks { out } => racks_list(out.format()),
+        Cmd::Switch { name: None } => {
+            let store = open_store()?;
+            match store.current_rack().map_err(store_err)? {
+                Some(name) => print(&format!("{name}\n")),
+                None => {
+                    return Err(Fail::msg(
+                        "no current rack; choose one with `convox switch NAME` (`convox racks` lists them)",
+                    ))
+                }
+            }
+            Ok(())
+        }
+        Cmd::Switch { name: Some(name) } => {
             let store = open_store()?;
             store.set_current_rack(&name).map_err(store_err)?;
             print(&format!("Switched to {name}\n"));
@@ -216,26 +228,69 @@ fn rack_aws(r: &Rack) -> RackAws {
 }
 
 async fn rack(rc: RackCmd) -> Result<(), Fail> {
-    let output = rc.out.output;
+    let (outer_sel, outer_out) = (rc.sel, rc.out);
+    // `-r`/`--output` given before the subcommand apply to it; ones after it win.
+    if rc
+        .cmd
+        .as_ref()
+        .is_some_and(|c| matches!(c, RackSub::Install { .. } | RackSub::Uninstall { .. }))
+    {
+        if outer_sel.rack.is_some() {
+            return Err(Fail::msg(
+                "-r/--rack does not apply to `rack install`/`rack uninstall`: name the rack as their NAME argument",
+            ));
+        }
+        if outer_out.output.is_some() {
+            return Err(Fail::msg(
+                "--output does not apply to `rack install`/`rack uninstall`; read the result with `convox rack -r NAME --output json`",
+            ));
+        }
+    }
     match rc.cmd {
         None => {
+            let output = outer_out.format();
             let store = open_store()?;
-            let r = selected(&store, rc.sel.rack)?;
+            let r = selected(&store, outer_sel.rack)?;
             let history = store.history(Some(&r.name), 10).map_err(store_err)?;
             rack_info(&r, &history, output)
         }
         Some(RackSub::Install { kind }) => install(kind).await,
         Some(RackSub::Uninstall { name }) => uninstall(&name).await,
         Some(RackSub::Params(p)) => match p.set {
-            None => params_list(rc.sel.rack, p.group.as_deref(), p.reveal, output),
+            None => params_list(
+                p.sel.or(outer_sel).rack,
+                p.group.as_deref(),
+                p.reveal,
+                p.out.or(outer_out).format(),
+            ),
             Some(ParamsSub::Set {
                 params,
                 force,
                 dry_run,
-            }) => params_set(rc.sel.rack, &params, force, dry_run, output).await,
+                sel,
+                out,
+            }) => {
+                let sel = sel.or(p.sel.or(outer_sel)).rack;
+                let out = out.or(p.out.or(outer_out));
+                if out.output.is_some() && !dry_run {
+                    return Err(Fail::msg(
+                        "--output applies to `params set --dry-run` only (a real run prints `Setting parameters... OK`)",
+                    ));
+                }
+                params_set(sel, &params, force, dry_run, out.format()).await
+            }
         },
-        Some(RackSub::Update { version }) => update(rc.sel.rack, version).await,
-        Some(RackSub::Auth) => auth(rc.sel.rack, output).await,
+        Some(RackSub::Update { version, sel }) => {
+            if outer_out.output.is_some() {
+                return Err(Fail::msg(
+                    "--output does not apply to `rack update`; read the result with `convox rack auth --output json`",
+                ));
+            }
+            update(sel.or(outer_sel).rack, version).await
+        }
+        Some(RackSub::Auth { sel, out }) => {
+            auth(sel.or(outer_sel).rack, out.or(outer_out).format()).await
+        }
     }
 }
 
@@ -535,7 +590,13 @@ fn params_list(
             print_json(&json!(map))
         }
         Output::Text => {
-            print(&convox_params::render_listing(&rows));
+            // Two columns as the reference CLI prints them; an empty value leaves no
+            // trailing blanks.
+            let listing: String = convox_params::render_listing(&rows)
+                .lines()
+                .map(|l| format!("{}\n", l.trim_end()))
+                .collect();
+            print(&listing);
             Ok(())
         }
     }
@@ -636,6 +697,15 @@ async fn params_set(
     Ok(())
 }
 
+/// A parameter value as a plan may show it: sensitive values masked (a plan is often pasted
+/// into tickets and CI logs).
+fn shown(key: &str, value: &str) -> String {
+    match convox_params::lookup(key) {
+        Some(d) if d.sensitive && !value.is_empty() => convox_params::MASK.to_string(),
+        _ => value.to_string(),
+    }
+}
+
 async fn dry_run_plan(
     aws: &Aws,
     r: &Rack,
@@ -649,7 +719,11 @@ async fn dry_run_plan(
             "rack": r.name,
             "cluster": r.cluster,
             "dry_run": true,
-            "changes": changes.changed().collect::<Vec<_>>(),
+            "changes": changes.changed().map(|c| json!({
+                "key": c.key,
+                "old": c.old.as_deref().map(|v| shown(&c.key, v)),
+                "new": shown(&c.key, &c.new),
+            })).collect::<Vec<_>>(),
             "auth_mode": snap.observed.auth_mode.as_str(),
             "steps": snap.plan.steps,
             "conflicts": snap.plan.conflicts,
@@ -661,8 +735,11 @@ async fn dry_run_plan(
                 s.push_str(&format!(
                     "  set {} {} -> {}\n",
                     c.key,
-                    c.old.as_deref().unwrap_or("(unset)"),
-                    c.new
+                    c.old
+                        .as_deref()
+                        .map(|v| shown(&c.key, v))
+                        .unwrap_or_else(|| "(unset)".into()),
+                    shown(&c.key, &c.new)
                 ));
             }
             if snap.plan.steps.is_empty() {
@@ -767,15 +844,7 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
                 ],
                 ["Auth mode".into(), all.auth_mode.as_str().to_string()],
                 ["Caller".into(), caller_text(&snap.caller)],
-                [
-                    "Karpenter table row".into(),
-                    format!(
-                        "karpenter_auth_mode={} eks_access_entries={}: {}",
-                        row.karpenter_auth_mode,
-                        row.eks_access_entries,
-                        row.render()
-                    ),
-                ],
+                ["Table row".into(), row_text(&row)],
             ]);
             s.push('\n');
             if !all.auth_mode.includes_api() {
@@ -834,6 +903,20 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
             Ok(())
         }
     }
+}
+
+/// The seed's Karpenter table row in words: which parameters, and what they call for.
+fn row_text(row: &convox_planner::TableRow) -> String {
+    let y = |x: bool| if x { "yes" } else { "no" };
+    format!(
+        "karpenter_auth_mode={} eks_access_entries={} -> auth mode switch: {}, Karpenter node entry: {}, caller entry: {}, nodes entry: {}",
+        row.karpenter_auth_mode,
+        row.eks_access_entries,
+        y(row.auth_mode_switch),
+        y(row.karpenter_node_entry),
+        y(row.caller_entry),
+        y(row.nodes_entry)
+    )
 }
 
 fn caller_text(c: &CallerIdentity) -> String {
