@@ -837,3 +837,44 @@ def test_validator_catches_known_bad_answers():
         out = []
         check_xml(get_role, ET.fromstring(xml), "GetRole", out)
         assert out, f"not caught: {xml}"
+
+
+def test_documented_answers(checker, roles):
+    """Behaviour the first wave could not confirm, now checked against AWS's own material:
+    - CreateCluster with a role that does not exist: AWS's message, and the error names the
+      cluster (public reports: aws/aws-k8s-tester#232, crossplane-contrib/provider-aws#218);
+    - EC2_LINUX entries are in `system:nodes` (AWS CLI reference, create-access-entry
+      example 2), whether EKS or the caller made them;
+    - group and username prefixes: AWS's messages (terraform-aws-modules/terraform-aws-eks#2915,
+      aws-ia/terraform-aws-eks-blueprints#1920), the value checked before the entry's type."""
+    name = unique("shape-doc")
+    missing = f"arn:aws:iam::{ACCOUNT}:role/{unique('missing-')}"
+    e = checker.err("eks", "create_cluster", "InvalidParameterException", name=name, roleArn=missing,
+                    resourcesVpcConfig={"subnetIds": ["s"]})
+    assert e["Error"]["Message"] == (
+        f"Role with arn: {missing}, could not be assumed because it does not exist or the trusted "
+        "entity is not correct"
+    )
+    assert e["clusterName"] == name
+
+    cm = _cluster(checker, roles)
+    checker.ok("eks", "create_nodegroup", clusterName=cm, nodegroupName="ng", subnets=["s"],
+               nodeRole=roles["nodes"])
+    checker.ok("eks", "update_cluster_config", name=cm, accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})
+    by_eks = checker.ok("eks", "describe_access_entry", clusterName=cm, principalArn=roles["nodes"])["accessEntry"]
+    assert (by_eks["type"], by_eks["kubernetesGroups"]) == ("EC2_LINUX", ["system:nodes"])
+    mine = checker.ok("eks", "create_access_entry", clusterName=cm, principalArn=roles["karpenter"],
+                      type="EC2_LINUX")["accessEntry"]
+    assert mine["kubernetesGroups"] == ["system:nodes"]
+    assert mine["username"] == "system:node:{{EC2PrivateDNSName}}"
+    std = checker.ok("eks", "create_access_entry", clusterName=cm, principalArn=roles["dev"])["accessEntry"]
+    assert std["kubernetesGroups"] == []
+
+    e = checker.err("eks", "create_access_entry", "InvalidParameterException", clusterName=cm,
+                    principalArn=roles["cluster"], kubernetesGroups=["system:masters"])
+    assert e["Error"]["Message"] == "The kubernetes group name system:masters is invalid, it cannot start with system:"
+    e = checker.err("eks", "update_access_entry", "InvalidParameterException", clusterName=cm,
+                    principalArn=roles["karpenter"], kubernetesGroups=[],
+                    username="system:node:{{EC2PrivateDNSName}}")
+    assert e["Error"]["Message"] == "The username must not begin with system:"
+    checker.assert_clean()

@@ -700,6 +700,16 @@ fn add_node_entry(tx: &Connection, c: &ClusterRow, role: &str, at: i64) -> SimRe
     Ok(())
 }
 
+/// The Kubernetes groups EKS itself puts a node entry in (the AWS CLI reference shows an
+/// EC2_LINUX entry answering `kubernetesGroups: ["system:nodes"]`). Other types: not
+/// documented, so none.
+fn default_groups(kind: &str) -> Vec<String> {
+    match kind {
+        "EC2_LINUX" => vec!["system:nodes".to_string()],
+        _ => Vec::new(),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn insert_entry(
     tx: &Connection,
@@ -715,6 +725,11 @@ fn insert_entry(
     let username = username
         .map(str::to_string)
         .unwrap_or_else(|| default_username(kind, p, principal_arn));
+    let groups = if groups.is_empty() {
+        default_groups(kind)
+    } else {
+        groups.to_vec()
+    };
     let arn = format!(
         "arn:{}:eks:{}:{}:access-entry/{}/{}/{}/{}/{}",
         c.partition(),
@@ -731,7 +746,7 @@ fn insert_entry(
         principal_arn: principal_arn.to_string(),
         kind: kind.to_string(),
         username,
-        groups_json: serde_json::to_string(groups).unwrap_or_else(|_| "[]".into()),
+        groups_json: serde_json::to_string(&groups).unwrap_or_else(|_| "[]".into()),
         tags_json: tags_json(tags),
         arn,
         created_ms: at,
@@ -886,8 +901,10 @@ pub fn create_cluster(sim: &Sim, ctx: &Ctx, input: CreateClusterInput) -> SimRes
         let settings = crate::settings::load(tx)?;
         let role_ok = is_role_in(tx, &input.role_arn, partition)?;
         if !role_ok {
+            // AWS's wording (it cannot tell a missing role from an untrusting one).
             return Err(invalid_param(format!(
-                "Role with arn: {}, does not exist",
+                "Role with arn: {}, could not be assumed because it does not exist or the \
+                 trusted entity is not correct",
                 input.role_arn
             )));
         }
@@ -1205,7 +1222,7 @@ fn check_groups(groups: &[String]) -> SimResult<()> {
         }
         if g.starts_with("system:") {
             return Err(invalid_param(format!(
-                "The kubernetesGroups value '{g}' is invalid: group names can't start with 'system:'."
+                "The kubernetes group name {g} is invalid, it cannot start with system:"
             )));
         }
     }
@@ -1219,7 +1236,7 @@ fn check_username(u: &str) -> SimResult<()> {
     for prefix in ["system:", "eks:", "aws:", "amazon:", "iam:"] {
         if u.starts_with(prefix) {
             return Err(invalid_param(format!(
-                "The username '{u}' is invalid: it can't start with '{prefix}'."
+                "The username must not begin with {prefix}"
             )));
         }
     }
@@ -1418,6 +1435,14 @@ pub fn update_access_entry(
     with_cluster_write(sim, ctx, &input.cluster_name, |tx, _, c| {
         require_api(&c)?;
         let mut e = find_entry(tx, c.id, &input.principal_arn)?.ok_or_else(entry_not_found)?;
+        // AWS checks the values before the entry's type (an EC2_LINUX entry updated with
+        // username system:node:… is refused for the `system:` prefix).
+        if let Some(g) = &input.kubernetes_groups {
+            check_groups(g)?;
+        }
+        if let Some(u) = &input.username {
+            check_username(u)?;
+        }
         if e.kind != "STANDARD" {
             if input
                 .kubernetes_groups
@@ -1436,12 +1461,15 @@ pub fn update_access_entry(
                 )));
             }
         }
-        if let Some(g) = &input.kubernetes_groups {
-            check_groups(g)?;
+        // An empty list on a node entry leaves the groups EKS gave it.
+        if let Some(g) = input
+            .kubernetes_groups
+            .as_ref()
+            .filter(|_| e.kind == "STANDARD")
+        {
             e.groups_json = serde_json::to_string(g).unwrap_or_else(|_| "[]".into());
         }
         if let Some(u) = &input.username {
-            check_username(u)?;
             e.username = u.clone();
         }
         e.modified_ms = now;

@@ -267,7 +267,7 @@ fn create_cluster_errors() {
             },
             "InvalidParameterException",
             400,
-            None,
+            Some("Role with arn: arn:aws:iam::123456789012:role/nope, could not be assumed because it does not exist or the trusted entity is not correct"),
         ),
         (
             "bad version",
@@ -671,6 +671,8 @@ fn eks_creates_creator_and_node_entries_when_api_enabled() {
     let node = eks::describe_access_entry(&e.sim, &c, "auto", NODE_ROLE).unwrap();
     assert_eq!(node.kind, "EC2_LINUX");
     assert_eq!(node.username, "system:node:{{EC2PrivateDNSName}}");
+    // AWS CLI reference, create-access-entry example 2: EC2_LINUX → system:nodes.
+    assert_eq!(node.kubernetes_groups, vec!["system:nodes".to_string()]);
     let admin = eks::describe_access_entry(&e.sim, &c, "auto", ADMIN).unwrap();
     assert_eq!(admin.kind, "STANDARD");
     // The path is dropped in the derived username.
@@ -783,6 +785,12 @@ fn create_access_entry_success_table() {
         input.tags.insert("team".into(), "a".into());
         let got = eks::create_access_entry(&e.sim, &ctx(T0 + 7), input).unwrap();
         assert_eq!(got.username, username, "{principal} {kind:?}");
+        let groups: &[&str] = if kind == Some("EC2_LINUX") {
+            &["system:nodes"]
+        } else {
+            &[]
+        };
+        assert_eq!(got.kubernetes_groups, groups, "{principal} {kind:?}");
         assert_eq!(got.kind, kind.unwrap_or("STANDARD"));
         assert_eq!(got.created_at, T0 + 7);
         assert_eq!(got.modified_at, T0 + 7);
@@ -941,7 +949,7 @@ fn create_access_entry_error_table() {
             with(&|i| i.username = Some("system:admin".into())),
             "InvalidParameterException",
             400,
-            None,
+            Some("The username must not begin with system:"),
         ),
         (
             "username eks:",
@@ -962,7 +970,9 @@ fn create_access_entry_error_table() {
             with(&|i| i.kubernetes_groups = Some(vec!["system:masters".into()])),
             "InvalidParameterException",
             400,
-            None,
+            Some(
+                "The kubernetes group name system:masters is invalid, it cannot start with system:",
+            ),
         ),
         (
             "aws: tag",
@@ -1059,6 +1069,37 @@ fn update_and_delete_access_entry() {
         },
     );
     assert_err(bad, "InvalidParameterException", 400, None);
+    // The value is checked before the entry's type, with AWS's message.
+    let node_name = eks::update_access_entry(
+        &e.sim,
+        &ctx(T0 + 60),
+        UpdateAccessEntryInput {
+            cluster_name: "u".into(),
+            principal_arn: NODE_ROLE.into(),
+            kubernetes_groups: Some(vec![]),
+            username: Some("system:node:{{EC2PrivateDNSName}}".into()),
+            ..Default::default()
+        },
+    );
+    assert_err(
+        node_name,
+        "InvalidParameterException",
+        400,
+        Some("The username must not begin with system:"),
+    );
+    // An empty list leaves a node entry in the group EKS gave it.
+    let kept = eks::update_access_entry(
+        &e.sim,
+        &ctx(T0 + 70),
+        UpdateAccessEntryInput {
+            cluster_name: "u".into(),
+            principal_arn: NODE_ROLE.into(),
+            kubernetes_groups: Some(vec![]),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(kept.kubernetes_groups, vec!["system:nodes".to_string()]);
     let missing = eks::update_access_entry(
         &e.sim,
         &ctx(T0 + 60),

@@ -131,7 +131,7 @@ pub fn error_response(e: &SimError, cluster: Option<&str>) -> WireResponse {
     let mut resp = WireResponse::json(e.status, Value::Object(body).to_string());
     resp.headers
         .push(("x-amzn-errortype".into(), e.code.clone()));
-    resp.headers.push(("x-amzn-requestid".into(), request_id()));
+    // The core adds x-amzn-requestid: one id per request, the one it logs.
     resp
 }
 
@@ -141,20 +141,6 @@ fn ok<T: Serialize>(body: &T) -> WireResponse {
         Ok(bytes) => WireResponse::json(200, bytes),
         Err(e) => error_response(&SimError::internal(format!("encode: {e}")), None),
     }
-}
-
-/// A request id in AWS's UUID form.
-fn request_id() -> String {
-    let v: u128 = rand::random();
-    let h = format!("{v:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
 }
 
 /// `{"member": value}` serialized straight from `value` (no intermediate `Value`).
@@ -365,7 +351,14 @@ pub fn handle(sim: &Sim, ctx: &Ctx, route: &Route, req: &WireRequest) -> WireRes
             if e.status >= 500 {
                 tracing::warn!(op = route.op, error = %e, "eks operation failed");
             }
-            error_response(&e, cluster)
+            // CreateCluster names its cluster in the body; AWS's errors carry it too.
+            let named = match route.op {
+                "CreateCluster" => Body::parse(&req.body)
+                    .ok()
+                    .and_then(|b| b.str_opt("name").ok().flatten()),
+                _ => None,
+            };
+            error_response(&e, named.as_deref().or(cluster))
         }
     }
 }
