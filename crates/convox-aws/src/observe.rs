@@ -9,7 +9,7 @@ use convox_planner::{AuthMode, Observed, ObservedEntry, PolicyAssociation, Scope
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::error::{classify, AwsError, CallError};
-use crate::{Aws, CallerIdentity};
+use crate::{Aws, Backoff, CallerIdentity};
 
 /// A principal whose access entry should be observed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +154,53 @@ impl Aws {
         Ok(Some(entry))
     }
 
+    /// Describes again, with backoff up to the propagation deadline, the entries EKS refused
+    /// with InvalidRequestException although the cluster's mode includes API: the mode change
+    /// is still propagating, or our describe raced someone else's switch. Such a refusal says
+    /// nothing about the entry, so it is neither "absent" nor a reason to fail the run yet;
+    /// a refusal outlasting the deadline stays in `results` and is reported.
+    /// `results[i]` belongs to `interests[i]`.
+    async fn redescribe_refused(
+        &self,
+        cluster: &str,
+        interests: &[Interest],
+        results: &mut [(String, EntryResult)],
+    ) {
+        let refused = |results: &[(String, EntryResult)]| -> Vec<usize> {
+            results
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, r))| matches!(r, Err(e) if e.code_is("InvalidRequestException")))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let mut todo = refused(results);
+        if todo.is_empty() {
+            return;
+        }
+        let mut backoff = Backoff::until(&self.timing, self.timing.propagation_deadline);
+        while !todo.is_empty() {
+            self.say(&format!(
+                "waiting for EKS to serve access entries on {cluster} (auth mode change propagating)"
+            ));
+            if !backoff.wait().await {
+                return;
+            }
+            let again = futures::future::join_all(
+                todo.iter()
+                    .filter_map(|&i| interests.get(i))
+                    .map(|interest| self.entry(cluster, interest)),
+            )
+            .await;
+            for (&i, r) in todo.iter().zip(again) {
+                if let Some(slot) = results.get_mut(i) {
+                    slot.1 = r;
+                }
+            }
+            todo = refused(results);
+        }
+    }
+
     /// Folds per-entry results into the entry list, given the mode.
     fn fold_entries(
         &self,
@@ -220,6 +267,11 @@ impl Aws {
             (None, None) => unreachable_identity(),
         };
         let view = view?;
+        let mut results = results;
+        if view.mode.includes_api() {
+            self.redescribe_refused(cluster, &interests, &mut results)
+                .await;
+        }
         let mut entries = Vec::new();
         self.fold_entries(cluster, view.mode, results, &mut entries)?;
 
@@ -231,14 +283,11 @@ impl Aws {
                 principal_arn: identity.principal_arn.clone(),
                 with_policies: true,
             };
-            let r = self.entry(cluster, &i).await;
+            let mut r = vec![(i.principal_arn.clone(), self.entry(cluster, &i).await)];
+            self.redescribe_refused(cluster, std::slice::from_ref(&i), &mut r)
+                .await;
             entries.retain(|e| e.principal_arn != identity.principal_arn);
-            self.fold_entries(
-                cluster,
-                view.mode,
-                vec![(i.principal_arn.clone(), r)],
-                &mut entries,
-            )?;
+            self.fold_entries(cluster, view.mode, r, &mut entries)?;
         }
         if !view.mode.includes_api() {
             entries.clear();

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use convox_aws::{Aws, AwsError, Target, Timing};
+use convox_aws::{Aws, AwsError, CallerIdentity, Interest, Target, Timing};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -36,23 +36,32 @@ fn error(status: u16, code: &'static str) -> Answer {
 
 /// Serves `script[i]` to the i-th request (the last one forever after); counts requests.
 async fn serve(script: Vec<Answer>) -> (String, Arc<AtomicUsize>) {
+    serve_with(move |_, i| script[i.min(script.len() - 1)].clone()).await
+}
+
+type Handler = dyn Fn(&str, usize) -> Answer + Send + Sync;
+
+/// Serves `handler(request line, i)` to the i-th request; counts requests.
+async fn serve_with(
+    handler: impl Fn(&str, usize) -> Answer + Send + Sync + 'static,
+) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let count = Arc::new(AtomicUsize::new(0));
-    let script = Arc::new(script);
+    let handler: Arc<Handler> = Arc::new(handler);
     let c = count.clone();
     tokio::spawn(async move {
         loop {
             let Ok((sock, _)) = listener.accept().await else {
                 return;
             };
-            tokio::spawn(conn(sock, script.clone(), c.clone()));
+            tokio::spawn(conn(sock, handler.clone(), c.clone()));
         }
     });
     (url, count)
 }
 
-async fn conn(mut sock: TcpStream, script: Arc<Vec<Answer>>, count: Arc<AtomicUsize>) {
+async fn conn(mut sock: TcpStream, handler: Arc<Handler>, count: Arc<AtomicUsize>) {
     let mut buf = Vec::new();
     loop {
         // Read one request: head, then Content-Length bytes of body.
@@ -66,7 +75,9 @@ async fn conn(mut sock: TcpStream, script: Arc<Vec<Answer>>, count: Arc<AtomicUs
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
         };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+        let raw_head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let request_line = raw_head.lines().next().unwrap_or_default().to_string();
+        let head = raw_head.to_ascii_lowercase();
         let len: usize = head
             .lines()
             .find_map(|l| l.strip_prefix("content-length:"))
@@ -81,7 +92,7 @@ async fn conn(mut sock: TcpStream, script: Arc<Vec<Answer>>, count: Arc<AtomicUs
         }
         buf.drain(..head_end + len);
         let i = count.fetch_add(1, Ordering::SeqCst);
-        let a = &script[i.min(script.len() - 1)];
+        let a = handler(&request_line, i);
         let mut resp = format!(
             "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-amzn-requestid: r{i}\r\n",
             a.status,
@@ -99,6 +110,10 @@ async fn conn(mut sock: TcpStream, script: Arc<Vec<Answer>>, count: Arc<AtomicUs
 }
 
 async fn aws(url: String) -> Aws {
+    aws_with_deadline(url, Duration::from_secs(60)).await
+}
+
+async fn aws_with_deadline(url: String, deadline: Duration) -> Aws {
     Aws::connect(&Target::Endpoint {
         url,
         region: "us-east-1".into(),
@@ -111,8 +126,8 @@ async fn aws(url: String) -> Aws {
         poll_initial: Duration::from_millis(10),
         poll_factor: 1.5,
         poll_max: Duration::from_millis(50),
-        deadline: Duration::from_secs(60),
-        propagation_deadline: Duration::from_secs(60),
+        deadline,
+        propagation_deadline: deadline,
     })
 }
 
@@ -194,4 +209,82 @@ async fn a_failed_update_says_what_failed_and_what_to_do() {
     ] {
         assert!(msg.contains(want), "{want} missing from: {msg}");
     }
+}
+
+const NODES: &str = "arn:aws:iam::123456789012:role/convox/r-nodes";
+const CALLER: &str = "arn:aws:iam::123456789012:role/ops/ConvoxAdmin";
+
+fn caller() -> CallerIdentity {
+    CallerIdentity {
+        account: "123456789012".into(),
+        arn: "arn:aws:sts::123456789012:assumed-role/ConvoxAdmin/convox".into(),
+        principal_arn: CALLER.into(),
+        partition: "aws".into(),
+    }
+}
+
+/// An API-mode cluster whose nodes entry EKS refuses to describe `refusals` times (the mode
+/// change still propagating), then shows; the caller has no entry.
+fn propagating(refusals: usize, nodes_calls: Arc<AtomicUsize>) -> impl Fn(&str, usize) -> Answer {
+    move |line: &str, _| {
+        let path = line.split(' ').nth(1).unwrap_or_default();
+        if path == "/clusters/c1" {
+            return ok(
+                r#"{"cluster":{"name":"c1","status":"ACTIVE","accessConfig":{"authenticationMode":"API_AND_CONFIG_MAP"}}}"#,
+            );
+        }
+        if path.contains("r-nodes") {
+            if nodes_calls.fetch_add(1, Ordering::SeqCst) < refusals {
+                return error(400, "InvalidRequestException");
+            }
+            return ok(&format!(
+                r#"{{"accessEntry":{{"clusterName":"c1","principalArn":"{NODES}","type":"EC2_LINUX","tags":{{}}}}}}"#
+            ));
+        }
+        error(404, "ResourceNotFoundException")
+    }
+}
+
+fn nodes_interest() -> Interest {
+    Interest {
+        principal_arn: NODES.into(),
+        with_policies: false,
+    }
+}
+
+#[tokio::test]
+async fn a_describe_refused_while_the_mode_change_propagates_is_retried_not_fatal() {
+    let nodes_calls = Arc::new(AtomicUsize::new(0));
+    let (url, _) = serve_with(propagating(3, nodes_calls.clone())).await;
+    let (_, observed) = aws(url)
+        .await
+        .observe("c1", &[nodes_interest()], Some(&caller()))
+        .await
+        .expect("observed once EKS serves the entry");
+    assert_eq!(nodes_calls.load(Ordering::SeqCst), 4);
+    let nodes: Vec<_> = observed
+        .entries
+        .iter()
+        .filter(|e| e.principal_arn == NODES)
+        .collect();
+    assert_eq!(nodes.len(), 1, "{observed:?}");
+    assert_eq!(nodes[0].entry_type, "EC2_LINUX");
+    assert!(
+        !observed.entries.iter().any(|e| e.principal_arn == CALLER),
+        "{observed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_describe_refused_past_the_deadline_is_an_error_never_absent() {
+    let nodes_calls = Arc::new(AtomicUsize::new(0));
+    let (url, _) = serve_with(propagating(usize::MAX, nodes_calls.clone())).await;
+    let e = aws_with_deadline(url, Duration::from_millis(300))
+        .await
+        .observe("c1", &[nodes_interest()], Some(&caller()))
+        .await
+        .expect_err("never read as absent");
+    assert!(e.to_string().contains("InvalidRequestException"), "{e}");
+    assert!(e.to_string().contains(NODES), "{e}");
+    assert!(nodes_calls.load(Ordering::SeqCst) > 1, "retried first");
 }
