@@ -484,7 +484,15 @@ def test_eks_success_shapes(checker, roles, sim):
                                         "publicAccessCidrs": ["0.0.0.0/0"]},
                     logging={"clusterLogging": [{"types": ["api", "audit"], "enabled": True}]},
                     kubernetesNetworkConfig={"serviceIpv4Cidr": "10.100.0.0/16"})
-    checker.ok(eks, "describe_cluster", name=name)
+    c = checker.ok(eks, "describe_cluster", name=name)["cluster"]
+    # AWS fills in what was not given, and shows logging as enabled + disabled groups.
+    assert c["kubernetesNetworkConfig"] == {
+        "serviceIpv4Cidr": "10.100.0.0/16", "ipFamily": "ipv4", "elasticLoadBalancing": {"enabled": False},
+    }
+    assert c["logging"]["clusterLogging"] == [
+        {"types": ["api", "audit"], "enabled": True},
+        {"types": ["authenticator", "controllerManager", "scheduler"], "enabled": False},
+    ]
     checker.ok(eks, "list_clusters")
     checker.ok(eks, "create_nodegroup", clusterName=name, nodegroupName="ng", subnets=["subnet-1"],
                nodeRole=roles["nodes"], scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 2},
@@ -638,6 +646,36 @@ def test_eks_error_shapes(checker, roles, sim):
       principalArn=roles["dev"])
     E(eks, "disassociate_access_policy", "ResourceNotFoundException", clusterName=api,
       principalArn=roles["dev"], policyArn=VIEW_POLICY)
+    # Values outside the model's enums and ranges are refused, never stored and echoed
+    # back (botocore does not check enums, so only the service stands between them and an
+    # answer AWS would never give).
+    vpc = {"subnetIds": ["s"]}
+    refused_clusters = []
+    for extra in (
+        {"kubernetesNetworkConfig": {"ipFamily": "ipv5"}},
+        {"logging": {"clusterLogging": [{"types": ["bogus"], "enabled": True}]}},
+        {"accessConfig": {"authenticationMode": "OPEN"}},
+        {"version": "0.1"},
+    ):
+        refused_clusters.append(unique("enum"))
+        E(eks, "create_cluster", "InvalidParameterException", name=refused_clusters[-1],
+          roleArn=roles["cluster"], resourcesVpcConfig=vpc, **extra)
+    for extra in (
+        {"amiType": "BOGUS"},
+        {"capacityType": "NOPE"},
+        {"scalingConfig": {"minSize": 5, "maxSize": 1, "desiredSize": 3}},
+        {"scalingConfig": {"minSize": 1, "maxSize": 2, "desiredSize": 3}},
+        {"diskSize": -5},
+        {"version": "0.1"},
+    ):
+        E(eks, "create_nodegroup", "InvalidParameterException", clusterName=api, nodegroupName=unique("ng"),
+          subnets=["s"], nodeRole=roles["nodes"], **extra)
+    E(eks, "associate_access_policy", "InvalidParameterException", clusterName=api, principalArn=DEFAULT_ROLE_ARN,
+      policyArn=VIEW_POLICY, accessScope={"type": "galaxy"})
+    E(eks, "create_access_entry", "InvalidParameterException", clusterName=api, principalArn=roles["dev"],
+      tags={"aws:x": "y"})
+    left = set(refused_clusters) & set(checker.ok(eks, "list_clusters", maxResults=100)["clusters"])
+    assert not left, f"refused clusters were stored: {left}"
     # node groups
     E(eks, "create_nodegroup", "ResourceInUseException", clusterName=api, nodegroupName="ng", subnets=["s"],
       nodeRole=roles["nodes"])
@@ -679,6 +717,15 @@ def test_sts_iam_shapes(checker, sim):
     as_user = checker.client("iam", access_key_id=key["AccessKeyId"],
                              secret_access_key=key["SecretAccessKey"], session_token=None)
     checker.ok("iam", "get_user", client=as_user)
+    if ("sts", "GetFederationToken") in _implemented_operations():
+        user_sts = checker.client("sts", access_key_id=key["AccessKeyId"],
+                                  secret_access_key=key["SecretAccessKey"], session_token=None)
+        fed = checker.ok("sts", "get_federation_token", client=user_sts, Name="shape-fed",
+                         DurationSeconds=900)["Credentials"]
+        fed_sts = checker.client("sts", access_key_id=fed["AccessKeyId"],
+                                 secret_access_key=fed["SecretAccessKey"], session_token=fed["SessionToken"])
+        checker.ok("sts", "get_caller_identity", client=fed_sts)
+        E("sts", "get_federation_token", "AccessDenied", Name="shape-fed")  # a role session
     checker.ok("iam", "delete_role", RoleName=name)
 
     dup = unique("shape-dup-")

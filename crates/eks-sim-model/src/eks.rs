@@ -27,6 +27,7 @@ use crate::iam::{self, PrincipalKind};
 use crate::settings::Settings;
 use crate::{Ctx, Sim};
 use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
 use std::collections::BTreeMap;
 pub use types::*;
 
@@ -163,6 +164,206 @@ fn standard_only() -> SimError {
     invalid_param(
         "This operation can only be performed on Access Entries with a type of \"STANDARD\".",
     )
+}
+
+// ---------------------------------------------------------------------------------------
+// Structured inputs that EKS answers back: validated against the model's enums and rebuilt
+// from the members AWS defines, so an answer never carries a value or key AWS would not.
+
+const LOG_TYPES: &[&str] = &[
+    "api",
+    "audit",
+    "authenticator",
+    "controllerManager",
+    "scheduler",
+];
+const IP_FAMILIES: &[&str] = &["ipv4", "ipv6"];
+const CAPACITY_TYPES: &[&str] = &["ON_DEMAND", "SPOT", "CAPACITY_BLOCK"];
+/// The botocore model's `AMITypes` enum.
+const AMI_TYPES: &[&str] = &[
+    "AL2_x86_64",
+    "AL2_x86_64_GPU",
+    "AL2_ARM_64",
+    "CUSTOM",
+    "BOTTLEROCKET_ARM_64",
+    "BOTTLEROCKET_x86_64",
+    "BOTTLEROCKET_ARM_64_FIPS",
+    "BOTTLEROCKET_x86_64_FIPS",
+    "BOTTLEROCKET_ARM_64_NVIDIA",
+    "BOTTLEROCKET_x86_64_NVIDIA",
+    "BOTTLEROCKET_ARM_64_NVIDIA_FIPS",
+    "BOTTLEROCKET_x86_64_NVIDIA_FIPS",
+    "WINDOWS_CORE_2019_x86_64",
+    "WINDOWS_FULL_2019_x86_64",
+    "WINDOWS_CORE_2022_x86_64",
+    "WINDOWS_FULL_2022_x86_64",
+    "WINDOWS_CORE_2025_x86_64",
+    "WINDOWS_FULL_2025_x86_64",
+    "AL2023_x86_64_STANDARD",
+    "AL2023_ARM_64_STANDARD",
+    "AL2023_x86_64_NEURON",
+    "AL2023_x86_64_NVIDIA",
+    "AL2023_ARM_64_NVIDIA",
+];
+
+fn check_enum(member: &str, value: &str, allowed: &[&str]) -> SimResult<()> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid_param(format!(
+            "The {member} '{value}' is invalid. Valid values: {}.",
+            allowed.join(", ")
+        )))
+    }
+}
+
+fn member<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
+    v.get(k).filter(|x| !x.is_null())
+}
+
+fn str_member(v: &Value, k: &str, label: &str) -> SimResult<Option<String>> {
+    match member(v, k) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(invalid_param(format!("{label} must be a string."))),
+    }
+}
+
+/// `logging` as DescribeCluster shows it: one group of enabled types and one of disabled
+/// types, in AWS's order (all disabled when CreateCluster names none).
+fn logging_doc(input: Option<&Value>) -> SimResult<Value> {
+    let mut enabled: Vec<&'static str> = Vec::new();
+    if let Some(l) = input {
+        let setups = match member(l, "clusterLogging") {
+            None => Vec::new(),
+            Some(Value::Array(a)) => a.clone(),
+            Some(_) => return Err(invalid_param("logging.clusterLogging must be a list.")),
+        };
+        for setup in &setups {
+            let on = match member(setup, "enabled") {
+                None => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => {
+                    return Err(invalid_param(
+                        "logging.clusterLogging.enabled must be a boolean.",
+                    ))
+                }
+            };
+            let types = match member(setup, "types") {
+                None => Vec::new(),
+                Some(Value::Array(a)) => a.clone(),
+                Some(_) => {
+                    return Err(invalid_param(
+                        "logging.clusterLogging.types must be a list.",
+                    ))
+                }
+            };
+            for t in &types {
+                let t = t.as_str().ok_or_else(|| {
+                    invalid_param("logging.clusterLogging.types must hold strings.")
+                })?;
+                check_enum("log type", t, LOG_TYPES)?;
+                let Some(canon) = LOG_TYPES.iter().find(|x| **x == t).copied() else {
+                    continue; // unreachable: check_enum passed
+                };
+                enabled.retain(|x| *x != canon);
+                if on {
+                    enabled.push(canon);
+                }
+            }
+        }
+    }
+    let on: Vec<&str> = LOG_TYPES
+        .iter()
+        .copied()
+        .filter(|t| enabled.contains(t))
+        .collect();
+    let off: Vec<&str> = LOG_TYPES
+        .iter()
+        .copied()
+        .filter(|t| !enabled.contains(t))
+        .collect();
+    let mut groups = Vec::new();
+    if !on.is_empty() {
+        groups.push(serde_json::json!({"types": on, "enabled": true}));
+    }
+    if !off.is_empty() {
+        groups.push(serde_json::json!({"types": off, "enabled": false}));
+    }
+    Ok(serde_json::json!({ "clusterLogging": groups }))
+}
+
+/// `kubernetesNetworkConfig` as DescribeCluster shows it, with AWS's defaults.
+fn network_doc(input: Option<&Value>) -> SimResult<Value> {
+    let empty = Value::Object(Default::default());
+    let i = input.unwrap_or(&empty);
+    let family = str_member(i, "ipFamily", "kubernetesNetworkConfig.ipFamily")?
+        .unwrap_or_else(|| "ipv4".into());
+    check_enum("ipFamily", &family, IP_FAMILIES)?;
+    let cidr = str_member(
+        i,
+        "serviceIpv4Cidr",
+        "kubernetesNetworkConfig.serviceIpv4Cidr",
+    )?
+    .unwrap_or_else(|| "10.100.0.0/16".into());
+    let elb = match member(i, "elasticLoadBalancing").and_then(|e| member(e, "enabled")) {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(invalid_param(
+                "kubernetesNetworkConfig.elasticLoadBalancing.enabled must be a boolean.",
+            ))
+        }
+    };
+    let mut out = serde_json::json!({
+        "serviceIpv4Cidr": cidr,
+        "ipFamily": family,
+        "elasticLoadBalancing": {"enabled": elb},
+    });
+    if family == "ipv6" {
+        if let Some(o) = out.as_object_mut() {
+            o.insert(
+                "serviceIpv6Cidr".into(),
+                Value::String("fd00:ec2::/108".into()),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn size_member(v: &Value, k: &str) -> SimResult<Option<i64>> {
+    match member(v, k) {
+        None => Ok(None),
+        Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
+        Some(_) => Err(invalid_param(format!(
+            "scalingConfig.{k} must be an integer."
+        ))),
+    }
+}
+
+/// `scalingConfig` with AWS's defaults (min 1, max 2, desired 2), checked as AWS checks it.
+fn scaling_doc(input: Option<&Value>) -> SimResult<Value> {
+    let empty = Value::Object(Default::default());
+    let i = input.unwrap_or(&empty);
+    let min = size_member(i, "minSize")?.unwrap_or(1);
+    let max = size_member(i, "maxSize")?.unwrap_or(2.max(min));
+    let desired = size_member(i, "desiredSize")?.unwrap_or(min.max(2).min(max));
+    if min < 0 || max < 1 || desired < 0 {
+        return Err(invalid_param(
+            "scalingConfig: minSize and desiredSize must be at least 0 and maxSize at least 1.",
+        ));
+    }
+    if min > max {
+        return Err(invalid_param(format!(
+            "Minimum capacity {min} can't be greater than maximum capacity {max}."
+        )));
+    }
+    if desired > max || desired < min {
+        return Err(invalid_param(format!(
+            "Desired capacity {desired} must be between minimum capacity {min} and maximum capacity {max}."
+        )));
+    }
+    Ok(serde_json::json!({"minSize": min, "maxSize": max, "desiredSize": desired}))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -894,6 +1095,8 @@ pub fn create_cluster(sim: &Sim, ctx: &Ctx, input: CreateClusterInput) -> SimRes
         )));
     }
     check_tags(&input.tags)?;
+    let network = network_doc(input.kubernetes_network_config.as_ref())?;
+    let logging = logging_doc(input.logging.as_ref())?;
     let now = ctx.now_ms;
     let partition = ctx.partition();
     let account = ctx.caller.account.clone();
@@ -935,17 +1138,8 @@ pub fn create_cluster(sim: &Sim, ctx: &Ctx, input: CreateClusterInput) -> SimRes
                 "endpointPrivateAccess": vpc.endpoint_private_access.unwrap_or(false),
                 "publicAccessCidrs": vpc.public_access_cidrs.clone().unwrap_or_else(|| vec!["0.0.0.0/0".into()]),
             },
-            "kubernetesNetworkConfig": input.kubernetes_network_config.clone().unwrap_or_else(|| serde_json::json!({
-                "serviceIpv4Cidr": "10.100.0.0/16",
-                "ipFamily": "ipv4",
-                "elasticLoadBalancing": {"enabled": false},
-            })),
-            "logging": input.logging.clone().unwrap_or_else(|| serde_json::json!({
-                "clusterLogging": [{
-                    "types": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
-                    "enabled": false,
-                }]
-            })),
+            "kubernetesNetworkConfig": network,
+            "logging": logging,
             "identity": {"oidc": {"issuer": format!("https://oidc.eks.{}.{suffix}/id/{host}", ctx.region)}},
             "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUNTSU1VTEFURUQKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
             "health": {"issues": []},
@@ -1789,6 +1983,21 @@ pub fn create_nodegroup(sim: &Sim, ctx: &Ctx, input: CreateNodegroupInput) -> Si
         return Err(invalid_param("subnets must contain at least one subnet."));
     }
     check_tags(&input.tags)?;
+    if let Some(a) = &input.ami_type {
+        check_enum("amiType", a, AMI_TYPES)?;
+    }
+    if let Some(t) = &input.capacity_type {
+        check_enum("capacityType", t, CAPACITY_TYPES)?;
+    }
+    if let Some(v) = &input.version {
+        if !SUPPORTED_VERSIONS.contains(&v.as_str()) {
+            return Err(invalid_param(format!("unsupported Kubernetes version {v}")));
+        }
+    }
+    if input.disk_size.is_some_and(|d| d < 1) {
+        return Err(invalid_param("diskSize must be at least 1 GiB."));
+    }
+    let scaling = scaling_doc(input.scaling_config.as_ref())?;
     let now = ctx.now_ms;
     with_cluster_write(sim, ctx, &input.cluster_name, |tx, settings, mut c| {
         if c.status == "CREATING" {
@@ -1823,7 +2032,7 @@ pub fn create_nodegroup(sim: &Sim, ctx: &Ctx, input: CreateNodegroupInput) -> Si
             "version": input.version.clone().unwrap_or_else(|| c.version.clone()),
             "releaseVersion": format!("{}.0-20250101", input.version.clone().unwrap_or_else(|| c.version.clone())),
             "capacityType": input.capacity_type.clone().unwrap_or_else(|| "ON_DEMAND".into()),
-            "scalingConfig": input.scaling_config.clone().unwrap_or_else(|| serde_json::json!({"minSize": 1, "maxSize": 2, "desiredSize": 2})),
+            "scalingConfig": scaling,
             "instanceTypes": input.instance_types.clone().unwrap_or_else(|| vec!["t3.medium".into()]),
             "subnets": input.subnets,
             "amiType": input.ami_type.clone().unwrap_or_else(|| "AL2023_x86_64_STANDARD".into()),

@@ -1685,3 +1685,127 @@ fn client_request_token_makes_retries_idempotent() {
     );
     assert_err(create(None), "ResourceInUseException", 409, Some(DUP_MSG));
 }
+
+// ---------------------------------------------------------------------------------------
+// Structured inputs AWS answers back: checked against the model's enums, rebuilt with AWS's
+// defaults, never echoed raw.
+
+#[test]
+fn structured_inputs_validated_and_normalized() {
+    let e = env();
+    let with = |f: &dyn Fn(&mut CreateClusterInput)| {
+        let mut i = cluster_input("n", None);
+        f(&mut i);
+        i
+    };
+    let bad: Vec<(&str, CreateClusterInput)> = vec![
+        (
+            "ipFamily",
+            with(&|i| i.kubernetes_network_config = Some(serde_json::json!({"ipFamily": "ipv5"}))),
+        ),
+        (
+            "log type",
+            with(&|i| {
+                i.logging = Some(
+                    serde_json::json!({"clusterLogging": [{"types": ["bogus"], "enabled": true}]}),
+                )
+            }),
+        ),
+        (
+            "enabled not a boolean",
+            with(&|i| {
+                i.logging = Some(
+                    serde_json::json!({"clusterLogging": [{"types": ["api"], "enabled": "yes"}]}),
+                )
+            }),
+        ),
+    ];
+    for (what, input) in bad {
+        assert_err(
+            eks::create_cluster(&e.sim, &ctx(T0), input),
+            "InvalidParameterException",
+            400,
+            None,
+        );
+        assert!(
+            eks::describe_cluster(&e.sim, &ctx(T0), "n").is_err(),
+            "{what}: nothing stored"
+        );
+    }
+    let input = with(&|i| {
+        i.kubernetes_network_config =
+            Some(serde_json::json!({"serviceIpv4Cidr": "10.1.0.0/16", "stray": 1}));
+        i.logging = Some(serde_json::json!({"clusterLogging": [
+            {"types": ["scheduler", "api"], "enabled": true},
+            {"types": ["api"], "enabled": false},
+        ]}));
+    });
+    let c = serde_json::to_value(eks::create_cluster(&e.sim, &ctx(T0), input).unwrap()).unwrap();
+    assert_eq!(
+        c["kubernetesNetworkConfig"],
+        serde_json::json!({"serviceIpv4Cidr": "10.1.0.0/16", "ipFamily": "ipv4",
+                           "elasticLoadBalancing": {"enabled": false}})
+    );
+    // The last word on a type wins; groups in AWS's order.
+    assert_eq!(
+        c["logging"],
+        serde_json::json!({"clusterLogging": [
+            {"types": ["scheduler"], "enabled": true},
+            {"types": ["api", "audit", "authenticator", "controllerManager"], "enabled": false},
+        ]})
+    );
+
+    let ng = |name: &str, f: &dyn Fn(&mut CreateNodegroupInput)| {
+        let mut i = CreateNodegroupInput {
+            cluster_name: "n".into(),
+            nodegroup_name: name.into(),
+            subnets: vec!["subnet-1".into()],
+            node_role: NODE_ROLE.into(),
+            ..Default::default()
+        };
+        f(&mut i);
+        eks::create_nodegroup(&e.sim, &ctx(T0 + 1), i)
+    };
+    let scaling = |v: serde_json::Value| {
+        move |i: &mut CreateNodegroupInput| i.scaling_config = Some(v.clone())
+    };
+    for (what, r) in [
+        ("amiType", ng("a", &|i| i.ami_type = Some("BOGUS".into()))),
+        (
+            "capacityType",
+            ng("b", &|i| i.capacity_type = Some("NOPE".into())),
+        ),
+        (
+            "min > max",
+            ng(
+                "c",
+                &scaling(serde_json::json!({"minSize": 3, "maxSize": 1})),
+            ),
+        ),
+        (
+            "desired > max",
+            ng(
+                "d",
+                &scaling(serde_json::json!({"minSize": 1, "maxSize": 2, "desiredSize": 3})),
+            ),
+        ),
+        (
+            "size not an integer",
+            ng("e", &scaling(serde_json::json!({"minSize": "1"}))),
+        ),
+        ("diskSize", ng("f", &|i| i.disk_size = Some(0))),
+        ("version", ng("g", &|i| i.version = Some("0.1".into()))),
+    ] {
+        let err = r.expect_err(what);
+        assert_eq!(err.code, "InvalidParameterException", "{what}");
+    }
+    let ok = ng(
+        "h",
+        &scaling(serde_json::json!({"minSize": 0, "maxSize": 5, "stray": true})),
+    )
+    .unwrap();
+    assert_eq!(
+        serde_json::to_value(&ok).unwrap()["scalingConfig"],
+        serde_json::json!({"minSize": 0, "maxSize": 5, "desiredSize": 2})
+    );
+}
