@@ -190,7 +190,7 @@ pub enum AwsError {
     },
     #[error("cluster {cluster} not found in {region}; check the rack's cluster name and region")]
     ClusterNotFound { cluster: String, region: String },
-    #[error("identity {arn} cannot be an access entry principal; run convox with an IAM role (or IAM user) session")]
+    #[error("{}", unsupported_principal_text(arn))]
     UnsupportedPrincipal { arn: String },
     #[error("{op} failed on cluster {cluster}{}: {detail}", principal.as_deref().map(|p| format!(" for {p}")).unwrap_or_default())]
     Api {
@@ -214,6 +214,20 @@ pub enum AwsError {
     },
     #[error("cluster {cluster} is {status}; it cannot become ACTIVE by waiting")]
     ClusterBroken { cluster: String, status: String },
+}
+
+/// Why an identity cannot be an access-entry principal, and what to use instead.
+fn unsupported_principal_text(arn: &str) -> String {
+    let what = if arn.ends_with(":root") {
+        "the account's root user"
+    } else if arn.contains(":federated-user/") {
+        "a federated user (GetFederationToken)"
+    } else {
+        "not an IAM role or user"
+    };
+    format!(
+        "the AWS identity {arn} is {what}, which cannot be an EKS access entry principal; run convox as an IAM role (an SSO or assumed-role session, e.g. AWS_PROFILE=<role profile>) or an IAM user"
+    )
 }
 
 /// What the adapter knows about where its calls go, for error messages.

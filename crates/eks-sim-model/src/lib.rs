@@ -80,3 +80,8 @@ pub const DEFAULT_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/ops/ConvoxAdm
 pub const DEFAULT_SESSION_NAME: &str = "convox";
 /// RoleId (`AROA…`) of the default role.
 pub const DEFAULT_ROLE_ID: &str = "AROASIMULATEDCONVOXAD";
+/// A documented long-term key pair of the default account's *root user* (identity
+/// `arn:aws:iam::123456789012:root`), so that clients can meet an identity that cannot be an
+/// access-entry principal. Like every simulator key it only works against the simulator.
+pub const ROOT_ACCESS_KEY_ID: &str = "AKIASIMULATEDROOT001";
+pub const ROOT_SECRET_ACCESS_KEY: &str = "c0nv0xSimulatorRootUserSecretKey/EXAMPLE";

@@ -357,6 +357,20 @@ fn seed(tx: &rusqlite::Transaction<'_>) -> SimResult<()> {
             now
         ],
     )?;
+    // The account's root user (long-term key; its UserId is the account id, as in AWS).
+    tx.execute(
+        "INSERT OR IGNORE INTO sts_keys
+           (access_key_id, secret, session_token, account, arn, principal_arn, user_id,
+            created_ms, expires_ms)
+         VALUES (?1, ?2, NULL, ?3, ?4, ?4, ?3, ?5, NULL)",
+        rusqlite::params![
+            ROOT_ACCESS_KEY_ID,
+            ROOT_SECRET_ACCESS_KEY,
+            DEFAULT_ACCOUNT,
+            format!("arn:aws:iam::{DEFAULT_ACCOUNT}:root"),
+            now
+        ],
+    )?;
     Ok(())
 }
 

@@ -173,6 +173,112 @@ pub fn assume_role(
     Ok(out)
 }
 
+/// GetFederationToken's input (`Policy`, `PolicyArns` and `Tags` are accepted and ignored:
+/// the simulator evaluates no policies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederationTokenInput {
+    pub name: String,
+    pub duration_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederationTokenOutput {
+    pub credentials: Credentials,
+    /// `arn:PART:sts::ACCOUNT:federated-user/NAME`.
+    pub federated_user_arn: String,
+    /// `ACCOUNT:NAME`.
+    pub federated_user_id: String,
+}
+
+/// GetFederationToken: temporary credentials of a federated user, callable with the long-term
+/// keys of an IAM user or the root user only (AWS refuses session credentials). The identity
+/// (`…:federated-user/NAME`) cannot be an access-entry principal.
+pub fn get_federation_token(
+    tx: &Transaction<'_>,
+    ctx: &Ctx,
+    input: &FederationTokenInput,
+) -> SimResult<FederationTokenOutput> {
+    let n = &input.name;
+    if n.len() < 2 || n.len() > 32 {
+        return Err(validation(
+            "name",
+            n,
+            "Member must have length less than or equal to 32 and greater than or equal to 2",
+        ));
+    }
+    if !n
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    {
+        return Err(validation(
+            "name",
+            n,
+            r"Member must satisfy regular expression pattern: [\w+=,.@-]*",
+        ));
+    }
+    let caller_arn = crate::arn::canonical(&ctx.caller.arn).into_owned();
+    let is_root = caller_arn.ends_with(":root");
+    let long_term =
+        caller_arn.starts_with("arn:aws:iam::") && (is_root || caller_arn.contains(":user/"));
+    if !long_term {
+        return Err(SimError::new(
+            "AccessDenied",
+            403,
+            "Cannot call GetFederationToken with session credentials",
+        ));
+    }
+    // Root may hold a federation session for an hour at most.
+    let (default, max) = if is_root {
+        (3600, 3600)
+    } else {
+        (43200, 129600)
+    };
+    let duration = input.duration_seconds.unwrap_or(default);
+    if duration < 900 {
+        return Err(validation(
+            "durationSeconds",
+            &duration.to_string(),
+            "Member must have value greater than or equal to 900",
+        ));
+    }
+    if duration > 129600 {
+        return Err(validation(
+            "durationSeconds",
+            &duration.to_string(),
+            "Member must have value less than or equal to 129600",
+        ));
+    }
+    let duration = duration.min(max);
+    let account = ctx.caller.account.clone();
+    let stored_arn = format!("arn:aws:sts::{account}:federated-user/{n}");
+    let out = FederationTokenOutput {
+        credentials: Credentials {
+            access_key_id: unique_id("ASIA"),
+            secret_access_key: secret_key(),
+            session_token: format!("FQoGZXIvYXdzE{}", secret_key().replace(['/', '+'], "x")),
+            expiration_ms: ctx.now_ms + duration * 1000,
+        },
+        federated_user_arn: crate::arn::with_partition(&stored_arn, ctx.partition()).into_owned(),
+        federated_user_id: format!("{account}:{n}"),
+    };
+    tx.execute(
+        "INSERT INTO sts_keys (access_key_id, secret, session_token, account, arn,
+           principal_arn, user_id, created_ms, expires_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
+        params![
+            out.credentials.access_key_id,
+            out.credentials.secret_access_key,
+            out.credentials.session_token,
+            account,
+            stored_arn,
+            out.federated_user_id,
+            ctx.now_ms,
+            out.credentials.expiration_ms
+        ],
+    )?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +293,78 @@ mod tests {
             caller: k.caller,
             region: "us-east-1".into(),
             now_ms: store::now_ms(),
+        }
+    }
+
+    fn ctx_of(store: &Store, key: &str) -> Ctx {
+        let k = store.read(|c| lookup_key(c, key)).unwrap().unwrap();
+        Ctx {
+            caller: k.caller,
+            region: "us-east-1".into(),
+            now_ms: store::now_ms(),
+        }
+    }
+
+    #[test]
+    fn root_key_and_federation_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("sim.db")).unwrap();
+        let root = ctx_of(&s, ROOT_ACCESS_KEY_ID);
+        assert_eq!(root.caller.arn, "arn:aws:iam::123456789012:root");
+        assert_eq!(get_caller_identity(&root).user_id, DEFAULT_ACCOUNT);
+        let fed = |c: &Ctx, name: &str, d: Option<i64>| {
+            s.write(|tx| {
+                get_federation_token(
+                    tx,
+                    c,
+                    &FederationTokenInput {
+                        name: name.into(),
+                        duration_seconds: d,
+                    },
+                )
+            })
+        };
+        // Session credentials may not federate.
+        let e = fed(&ctx(&s), "bob", None).unwrap_err();
+        assert_eq!((e.code.as_str(), e.status), ("AccessDenied", 403));
+        // An IAM user's long-term key may; the token's identity is the federated user.
+        let admin = ctx(&s);
+        s.write(|tx| iam::create_user(tx, &admin, "alice", None, &[]))
+            .unwrap();
+        let key = s
+            .write(|tx| iam::create_access_key(tx, &admin, Some("alice")))
+            .unwrap();
+        let alice = ctx_of(&s, &key.access_key_id);
+        let out = fed(&alice, "bob", None).unwrap();
+        assert_eq!(
+            out.federated_user_arn,
+            "arn:aws:sts::123456789012:federated-user/bob"
+        );
+        assert_eq!(out.federated_user_id, "123456789012:bob");
+        assert_eq!(out.credentials.expiration_ms - alice.now_ms, 43200 * 1000);
+        let bob = ctx_of(&s, &out.credentials.access_key_id);
+        assert_eq!(bob.caller.arn, out.federated_user_arn);
+        assert_eq!(
+            s.read(|c| lookup_key(c, &out.credentials.access_key_id))
+                .unwrap()
+                .unwrap()
+                .session_token
+                .as_deref(),
+            Some(out.credentials.session_token.as_str())
+        );
+        // A federated session cannot federate again; root can, for an hour at most.
+        assert_eq!(fed(&bob, "carol", None).unwrap_err().code, "AccessDenied");
+        let r = fed(&root, "ops", Some(7200)).unwrap();
+        assert_eq!(r.credentials.expiration_ms - root.now_ms, 3600 * 1000);
+        // Names and durations outside the model's bounds.
+        for (name, d) in [
+            ("x", None),
+            ("bad name", None),
+            ("ok", Some(899)),
+            ("ok", Some(129601)),
+        ] {
+            let e = fed(&alice, name, d).unwrap_err();
+            assert_eq!(e.code, "ValidationError", "{name} {d:?}");
         }
     }
 

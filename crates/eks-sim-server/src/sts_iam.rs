@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 /// STS operations served, by their `Action` name (static for counters and throttling).
 pub fn sts_op(action: &str) -> Option<&'static str> {
-    ["GetCallerIdentity", "AssumeRole"]
+    ["GetCallerIdentity", "AssumeRole", "GetFederationToken"]
         .into_iter()
         .find(|a| *a == action)
 }
@@ -86,6 +86,36 @@ fn sts_inner(sim: &Sim, ctx: &Ctx, action: &str, p: &Params) -> Result<String, S
                 &iso8601(o.credentials.expiration_ms),
             );
             out.push_str("\n    </Credentials>\n");
+        }
+        "GetFederationToken" => {
+            let input = sts::FederationTokenInput {
+                name: p.required("Name", "name")?.to_string(),
+                duration_seconds: p.int("DurationSeconds", "durationSeconds")?,
+            };
+            let o = sim
+                .store
+                .write(|tx| sts::get_federation_token(tx, ctx, &input))?;
+            out.push_str("    <Credentials>\n      ");
+            elem(&mut out, "AccessKeyId", &o.credentials.access_key_id);
+            out.push_str("\n      ");
+            elem(
+                &mut out,
+                "SecretAccessKey",
+                &o.credentials.secret_access_key,
+            );
+            out.push_str("\n      ");
+            elem(&mut out, "SessionToken", &o.credentials.session_token);
+            out.push_str("\n      ");
+            elem(
+                &mut out,
+                "Expiration",
+                &iso8601(o.credentials.expiration_ms),
+            );
+            out.push_str("\n    </Credentials>\n    <FederatedUser>\n      ");
+            elem(&mut out, "FederatedUserId", &o.federated_user_id);
+            out.push_str("\n      ");
+            elem(&mut out, "Arn", &o.federated_user_arn);
+            out.push_str("\n    </FederatedUser>\n");
         }
         other => {
             return Err(invalid_action(
