@@ -122,13 +122,22 @@ pub fn validation(field: &str, value: &str, constraint: &str) -> SimError {
     )
 }
 
+/// The constraint AWS names for a value outside `min..=max`: the bound it crossed.
+pub fn bound(what: &str, n: i64, min: i64, max: i64) -> String {
+    if n < min {
+        format!("Member must have {what} greater than or equal to {min}")
+    } else {
+        format!("Member must have {what} less than or equal to {max}")
+    }
+}
+
 /// IAM's name pattern `[\w+=,.@-]+` with a length range.
 fn check_name(field: &str, v: &str, max: usize) -> SimResult<()> {
     if v.is_empty() || v.chars().count() > max {
         return Err(validation(
             field,
             v,
-            &format!("Member must have length less than or equal to {max}"),
+            &bound("length", v.chars().count() as i64, 1, max as i64),
         ));
     }
     if !v
@@ -297,7 +306,7 @@ pub fn create_role(tx: &Transaction<'_>, ctx: &Ctx, input: &CreateRoleInput) -> 
         return Err(validation(
             "maxSessionDuration",
             &max.to_string(),
-            "Member must have value less than or equal to 43200",
+            &bound("value", max, 3600, 43200),
         ));
     }
     check_tags(&input.tags)?;
@@ -403,7 +412,7 @@ pub fn list_roles(
         return Err(validation(
             "maxItems",
             &max.to_string(),
-            "Member must have value greater than or equal to 1",
+            &bound("value", max, 1, 1000),
         ));
     }
     let start = match marker {

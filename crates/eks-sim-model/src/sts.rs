@@ -89,7 +89,7 @@ pub fn assume_role(
         return Err(validation(
             "roleArn",
             &input.role_arn,
-            "Member must have length greater than or equal to 20",
+            &crate::iam::bound("length", input.role_arn.len() as i64, 20, 2048),
         ));
     }
     let s = &input.role_session_name;
@@ -97,7 +97,7 @@ pub fn assume_role(
         return Err(validation(
             "roleSessionName",
             s,
-            "Member must have length greater than or equal to 2",
+            &crate::iam::bound("length", s.len() as i64, 2, 64),
         ));
     }
     if !s
@@ -115,7 +115,7 @@ pub fn assume_role(
         return Err(validation(
             "durationSeconds",
             &duration.to_string(),
-            "Member must have value greater than or equal to 900",
+            &crate::iam::bound("value", duration, 900, 43200),
         ));
     }
     // Trust policies are not evaluated: any existing role of the caller's account may be
