@@ -377,11 +377,27 @@ async fn install(kind: InstallKind) -> Result<(), Fail> {
 }
 
 fn lock_opts(purpose: &str) -> LockOptions {
+    // CONVOX_LOCK_LEASE_MS: a test knob (lease expiry is otherwise 30 s away).
+    let lease = std::env::var("CONVOX_LOCK_LEASE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(Duration::from_secs(30));
     LockOptions {
         wait: LOCK_WAIT,
-        lease: Duration::from_secs(30),
+        lease,
         purpose: purpose.to_string(),
     }
+}
+
+/// Whether this run still holds the rack's lock (see [`reconcile::converge_from`]).
+fn still_held(store: &Store, lock: &convox_store::RackLock) -> Result<(), Fail> {
+    lock.check(store).map_err(|e| match e {
+        convox_store::StoreError::LockLost(rack) => Fail::msg(format!(
+            "this run was stopped longer than its lock's lease and another run took rack {rack} over; stopped without changing anything more: see `convox rack -r {rack}` for that run's result"
+        )),
+        other => store_err(other),
+    })
 }
 
 /// Takes the rack's lock (waiting for another run, with progress), off the async threads.
@@ -525,17 +541,22 @@ async fn install_with(
     // The lock is held from before the rack exists until its change is closed: a run on the
     // new rack in between would take a pending install for an interrupted one (closing it
     // and making this install's finish fail) or interleave with its reconcile.
-    let _lock = take_lock(store, &name, "install", progress)?;
+    let lock = take_lock(store, &name, "install", progress)?;
     let (id, changes) = store
         .begin_install(&new, params, &caller.arn)
         .map_err(store_err)?;
     let res = async {
         if !changes.changes.is_empty() {
-            reconcile::converge_from(&conn.aws, &ra, &planned, first, CONVERGE_DEADLINE).await?;
+            reconcile::converge_from(&conn.aws, &ra, &planned, first, CONVERGE_DEADLINE, &|| {
+                still_held(store, &lock)
+            })
+            .await?;
         }
         Ok::<_, Fail>(())
     }
     .await;
+    // Lost the lock: the run that took the rack over closed this change and records its own.
+    still_held(store, &lock)?;
     match &res {
         Ok(()) => store.finish_change(id, Ok(())).map_err(store_err)?,
         Err(e) => store
@@ -622,7 +643,7 @@ async fn run_locked(
         Begin::ParamsSet(_) => "params set",
         Begin::Update(_) => "update",
     };
-    let _lock = take_lock(store, rack, purpose, progress)?;
+    let lock = take_lock(store, rack, purpose, progress)?;
     // Another run may have changed the rack while we waited: validate against what is stored.
     let fresh = store.get_rack(rack).map_err(store_err)?;
     let current = store.params(rack).map_err(store_err)?;
@@ -648,7 +669,12 @@ async fn run_locked(
         }
         Begin::Update(to) => store.begin_update(rack, &to, &actor).map_err(store_err)?,
     };
-    let res = reconcile::converge_from(&conn.aws, &ra, &target, first, CONVERGE_DEADLINE).await;
+    let res = reconcile::converge_from(&conn.aws, &ra, &target, first, CONVERGE_DEADLINE, &|| {
+        still_held(store, &lock)
+    })
+    .await;
+    // Lost the lock: the run that took the rack over closed this change and records its own.
+    still_held(store, &lock)?;
     match &res {
         Ok(_) => store.finish_change(id, Ok(())).map_err(store_err)?,
         Err(e) => store

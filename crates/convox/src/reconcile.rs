@@ -91,13 +91,17 @@ fn conflicts_error(rack: &RackAws, plan: &Plan) -> Fail {
 }
 
 /// Converges the cluster to what `params` require, starting from a fresh observation
-/// `first`. Returns how many steps were applied.
+/// `first`; returns how many steps were applied. Calls `fence` before every step: a run
+/// that has lost the rack's lock (stopped for longer than the lease, e.g. Ctrl-Z, while
+/// another run took the rack over) must stop acting instead of interleaving with the run
+/// that now holds it.
 pub async fn converge_from(
     aws: &Aws,
     rack: &RackAws,
     params: &Params,
     first: Snapshot,
     deadline: Duration,
+    fence: &(dyn Fn() -> Result<(), Fail> + Sync),
 ) -> Result<usize, Fail> {
     let started = Instant::now();
     let caller: CallerIdentity = first.caller.clone();
@@ -127,6 +131,7 @@ pub async fn converge_from(
         let mut replan = false;
         let mut progressed = false;
         for step in &snap.plan.steps {
+            fence()?;
             tracing::info!("{step}");
             let outcome = aws
                 .apply(&rack.cluster, &rack.rack, step)

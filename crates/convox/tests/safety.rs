@@ -502,3 +502,64 @@ async fn readers_and_a_second_writer_while_a_run_holds_the_rack() {
     assert_eq!(auth["converged"], true);
     assert_eq!(h.json(&["rack", "-r", "busy"])["status"], "running");
 }
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// A run stopped (Ctrl-Z) for longer than its lock's lease loses the rack to the next run.
+/// When it resumes it must not act or record on top of the run that took over: it stops
+/// with a message saying so, and the store keeps the other run's result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_lost_its_lock_while_stopped_stops_and_records_nothing() {
+    let h = Home::served(&[
+        "update_ms=2500",
+        "bootstrap_creator_admin=false",
+        "auto_node_entries=false",
+    ]);
+    h.install("stopped", &[]);
+    let mut h = h;
+    h.env = vec![("CONVOX_LOCK_LEASE_MS".into(), "400".into())];
+    let eks = h.eks("us-east-1");
+    let first = h
+        .cmd(&set_args("stopped"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_status(&eks, "stopped", "UPDATING").await;
+    signal(first.id(), "-STOP");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    let (r, calls) = h.counted(&set_args("stopped"));
+    assert!(r.status.success(), "the next run takes over: {}", r.stderr);
+    assert_eq!(calls.get("eks:UpdateClusterConfig"), None, "{calls:?}");
+    assert_eq!(h.json(&["rack", "-r", "stopped"])["status"], "running");
+
+    signal(first.id(), "-CONT");
+    let out = first.wait_with_output().expect("first");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("ERROR: ") && err.contains("took rack stopped over"),
+        "{err}"
+    );
+    let rack = h.json(&["rack", "-r", "stopped"]);
+    assert_eq!(rack["status"], "running", "{rack}");
+    assert!(rack["last_error"].is_null(), "{rack}");
+    let hist = rack["history"].as_array().expect("history");
+    assert_eq!(hist[0]["result"], "ok", "{rack}");
+    assert_eq!(hist[1]["result"], "failed", "{rack}");
+    assert!(hist[1]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("interrupted")));
+    assert_eq!(
+        h.json(&["rack", "auth", "-r", "stopped"])["converged"],
+        true
+    );
+}
