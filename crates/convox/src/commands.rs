@@ -777,6 +777,14 @@ async fn dry_run_plan(
             for c in &snap.plan.conflicts {
                 s.push_str(&format!("  CONFLICT: {}\n", c.message));
             }
+            if snap
+                .plan
+                .steps
+                .iter()
+                .any(|st| matches!(st, convox_planner::Step::SwitchAuthMode { .. }))
+            {
+                s.push_str("  (EKS may create some of these entries itself when the mode changes; convox accepts them as they are)\n");
+            }
             s.push_str("(dry run: nothing changed)\n");
             print(&s);
             Ok(())
@@ -842,7 +850,18 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
     conn.close().await;
     let (snap, all) = res?;
     let row = convox_planner::table_row(&params);
+    // Which principal plays which part for this rack, whatever the parameters ask for now
+    // (an entry for the nodes role is the rack's nodes entry even before it is required).
     let mut roles: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(k) = r
+        .karpenter_nodes_role_arn
+        .as_ref()
+        .filter(|k| !k.is_empty())
+    {
+        roles.insert(k.clone(), "karpenter-nodes".into());
+    }
+    roles.insert(r.nodes_role_arn.clone(), "nodes".into());
+    roles.insert(snap.caller.principal_arn.clone(), "caller".into());
     for d in &snap.desired.entries {
         roles.insert(d.principal_arn.clone(), d.role.as_str().to_string());
     }
@@ -911,6 +930,12 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
                     ]);
                 }
                 s.push_str(&table(&rows));
+                if all.entries.iter().any(|e| !is_managed_by(e, &r.name)) {
+                    s.push_str(&format!(
+                        "(MANAGED: created by rack {} and tagged convox:rack={}; entries it did not create, e.g. by EKS itself, are accepted as they are and never changed.)\n",
+                        r.name, r.name
+                    ));
+                }
             }
             s.push('\n');
             if drift.is_empty() {

@@ -672,3 +672,34 @@ fn switch_and_rack_flags_where_users_put_them() {
     );
     assert_eq!(h.run(&["racks"]).status.code(), Some(0));
 }
+
+#[test]
+fn rack_auth_names_each_entry_by_its_part_for_the_rack() {
+    // Defaults as in AWS: EKS makes the node group's entry itself when the API is enabled.
+    let h = Home::new(&["auto_node_entries=true"]);
+    h.install("parts", &["karpenter_auth_mode=true"]);
+    let auth = h.json(&["rack", "auth", "-r", "parts"]);
+    let by_arn = |arn: &str| {
+        auth["entries"]
+            .as_array()
+            .and_then(|es| es.iter().find(|e| e["principal_arn"] == arn))
+            .cloned()
+            .unwrap_or_else(|| panic!("no entry for {arn}: {auth}"))
+    };
+    // The nodes role's entry is the rack's nodes entry even though eks_access_entries=false
+    // does not require it; EKS made it, so the rack does not manage it.
+    let nodes = by_arn(&nodes_role("parts"));
+    assert_eq!(nodes["rack_role"], "nodes");
+    assert_eq!(nodes["managed_by_rack"], false);
+    let karpenter = by_arn(&karpenter_role("parts"));
+    assert_eq!(karpenter["rack_role"], "karpenter-nodes");
+    assert_eq!(karpenter["managed_by_rack"], true);
+    let text = h.ok(&["rack", "auth", "-r", "parts"]);
+    assert!(text.contains("MANAGED: created by rack parts"), "{text}");
+    assert!(
+        text.contains(
+            "auth mode switch: yes, Karpenter node entry: yes, caller entry: no, nodes entry: no"
+        ),
+        "{text}"
+    );
+}
