@@ -6,7 +6,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "convox",
     version,
-    about = "Racks, parameters, and a safe EKS aws-auth → Access Entries migration"
+    about = "Racks, parameters, and a safe EKS aws-auth → Access Entries migration",
+    after_help = "Example (on the embedded simulator, no AWS needed):\n  \
+        convox rack install local demo\n  \
+        convox rack params set eks_access_entries=true -r demo\n  \
+        convox rack auth -r demo\n\n\
+        Environment:\n  \
+        CONVOX_HOME          state directory (racks.db, sim.db); default: the platform data dir\n  \
+        CONVOX_RACK          rack used when -r is not given\n  \
+        CONVOX_SIM_ENDPOINT  a running `convox sim serve` for local racks (default: in-process)\n  \
+        CONVOX_LOG           log filter, e.g. info or debug (logs go to stderr)\n  \
+        AWS_*                `aws` racks use the standard AWS configuration chain"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -208,6 +218,9 @@ pub enum ParamsSub {
 #[derive(Debug, Subcommand)]
 pub enum SimCmd {
     /// Serve the simulator until interrupted.
+    ///
+    /// Prints `listening on http://ADDR` first; SIGINT/SIGTERM stop it cleanly (state is
+    /// committed per request). Local racks use it when $CONVOX_SIM_ENDPOINT names it.
     Serve {
         /// Listen address.
         #[arg(long, default_value = "127.0.0.1:4599")]
@@ -219,14 +232,20 @@ pub enum SimCmd {
         #[arg(long = "set")]
         set: Vec<String>,
     },
-    /// Print `export` lines that point the AWS CLI/SDKs at the simulator: use as
-    /// `eval "$(convox sim env)"`. The keys printed are the simulator's documented defaults.
+    /// Print `export` lines that point the AWS CLI/SDKs at the simulator.
+    ///
+    /// Use as `eval "$(convox sim env)"`. The keys printed are the simulator's documented
+    /// default key pair, never credentials from your environment.
     Env {
         /// Simulator address (default: $CONVOX_SIM_ENDPOINT or 127.0.0.1:4599).
         #[arg(long)]
         listen: Option<String>,
     },
     /// Show or change the simulator settings in the state file.
+    ///
+    /// Durations in ms (cluster_create_ms, update_ms, propagation_ms, …), EKS's own entry
+    /// creation (auto_node_entries, bootstrap_creator_admin) and faults (throttle_rate,
+    /// error_rate, latency_ms, read_lag_ms, seed). Without KEY=VALUE, prints them all.
     Config {
         /// State directory (default: $CONVOX_HOME or the platform data dir).
         #[arg(long)]
@@ -353,5 +372,31 @@ mod tests {
     #[test]
     fn switch_without_a_name_shows_the_current_rack() {
         assert!(matches!(parse(&["switch"]).cmd, Cmd::Switch { name: None }));
+    }
+
+    /// Every option and argument of every command says what it is for.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            if cmd.get_about().is_none() && cmd.get_name() != "help" {
+                missing.push(format!("{path} (command)"));
+            }
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
     }
 }
