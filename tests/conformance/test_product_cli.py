@@ -397,3 +397,77 @@ def test_entries_precreated_by_eks_are_accepted_not_duplicated(product):
     assert sorted(got) == sorted([CALLER_ROLE, nodes_role(rack)])
     for _ty, tags, _pols in got.values():
         assert "convox:rack" not in tags
+
+
+def _aws_as(p, key, secret, token, *args):
+    exe = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
+    if exe is None:
+        pytest.skip("AWS CLI not installed")
+    env = p.aws_env(key=key, secret=secret, token=token)
+    if token is None:
+        env.pop("AWS_SESSION_TOKEN")
+    r = subprocess.run([exe, *args, "--output", "json"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_root_and_federated_callers_are_refused_and_change_nothing(product):
+    """Identities that cannot be access-entry principals, made with the AWS CLI (the
+    simulator's documented root key pair; an IAM user's GetFederationToken): one ERROR line,
+    exit status 1, not a single mutating call, the rack and the cluster as they were."""
+    p = product
+    rack = rack_name("who")
+    p.convox("rack", "install", "local", rack)
+    root = ("AKIASIMULATEDROOT001", "c0nv0xSimulatorRootUserSecretKey/EXAMPLE", None)
+    assert _aws_as(p, *root, "sts", "get-caller-identity")["Arn"] == \
+        f"arn:aws:iam::{ACCOUNT}:root"
+    user = rack_name("feduser")
+    p.aws("iam", "create-user", "--user-name", user)
+    key = p.aws("iam", "create-access-key", "--user-name", user).json["AccessKey"]
+    fed = _aws_as(p, key["AccessKeyId"], key["SecretAccessKey"], None,
+                  "sts", "get-federation-token", "--name", "bob")
+    assert fed["FederatedUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:federated-user/bob"
+    c = fed["Credentials"]
+    federated = (c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+    rack_before = p.convox_json("rack", "-r", rack)
+    params_before = p.convox_json("rack", "params", "-r", rack)
+    for (k, s, t), says in [(root, "root user"), (federated, "federated user")]:
+        env = {"CONVOX_SIM_ACCESS_KEY_ID": k, "CONVOX_SIM_SECRET_ACCESS_KEY": s}
+        if t:
+            env["CONVOX_SIM_SESSION_TOKEN"] = t
+        before = p.requests()
+        r = p.convox("rack", "params", "set", "eks_access_entries=true", "-r", rack,
+                     check=False, env=env)
+        assert r.returncode == 1, r.stderr
+        errors = [line for line in r.stderr.splitlines() if line.startswith("ERROR: ")]
+        assert len(errors) == 1 and says in errors[0], r.stderr
+        assert s not in r.stderr + r.stdout
+        assert mutating(diff(before, p.requests())) == 0
+    assert p.mode(rack) == "CONFIG_MAP"
+    assert p.convox_json("rack", "-r", rack) == rack_before
+    assert p.convox_json("rack", "params", "-r", rack) == params_before
+
+
+def test_read_commands_print_json(product):
+    """--output json on every read command parses, and `rack params` agrees with the text
+    listing (sorted two columns)."""
+    p = product
+    rack = rack_name("json")
+    p.convox("rack", "install", "local", rack)
+    assert any(r["name"] == rack for r in p.convox_json("racks"))
+    assert p.convox_json("rack", "-r", rack)["name"] == rack
+    params = p.convox_json("rack", "params", "-r", rack)
+    text = p.convox("rack", "params", "-r", rack).stdout
+    rows = [line.split(None, 1) for line in text.splitlines()]
+    assert [r[0] for r in rows] == sorted(params)
+    assert {r[0]: (r[1] if len(r) > 1 else "") for r in rows} == params
+    assert p.convox_json("rack", "auth", "-r", rack)["auth_mode"] == "CONFIG_MAP"
+    plan = p.convox_json("rack", "params", "set", "eks_access_entries=true", "--dry-run",
+                         "-r", rack)
+    assert plan["dry_run"] is True and plan["steps"]
+    assert p.mode(rack) == "CONFIG_MAP"
+    cmd, env = p.convox_cmd("sim", "config", "--state", p.home, "--output", "json")
+    cfg = json.loads(subprocess.run(cmd, env=env, capture_output=True, text=True,
+                                    check=True).stdout)
+    assert isinstance(cfg["update_ms"], int)
