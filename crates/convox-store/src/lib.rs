@@ -8,6 +8,9 @@
 //!   and a busy timeout let several `convox` processes share it.
 //! - The schema is versioned with `PRAGMA user_version` and migrated on open.
 //! - Every change runs in one `BEGIN IMMEDIATE` transaction: a refused call stores nothing.
+//! - `begin_*` … `finish_change` run under the rack's lock. A rack left `installing` or
+//!   `updating` with no live lock holder (its run died in between) reads as `failed` with
+//!   [`INTERRUPTED`]; the next locked run closes the pending change and takes over.
 //!
 //! The flow of a `params set`:
 //! ```no_run
@@ -435,10 +438,27 @@ impl Store {
         let sql = format!("SELECT {} FROM racks WHERE name = ?1", Self::RACK_COLS);
         let mut stmt = c.prepare_cached(&sql).map_err(|e| self.sql(e))?;
         let mut rows = stmt.query(params![name]).map_err(|e| self.sql(e))?;
-        match rows.next().map_err(|e| self.sql(e))? {
-            Some(r) => Ok(Some(self.row_to_rack(r)?)),
-            None => Ok(None),
+        let rack = match rows.next().map_err(|e| self.sql(e))? {
+            Some(r) => self.row_to_rack(r)?,
+            None => return Ok(None),
+        };
+        drop(rows);
+        Ok(Some(self.with_run_status(c, rack)?))
+    }
+
+    /// A rack `installing`/`updating` while nobody holds its lock (or only a dead or expired
+    /// holder does) is not being changed: the run making the change died between its begin
+    /// and its finish. Report it as it is, failed and interrupted, rather than as still
+    /// running; the next locked run closes the pending change and takes over.
+    fn with_run_status(&self, c: &Connection, mut rack: Rack) -> Result<Rack, StoreError> {
+        if matches!(rack.status, RackStatus::Installing | RackStatus::Updating) {
+            let live = lock::holder(self, c, &rack.name)?.is_some_and(|h| !h.is_stale(now_ms()));
+            if !live {
+                rack.status = RackStatus::Failed;
+                rack.last_error = Some(INTERRUPTED.to_string());
+            }
         }
+        Ok(rack)
     }
 
     fn params_in(&self, c: &Connection, rack: &str) -> Result<Params, StoreError> {
@@ -618,11 +638,15 @@ impl Store {
             let sql = format!("SELECT {} FROM racks ORDER BY name", Self::RACK_COLS);
             let mut stmt = c.prepare(&sql).map_err(|e| self.sql(e))?;
             let mut rows = stmt.query([]).map_err(|e| self.sql(e))?;
-            let mut out = Vec::new();
+            let mut found = Vec::new();
             while let Some(r) = rows.next().map_err(|e| self.sql(e))? {
-                out.push(self.row_to_rack(r)?);
+                found.push(self.row_to_rack(r)?);
             }
-            Ok(out)
+            drop(rows);
+            found
+                .into_iter()
+                .map(|r| self.with_run_status(c, r))
+                .collect()
         })
     }
 

@@ -114,6 +114,9 @@ fn newer_schema_is_refused() {
 fn install_list_get_and_names() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = Store::open(dir.path()).expect("open");
+    let lock = s
+        .lock_rack("beta", &opts(0, 30_000, "install"))
+        .expect("lock");
     let (id, cs) = s
         .begin_install(
             &new_rack("beta", "3.24.7"),
@@ -126,6 +129,7 @@ fn install_list_get_and_names() {
     assert_eq!(r.status, RackStatus::Installing);
     assert!(s.params("beta").expect("params").flag("eks_access_entries"));
     s.finish_change(id, Ok(())).expect("finish");
+    drop(lock);
     assert_eq!(
         s.get_rack("beta").expect("rack").status,
         RackStatus::Running
@@ -183,6 +187,10 @@ fn params_set_flow_success_and_failure() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = installed(dir.path(), "r1", "3.24.7");
 
+    // begin_* are called holding the rack's lock (else the rack reads as interrupted).
+    let _lock = s
+        .lock_rack("r1", &opts(0, 30_000, "params set"))
+        .expect("lock");
     let (id, cs) = s
         .begin_params_set("r1", &["eks_access_entries=true"], ACTOR)
         .expect("begin");
@@ -297,9 +305,11 @@ fn failed_validation_stores_nothing() {
 fn update_moves_version_and_records_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = installed(dir.path(), "r1", "3.24.6");
+    let lock = s.lock_rack("r1", &opts(0, 30_000, "update")).expect("lock");
     let id = s.begin_update("r1", &v("3.24.7"), ACTOR).expect("update");
     let r = s.get_rack("r1").expect("rack");
     assert_eq!((r.version, r.status), (v("3.24.7"), RackStatus::Updating));
+    drop(lock);
     s.finish_change(id, Ok(())).expect("finish");
     let h = &s.history(Some("r1"), 1).expect("history")[0];
     assert_eq!(h.action, "update");
@@ -748,4 +758,52 @@ fn lock_of_a_killed_but_unreaped_process_is_taken_over() {
     );
     drop(g);
     child.wait().expect("reap");
+}
+
+#[test]
+fn a_rack_left_changing_by_a_dead_run_reads_as_failed_interrupted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = installed(dir.path(), "r1", "3.24.7");
+    let lock = s
+        .lock_rack("r1", &opts(0, 30_000, "params set"))
+        .expect("lock");
+    s.begin_params_set("r1", &["eks_access_entries=true"], ACTOR)
+        .expect("begin");
+    // While its run holds the lock, the rack is updating, for every reader.
+    let other = Store::open(dir.path()).expect("second connection");
+    assert_eq!(
+        other.get_rack("r1").expect("rack").status,
+        RackStatus::Updating
+    );
+    assert_eq!(
+        other.racks().expect("racks")[0].status,
+        RackStatus::Updating
+    );
+    // The run dies without finishing (its lock goes with it): not "updating" any more.
+    drop(lock);
+    for r in [
+        other.get_rack("r1").expect("rack"),
+        other.racks().expect("racks").remove(0),
+    ] {
+        assert_eq!(r.status, RackStatus::Failed);
+        assert_eq!(r.last_error.as_deref(), Some(INTERRUPTED));
+    }
+    // An expired lease reads the same (its holder stopped renewing).
+    let lock = s
+        .lock_rack("r1", &opts(0, 30_000, "params set"))
+        .expect("lock");
+    s.begin_params_set("r1", &["eks_access_entries=true"], ACTOR)
+        .expect("begin");
+    other
+        .with_write(|tx| {
+            tx.execute("UPDATE locks SET renewed_at_ms = 0, lease_ms = 1", [])
+                .map(|_| ())
+                .map_err(|e| other.sql(e))
+        })
+        .expect("expire");
+    assert_eq!(
+        other.get_rack("r1").expect("rack").status,
+        RackStatus::Failed
+    );
+    drop(lock);
 }

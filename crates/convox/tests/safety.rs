@@ -245,9 +245,10 @@ fn read_after_write_lag_never_fails_a_run_or_duplicates_an_entry() {
     assert_eq!(auth["converged"], true);
 }
 
-/// A run killed (kill -9) while it waits for the auth-mode update: the rerun neither waits
-/// for the dead run's lock nor switches again; it waits for the running update and
-/// finishes; history shows the dead run as interrupted.
+/// A run killed (kill -9) while it waits for the auth-mode update: the rack then reads as
+/// failed (interrupted), not as updating; the rerun neither waits for the dead run's lock nor
+/// switches again; it waits for the running update and finishes; history shows the dead run
+/// as interrupted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_during_the_update_wait_is_finished_by_the_rerun() {
     let h = Home::served(&[
@@ -266,8 +267,16 @@ async fn a_run_killed_during_the_update_wait_is_finished_by_the_rerun() {
     wait_status(&eks, "killed", "UPDATING").await;
     child.kill().expect("kill -9");
     let _ = child.wait();
+    // Nobody is changing the rack any more: it reads as failed, interrupted, not updating.
     let rack = h.json(&["rack", "-r", "killed"]);
-    assert_eq!(rack["status"], "updating", "{rack}");
+    assert_eq!(rack["status"], "failed", "{rack}");
+    assert!(
+        rack["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("interrupted")),
+        "{rack}"
+    );
+    assert_eq!(h.json(&["racks"])[0]["status"], "failed");
 
     let start = Instant::now();
     let (r, calls) = h.counted(&set_args("killed"));
