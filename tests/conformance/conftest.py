@@ -59,6 +59,23 @@ def _sim_bin():
     return str(path)
 
 
+class _Answers:
+    def __init__(self):
+        self.problems, self.ok_ops, self.err_ops = [], set(), {}
+
+
+def _shape_guard(http_response, parsed, model, **kw):
+    """Every answer a boto3 client of this suite gets is checked against the botocore model
+    (raw body, not botocore's lenient parse; see test_model_shapes.py). A discrepancy fails
+    the call that met it. CONVOX_SHAPE_CHECK=0 turns this off."""
+    from model_shapes import validate_answer
+
+    rec = _Answers()
+    validate_answer(rec, http_response, model)
+    if rec.problems:
+        raise AssertionError("answer does not match the botocore model:\n  " + "\n  ".join(rec.problems))
+
+
 class Sim:
     """A running `eks-sim serve` process."""
 
@@ -133,7 +150,7 @@ class Sim:
         from botocore.config import Config
 
         cfg = kw.pop("config", None) or Config(retries={"total_max_attempts": 1, "mode": "standard"})
-        return boto3.session.Session().client(
+        c = boto3.session.Session().client(
             service,
             endpoint_url=self.url,
             region_name=region,
@@ -143,6 +160,9 @@ class Sim:
             config=cfg,
             **kw,
         )
+        if os.environ.get("CONVOX_SHAPE_CHECK", "1") != "0":
+            c.meta.events.register("after-call", _shape_guard)
+        return c
 
     def aws(self, *args, check=True, env=None, timeout=60):
         exe = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
