@@ -196,6 +196,7 @@ async fn connect_provider(
     progress: &Progress,
 ) -> Result<Conn, Fail> {
     let (target, local) = if provider == Provider::Local {
+        progress.status("starting the simulator");
         let l = sim::local(&home::state_dir()?).await?;
         (sim::target(&l.url, region), Some(l))
     } else {
@@ -207,6 +208,7 @@ async fn connect_provider(
             None,
         )
     };
+    progress.status(&format!("checking the credentials and the cluster ({region})"));
     let aws = Aws::connect(&target)
         .await
         .with_progress(progress.callback());

@@ -66,6 +66,7 @@ fn main() -> ExitCode {
         }
     };
     let result = rt.block_on(commands::run(cli));
+    progress::clear_all();
     // Stdout may be a closed pipe; nothing useful to do then.
     let _ = std::io::stdout().flush();
     match result {

@@ -7,6 +7,19 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// Every spinner made, so that the ERROR line is never printed onto a spinner's line
+/// whatever path a command failed on ([`clear_all`]).
+static LIVE: Mutex<Vec<ProgressBar>> = Mutex::new(Vec::new());
+
+/// Clears every spinner still on screen (before the final ERROR line).
+pub fn clear_all() {
+    if let Ok(mut live) = LIVE.lock() {
+        for b in live.drain(..) {
+            b.finish_and_clear();
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Progress {
     bar: Option<ProgressBar>,
@@ -23,6 +36,9 @@ impl Progress {
                 b.set_style(style);
             }
             b.enable_steady_tick(Duration::from_millis(100));
+            if let Ok(mut live) = LIVE.lock() {
+                live.push(b.clone());
+            }
             Some(b)
         } else {
             None
@@ -49,6 +65,14 @@ impl Progress {
         if *last != msg {
             eprintln!("{msg}");
             *last = msg.to_string();
+        }
+    }
+
+    /// A spinner-only status for a phase that is usually quick but may not be (a slow network,
+    /// the SDK retrying): shown on a terminal, never as a plain line (logs stay quiet).
+    pub fn status(&self, msg: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(msg.to_string());
         }
     }
 
