@@ -366,6 +366,24 @@ fn scaling_doc(input: Option<&Value>) -> SimResult<Value> {
     Ok(serde_json::json!({"minSize": min, "maxSize": max, "desiredSize": desired}))
 }
 
+/// The cluster's EKS platform version. Access entries need at least the platform versions
+/// the EKS User Guide lists per Kubernetes version ("Required platform version"); every
+/// simulated cluster supports them, so it reports that version (later Kubernetes versions:
+/// any platform version does).
+fn platform_version(k8s: &str) -> &'static str {
+    match k8s {
+        "1.23" => "eks.17",
+        "1.24" => "eks.15",
+        "1.25" => "eks.12",
+        "1.26" => "eks.11",
+        "1.27" => "eks.10",
+        "1.28" => "eks.6",
+        "1.29" => "eks.1",
+        "1.30" => "eks.2",
+        _ => "eks.5",
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Validation helpers.
 
@@ -1173,7 +1191,7 @@ pub fn create_cluster(sim: &Sim, ctx: &Ctx, input: CreateClusterInput) -> SimRes
             active_at,
             status,
             version,
-            "eks.5",
+            platform_version(&version),
             input.role_arn,
             mode,
             bootstrap,

@@ -1809,3 +1809,28 @@ fn structured_inputs_validated_and_normalized() {
         serde_json::json!({"minSize": 0, "maxSize": 5, "desiredSize": 2})
     );
 }
+
+#[test]
+fn platform_version_supports_access_entries() {
+    // EKS User Guide, "Change authentication mode to use access entries": the platform
+    // versions that first support access entries, per Kubernetes version.
+    let e = env();
+    for (k8s, platform) in [
+        ("1.23", "eks.17"),
+        ("1.28", "eks.6"),
+        ("1.30", "eks.2"),
+        ("1.33", "eks.5"),
+    ] {
+        let name = format!("v{}", k8s.replace('.', "-"));
+        let c = eks::create_cluster(
+            &e.sim,
+            &ctx(T0),
+            CreateClusterInput {
+                version: Some(k8s.into()),
+                ..cluster_input(&name, Some("API"))
+            },
+        )
+        .unwrap();
+        assert_eq!(c.platform_version, platform, "{k8s}");
+    }
+}
