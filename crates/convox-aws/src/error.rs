@@ -212,6 +212,8 @@ pub enum AwsError {
         what: String,
         secs: u64,
     },
+    #[error("a cluster named {cluster} already exists and was not made by a local rack of that name; choose another rack name, or adopt the cluster with `convox rack install aws NAME --cluster {cluster} --region REGION --nodes-role-arn ARN`")]
+    ClusterTaken { cluster: String },
     #[error("cluster {cluster} is {status}; it cannot become ACTIVE by waiting")]
     ClusterBroken { cluster: String, status: String },
 }

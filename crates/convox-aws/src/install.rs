@@ -6,11 +6,15 @@ use aws_sdk_eks::types::{
 };
 
 use crate::error::{classify, AwsError};
+use convox_planner::RACK_TAG;
 use crate::{Aws, Backoff};
 
 /// The cluster a local rack gets.
 #[derive(Debug, Clone)]
 pub struct InstallSpec {
+    /// The rack: the cluster is tagged `convox:rack=RACK`, which is how a rerun recognises
+    /// its own cluster and `uninstall` knows it may delete it.
+    pub rack: String,
     pub cluster: String,
     pub version: Option<String>,
     /// IAM path of the rack's roles, e.g. `/convox/`.
@@ -89,6 +93,7 @@ impl Aws {
             .eks
             .create_cluster()
             .name(&spec.cluster)
+            .tags(RACK_TAG, &spec.rack)
             .role_arn(&cluster_role)
             .resources_vpc_config(
                 VpcConfigRequest::builder()
@@ -111,8 +116,14 @@ impl Aws {
             .map_err(|e| classify("eks:CreateCluster", e))
         {
             Ok(_) => {}
-            // Rerun of an interrupted install: keep the existing cluster.
+            // Rerun of an interrupted install: keep the cluster if it is this rack's; any
+            // other cluster of that name is not ours to take over (uninstall would delete it).
             Err(e) if e.code_is("ResourceInUseException") => {
+                if self.cluster_rack_tag(&spec.cluster).await?.as_deref() != Some(&spec.rack) {
+                    return Err(AwsError::ClusterTaken {
+                        cluster: spec.cluster.clone(),
+                    });
+                }
                 tracing::info!("cluster {} already exists; reusing it", spec.cluster)
             }
             Err(e) => return Err(self.err(e, &spec.cluster, None)),
@@ -145,6 +156,34 @@ impl Aws {
             nodes_role_arn: nodes_role,
             karpenter_nodes_role_arn: karpenter_role,
         })
+    }
+
+    /// The `convox:rack` tag of a cluster (`None` if untagged or missing).
+    async fn cluster_rack_tag(&self, cluster: &str) -> Result<Option<String>, AwsError> {
+        match self
+            .eks
+            .describe_cluster()
+            .name(cluster)
+            .send()
+            .await
+            .map_err(|e| classify("eks:DescribeCluster", e))
+        {
+            Ok(o) => Ok(o
+                .cluster
+                .and_then(|c| c.tags.and_then(|t| t.get(RACK_TAG).cloned()))),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(self.err(e, cluster, None)),
+        }
+    }
+
+    /// Deletes a local rack's cluster if the rack made it (tagged `convox:rack=RACK`); a
+    /// cluster made by anyone else is left in place. Returns whether it was deleted.
+    pub async fn delete_rack_cluster(&self, cluster: &str, rack: &str) -> Result<bool, AwsError> {
+        if self.cluster_rack_tag(cluster).await?.as_deref() != Some(rack) {
+            return Ok(false);
+        }
+        self.delete_cluster(cluster).await?;
+        Ok(true)
     }
 
     /// Deletes the cluster's node groups, then the cluster (a missing cluster is fine).

@@ -208,7 +208,9 @@ async fn connect_provider(
             None,
         )
     };
-    progress.status(&format!("checking the credentials and the cluster ({region})"));
+    progress.status(&format!(
+        "checking the credentials and the cluster ({region})"
+    ));
     let aws = Aws::connect(&target)
         .await
         .with_progress(progress.callback());
@@ -511,6 +513,7 @@ async fn install_with(
     let caller = conn.aws.identity().await.map_err(Fail::aws)?;
     if new.provider == Provider::Local {
         let spec = convox_aws::InstallSpec {
+            rack: name.clone(),
             cluster: new.cluster.clone(),
             version: None,
             role_path: "/convox/".to_string(),
@@ -581,7 +584,18 @@ async fn uninstall(name: &str) -> Result<(), Fail> {
     let _lock = take_lock(&store, name, "uninstall", &progress)?;
     if r.provider == Provider::Local {
         let conn = connect(&r, &progress).await?;
-        let res = conn.aws.delete_cluster(&r.cluster).await.map_err(Fail::aws);
+        let res = conn
+            .aws
+            .delete_rack_cluster(&r.cluster, &r.name)
+            .await
+            .map_err(Fail::aws);
+        if let Ok(false) = res {
+            // Not ours (e.g. a rack installed before clusters were tagged): leave it.
+            progress.say(&format!(
+                "cluster {} is not tagged convox:rack={}; leaving it in place",
+                r.cluster, r.name
+            ));
+        }
         conn.close().await;
         progress.finish();
         res?;

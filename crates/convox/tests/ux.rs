@@ -703,3 +703,40 @@ fn rack_auth_names_each_entry_by_its_part_for_the_rack() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_rack_never_takes_over_or_deletes_a_cluster_it_did_not_make() {
+    let h = Home::served(&[]);
+    let eks = h.eks("us-east-1");
+    // Someone else's cluster, same name as the rack about to be installed.
+    eks.create_cluster()
+        .name("theirs")
+        .role_arn("arn:aws:iam::123456789012:role/ops/ConvoxAdmin")
+        .resources_vpc_config(
+            aws_sdk_eks::types::VpcConfigRequest::builder()
+                .subnet_ids("subnet-1")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create cluster");
+    let err = h.fails(&["rack", "install", "local", "theirs"]);
+    assert!(err.contains("already exists"), "{err}");
+    assert!(err.contains("convox rack install aws"), "{err}");
+    assert_eq!(h.json(&["racks"]).as_array().map(Vec::len), Some(0));
+    // A rack's own cluster carries its tag, and uninstall deletes only that one.
+    h.install("mine", &[]);
+    let tags = eks
+        .describe_cluster()
+        .name("mine")
+        .send()
+        .await
+        .expect("describe")
+        .cluster
+        .and_then(|c| c.tags)
+        .unwrap_or_default();
+    assert_eq!(tags.get("convox:rack").map(String::as_str), Some("mine"));
+    h.ok(&["rack", "uninstall", "mine"]);
+    let listed = eks.list_clusters().send().await.expect("list");
+    assert_eq!(listed.clusters(), ["theirs".to_string()]);
+}
