@@ -6,8 +6,8 @@ use aws_sdk_eks::types::{
 };
 
 use crate::error::{classify, AwsError};
-use convox_planner::RACK_TAG;
 use crate::{Aws, Backoff};
+use convox_planner::RACK_TAG;
 
 /// The cluster a local rack gets.
 #[derive(Debug, Clone)]
