@@ -566,7 +566,10 @@ async fn clear_one_line_errors() {
     let out = creds.output().expect("run");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("ERROR: AWS refused the credentials"), "{stderr}");
+    assert!(
+        stderr.contains("ERROR: AWS refused the credentials"),
+        "{stderr}"
+    );
 
     // The cluster disappeared.
     let eks = h.eks("us-east-1");
