@@ -20,7 +20,12 @@
 //!
 //! On a CONFIG_MAP cluster round 3 is skipped (no entry can exist) and the describes of round
 //! 1 answer InvalidRequestException, which agrees with the mode and means "none". Any other
-//! describe failure is an error, never "absent".
+//! describe failure is an error, never "absent" — except that the same refusal on a cluster
+//! whose mode already includes API (the change still propagating, or a describe racing
+//! someone else's switch) is described again with backoff up to the propagation deadline.
+//!
+//! Waits (DescribeUpdate, DescribeCluster polls) keep polling through throttling and 5xx
+//! that outlast the SDK's retries: the update runs on whether or not a poll gets through.
 
 mod counter;
 mod error;
