@@ -419,7 +419,7 @@ async fn two_racks_sharing_a_cluster_set_concurrently() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_and_a_second_writer_while_a_run_holds_the_rack() {
     let h = Home::served(&[
-        "update_ms=1500",
+        "update_ms=3000",
         "bootstrap_creator_admin=false",
         "auto_node_entries=false",
     ]);
@@ -479,7 +479,8 @@ async fn readers_and_a_second_writer_while_a_run_holds_the_rack() {
     ]);
     assert_eq!(plan["dry_run"], true);
     assert!(
-        start.elapsed() < Duration::from_millis(1400),
+        // Well under the 3 s the writer holds the rack, even on a loaded machine.
+        start.elapsed() < Duration::from_millis(2500),
         "readers waited for the writer: {:?}",
         start.elapsed()
     );
