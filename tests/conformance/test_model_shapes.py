@@ -358,6 +358,9 @@ def test_eks_error_shapes(checker, roles, sim):
         sim.set_settings(throttle_rate=0, throttle_burst=0)
     E(eks, "list_clusters", "UnrecognizedClientException",
       client=checker.client(eks, access_key_id="AKIAUNKNOWNUNKNOWN00", session_token=None))
+    served = {op for svc, op in implemented_operations() if svc == "eks"}
+    missed = served - {op for svc, op in checker.err_ops if svc == "eks"}
+    assert not missed, f"EKS operations never validated on an error: {sorted(missed)}"
     checker.assert_clean()
 
 
@@ -439,6 +442,8 @@ def test_sts_iam_shapes(checker, sim):
         served = {op for s, op in implemented_operations() if s == svc}
         missed = served - {op for s, op in checker.ok_ops if s == svc}
         assert not missed, f"{svc} operations never validated on success: {sorted(missed)}"
+        missed = served - {op for s, op in checker.err_ops if s == svc}
+        assert not missed, f"{svc} operations never validated on an error: {sorted(missed)}"
     checker.assert_clean()
 
 
