@@ -396,12 +396,18 @@ fn lock_opts(purpose: &str) -> LockOptions {
 
 /// Whether this run still holds the rack's lock (see [`reconcile::converge_from`]).
 fn still_held(store: &Store, lock: &convox_store::RackLock) -> Result<(), Fail> {
-    lock.check(store).map_err(|e| match e {
-        convox_store::StoreError::LockLost(rack) => Fail::msg(format!(
+    match lock.check(store) {
+        Ok(()) => Ok(()),
+        Err(convox_store::StoreError::LockLost(rack)) => Err(Fail::msg(format!(
             "this run was stopped longer than its lock's lease and another run took rack {rack} over; stopped without changing anything more: see `convox rack -r {rack}` for that run's result"
-        )),
-        other => store_err(other),
-    })
+        ))),
+        // Could not read the lock (e.g. the store busy beyond its timeout): that says nothing
+        // about another run; carry on rather than abandon a run midway.
+        Err(e) => {
+            tracing::warn!("cannot check the rack lock: {e}");
+            Ok(())
+        }
+    }
 }
 
 /// Takes the rack's lock (waiting for another run, with progress), off the async threads.
