@@ -596,6 +596,15 @@ def test_documented_answers(checker, roles):
     )
     assert e["clusterName"] == name
 
+    # clientRequestToken "ensures the idempotency of the request" (API Reference): a retry
+    # with the same token gets the cluster; a new token for the same name is a conflict.
+    token = unique("tok")
+    kw = dict(name=unique("shape-idem"), roleArn=roles["cluster"], resourcesVpcConfig={"subnetIds": ["s"]})
+    first = checker.ok("eks", "create_cluster", clientRequestToken=token, **kw)["cluster"]
+    again = checker.ok("eks", "create_cluster", clientRequestToken=token, **kw)["cluster"]
+    assert (again["arn"], again["createdAt"]) == (first["arn"], first["createdAt"])
+    checker.err("eks", "create_cluster", "ResourceInUseException", clientRequestToken=unique("tok"), **kw)
+
     cm = _cluster(checker, roles)
     checker.ok("eks", "create_nodegroup", clusterName=cm, nodegroupName="ng", subnets=["s"],
                nodeRole=roles["nodes"])

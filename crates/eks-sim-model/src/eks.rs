@@ -988,6 +988,15 @@ fn insert_entry(
     Ok(row)
 }
 
+/// The clientRequestToken a stored cluster or node group document was created with.
+fn stored_token(doc_json: &str) -> Option<String> {
+    serde_json::from_str::<Value>(doc_json)
+        .ok()?
+        .get("clientRequestToken")?
+        .as_str()
+        .map(str::to_string)
+}
+
 /// What an earlier call with this clientRequestToken made, if any.
 fn token_result(
     tx: &Connection,
@@ -1129,7 +1138,14 @@ pub fn create_cluster(sim: &Sim, ctx: &Ctx, input: CreateClusterInput) -> SimRes
                 input.role_arn
             )));
         }
-        if find_cluster(tx, ctx, &input.name)?.is_some() {
+        if let Some(existing) = find_cluster(tx, ctx, &input.name)? {
+            // A retry of the call that made it (SDKs fill clientRequestToken in, and resend
+            // it when an answer was lost) gets the cluster, not a conflict.
+            if input.client_request_token.is_some()
+                && stored_token(&existing.doc_json) == input.client_request_token
+            {
+                return Ok(settle(tx, &settings, existing, now)?.to_cluster());
+            }
             return Err(in_use(format!(
                 "Cluster already exists with name: {}",
                 input.name
@@ -2031,7 +2047,13 @@ pub fn create_nodegroup(sim: &Sim, ctx: &Ctx, input: CreateNodegroupInput) -> Si
                 input.node_role.rsplit('/').next().unwrap_or_default()
             )));
         }
-        if find_nodegroup(tx, c.id, &input.nodegroup_name)?.is_some() {
+        if let Some(existing) = find_nodegroup(tx, c.id, &input.nodegroup_name)? {
+            // As for CreateCluster: a retry with the same token gets the node group.
+            if input.client_request_token.is_some()
+                && stored_token(&existing.doc_json) == input.client_request_token
+            {
+                return Ok(existing.to_nodegroup(&c));
+            }
             return Err(in_use(format!(
                 "NodeGroup already exists with name {} and cluster name {}",
                 input.nodegroup_name, c.name
@@ -2057,6 +2079,8 @@ pub fn create_nodegroup(sim: &Sim, ctx: &Ctx, input: CreateNodegroupInput) -> Si
             "labels": input.labels,
             "diskSize": input.disk_size.unwrap_or(20),
             "tags": input.tags,
+            // kept for idempotent retries; the node group answer does not show it
+            "clientRequestToken": input.client_request_token,
         });
         let active_at = now + settings.nodegroup_create_ms as i64;
         let status = if active_at > now {

@@ -1834,3 +1834,45 @@ fn platform_version_supports_access_entries() {
         assert_eq!(c.platform_version, platform, "{k8s}");
     }
 }
+
+#[test]
+fn create_retried_with_its_token_is_not_a_conflict() {
+    // SDKs fill clientRequestToken in and resend it when an answer was lost: the retry
+    // gets what the first call made; another token (or none) is a conflict.
+    let e = env();
+    let with_token = |t: Option<&str>| CreateClusterInput {
+        client_request_token: t.map(str::to_string),
+        ..cluster_input("idem", Some("API"))
+    };
+    let first = eks::create_cluster(&e.sim, &ctx(T0), with_token(Some("t1"))).unwrap();
+    let again = eks::create_cluster(&e.sim, &ctx(T0 + 5), with_token(Some("t1"))).unwrap();
+    assert_eq!((again.arn, again.created_at), (first.arn, first.created_at));
+    for t in [Some("t2"), None] {
+        assert_err(
+            eks::create_cluster(&e.sim, &ctx(T0 + 6), with_token(t)),
+            "ResourceInUseException",
+            409,
+            None,
+        );
+    }
+    let ng = |t: Option<&str>| CreateNodegroupInput {
+        cluster_name: "idem".into(),
+        nodegroup_name: "ng".into(),
+        subnets: vec!["subnet-1".into()],
+        node_role: NODE_ROLE.into(),
+        client_request_token: t.map(str::to_string),
+        ..Default::default()
+    };
+    let a = eks::create_nodegroup(&e.sim, &ctx(T0 + 10), ng(Some("n1"))).unwrap();
+    let b = eks::create_nodegroup(&e.sim, &ctx(T0 + 11), ng(Some("n1"))).unwrap();
+    assert_eq!(
+        (a.nodegroup_arn, a.created_at),
+        (b.nodegroup_arn, b.created_at)
+    );
+    assert_err(
+        eks::create_nodegroup(&e.sim, &ctx(T0 + 12), ng(Some("n2"))),
+        "ResourceInUseException",
+        409,
+        None,
+    );
+}
