@@ -10,9 +10,15 @@
 //! Covered: CreateCluster / DescribeCluster / ListClusters / DeleteCluster,
 //! UpdateClusterConfig (accessConfig only), DescribeUpdate / ListUpdates, the access-entry
 //! and access-policy operations, CreateNodegroup / DescribeNodegroup / ListNodegroups /
-//! DeleteNodegroup; `clientRequestToken` idempotency for UpdateClusterConfig and
-//! CreateAccessEntry; settings `auto_node_entries`, `bootstrap_creator_admin`,
-//! `cluster_create_ms`, `nodegroup_create_ms`, `update_ms`, `propagation_ms`, `read_lag_ms`.
+//! DeleteNodegroup; `clientRequestToken` idempotency for CreateCluster, CreateNodegroup,
+//! UpdateClusterConfig and CreateAccessEntry; settings `auto_node_entries`,
+//! `bootstrap_creator_admin`, `cluster_create_ms`, `nodegroup_create_ms`, `update_ms`,
+//! `propagation_ms`, `read_lag_ms`.
+//!
+//! Inputs that come back in answers (network config, logging, scaling, enums) are checked
+//! against the botocore model's enums and ranges and rebuilt from the members AWS defines,
+//! so no answer carries a value or key AWS would not send; the conformance suite checks
+//! every boto3 answer against the model (`tests/conformance/model_shapes.py`).
 //!
 //! Not simulated: the Kubernetes side (the aws-auth ConfigMap's contents, RBAC, nodes),
 //! Fargate profiles, add-ons, pod identity, OIDC providers, Kubernetes version and other
