@@ -116,7 +116,11 @@ impl Aws {
             .map_err(|e| classify("eks:DescribeAccessEntry", e));
         match res {
             Ok(o) => Ok(o.access_entry.map(|e| ObservedEntry {
-                principal_arn: e.principal_arn().unwrap_or(principal).to_string(),
+                // Keyed by the principal asked about: EKS answered with that principal's
+                // entry, even if it spells the ARN differently (IAM names are unique without
+                // regard to case). Keying by its spelling would make the planner miss the
+                // entry and create it again, forever refused as already existing.
+                principal_arn: principal.to_string(),
                 entry_type: e.r#type().unwrap_or("STANDARD").to_string(),
                 tags: e
                     .tags()

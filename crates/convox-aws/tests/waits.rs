@@ -288,3 +288,32 @@ async fn a_describe_refused_past_the_deadline_is_an_error_never_absent() {
     assert!(e.to_string().contains(NODES), "{e}");
     assert!(nodes_calls.load(Ordering::SeqCst) > 1, "retried first");
 }
+
+#[tokio::test]
+async fn an_entry_is_known_by_the_principal_asked_about_whatever_eks_spells() {
+    let (url, _) = serve_with(|line: &str, _| {
+        let path = line.split(' ').nth(1).unwrap_or_default();
+        if path == "/clusters/c1" {
+            return ok(
+                r#"{"cluster":{"name":"c1","status":"ACTIVE","accessConfig":{"authenticationMode":"API_AND_CONFIG_MAP"}}}"#,
+            );
+        }
+        if path.contains("r-nodes") {
+            // The same role, as IAM spells it.
+            return ok(
+                r#"{"accessEntry":{"clusterName":"c1","principalArn":"arn:aws:iam::123456789012:role/convox/R-Nodes","type":"EC2_LINUX","tags":{}}}"#,
+            );
+        }
+        error(404, "ResourceNotFoundException")
+    })
+    .await;
+    let (_, observed) = aws(url)
+        .await
+        .observe("c1", &[nodes_interest()], Some(&caller()))
+        .await
+        .expect("observed");
+    assert!(
+        observed.entries.iter().any(|e| e.principal_arn == NODES),
+        "the planner looks the entry up by the ARN it asked about: {observed:?}"
+    );
+}
