@@ -54,6 +54,8 @@ async fn stalled_head_and_body_are_cut_off() {
     .await
     .unwrap();
 
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+
     let started = Instant::now();
     // The half-sent head: the connection is closed (hyper may answer 408 first).
     let got = read_until_close(&mut head, Duration::from_secs(5)).await;
@@ -69,6 +71,10 @@ async fn stalled_head_and_body_are_cut_off() {
         "{got}"
     );
     assert!(started.elapsed() < Duration::from_secs(3));
+    // A connection that never says anything is closed as well.
+    assert!(read_until_close(&mut silent, Duration::from_secs(3))
+        .await
+        .is_some());
 
     // Meanwhile and afterwards, everyone else is served.
     let (hs, pq) = sign(
@@ -82,6 +88,19 @@ async fn stalled_head_and_body_are_cut_off() {
     );
     let r = raw(addr, "GET", &pq, &hs, b"").await;
     assert_eq!(r.status, 200, "{}", r.body);
+
+    // A keep-alive connection left idle after its answer is closed too.
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("GET {pq} HTTP/1.1\r\n");
+    for (k, v) in &hs {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    idle.write_all(req.as_bytes()).await.unwrap();
+    let got = read_until_close(&mut idle, Duration::from_secs(5))
+        .await
+        .expect("an idle keep-alive connection must not be held forever");
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
     h.shutdown().await;
 }
 
