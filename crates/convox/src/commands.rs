@@ -622,8 +622,15 @@ fn params_list(
     let store = open_store()?;
     let r = selected(&store, sel)?;
     let params = store.params(&r.name).map_err(store_err)?;
-    let rows = convox_params::list(&r.listing_params(&params), &r.version, group, reveal)
-        .map_err(|e| Fail::msg(e.to_string()))?;
+    // Group names are matched case-insensitively, as the reference CLI does.
+    let group = group.map(str::to_ascii_lowercase);
+    let rows = convox_params::list(
+        &r.listing_params(&params),
+        &r.version,
+        group.as_deref(),
+        reveal,
+    )
+    .map_err(|e| Fail::msg(e.to_string()))?;
     match output {
         Output::Json => {
             let map: BTreeMap<String, String> = rows

@@ -625,6 +625,7 @@ fn params_listing_matches_the_reference_shape() {
         g,
         "eks_access_entries   false\nkarpenter_auth_mode  false\n"
     );
+    assert_eq!(h.ok(&["rack", "params", "-g", "AUTH", "-r", "ls"]), g);
     let err = h.fails(&["rack", "params", "-g", "nope", "-r", "ls"]);
     assert!(err.contains("auth") && err.contains("registry"), "{err}");
 }
