@@ -110,18 +110,24 @@ fn apply_settings(store: &Store, kvs: &[String]) -> Result<eks_sim_model::Settin
 /// `convox sim serve`: first stdout line `listening on http://ADDR`, then serve until
 /// SIGINT/SIGTERM.
 pub async fn serve(listen: &str, state: Option<PathBuf>, set: &[String]) -> Result<(), Fail> {
-    let addr: SocketAddr = listen.parse().map_err(|_| {
-        Fail::msg(format!(
-            "invalid --listen address `{listen}`: expected IP:PORT"
-        ))
-    })?;
+    let addr = listen_addr(listen)?;
     let dir = state_or_home(state)?;
     let store = open_store(&dir)?;
     apply_settings(&store, set)?;
     let sim = Arc::new(Sim::new(store));
-    let handle = eks_sim_server::start(sim, addr)
-        .await
-        .map_err(|e| Fail::msg(format!("cannot listen on {addr}: {e}")))?;
+    let handle = eks_sim_server::start(sim, addr).await.map_err(|e| {
+        let e = e.to_string();
+        let hint = if e.contains("in use") {
+            "; is another `convox sim serve` running? pick another --listen port"
+        } else {
+            ""
+        };
+        if e.starts_with("cannot listen") {
+            Fail::msg(format!("{e}{hint}"))
+        } else {
+            Fail::msg(format!("cannot listen on {addr}: {e}{hint}"))
+        }
+    })?;
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
@@ -131,6 +137,23 @@ pub async fn serve(listen: &str, state: Option<PathBuf>, set: &[String]) -> Resu
     wait_for_signal().await;
     handle.shutdown().await;
     Ok(())
+}
+
+/// `IP:PORT`, or `HOST:PORT` for a name that resolves (e.g. `localhost:4599`).
+fn listen_addr(listen: &str) -> Result<SocketAddr, Fail> {
+    use std::net::ToSocketAddrs;
+    if let Ok(a) = listen.parse() {
+        return Ok(a);
+    }
+    listen
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut it| it.next())
+        .ok_or_else(|| {
+            Fail::msg(format!(
+                "invalid --listen address `{listen}`: expected IP:PORT (e.g. 127.0.0.1:4599)"
+            ))
+        })
 }
 
 async fn wait_for_signal() {
@@ -224,6 +247,17 @@ pub fn config(state: Option<PathBuf>, kvs: &[String], output: Output) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            listen_addr("127.0.0.1:4599").ok(),
+            Some(([127, 0, 0, 1], 4599).into())
+        );
+        assert!(listen_addr("localhost:4599").is_ok_and(|a| a.ip().is_loopback()));
+        assert!(listen_addr("4599").is_err());
+        assert!(listen_addr("127.0.0.1").is_err());
+    }
 
     #[test]
     fn quoting() {

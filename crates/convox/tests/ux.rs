@@ -741,3 +741,33 @@ async fn a_local_rack_never_takes_over_or_deletes_a_cluster_it_did_not_make() {
     let listed = eks.list_clusters().send().await.expect("list");
     assert_eq!(listed.clusters(), ["theirs".to_string()]);
 }
+
+#[test]
+fn sim_serve_on_a_busy_port_says_so_once() {
+    let h = Home::served(&[]);
+    let addr = h
+        .endpoint
+        .clone()
+        .expect("served")
+        .trim_start_matches("http://")
+        .to_string();
+    let err = h.fails(&[
+        "sim",
+        "serve",
+        "--listen",
+        &addr,
+        "--state",
+        &path_str(h.path()),
+    ]);
+    assert_eq!(err.matches("cannot listen").count(), 1, "{err}");
+    assert!(err.contains("another `convox sim serve`"), "{err}");
+    let err = h.fails(&[
+        "sim",
+        "serve",
+        "--listen",
+        "nowhere",
+        "--state",
+        &path_str(h.path()),
+    ]);
+    assert!(err.contains("expected IP:PORT"), "{err}");
+}
