@@ -469,11 +469,7 @@ async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fai
             convox_store::validate_rack_name(&name).map_err(store_err)?;
             let version = parse_version(version.as_deref())?;
             for arn in std::iter::once(&nodes_role_arn).chain(karpenter_nodes_role_arn.iter()) {
-                if !arn.starts_with("arn:") || !arn.contains(":role/") {
-                    return Err(Fail::msg(format!(
-                        "invalid role ARN `{arn}`: expected arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME"
-                    )));
-                }
+                check_node_role_arn(arn, &region)?;
             }
             (
                 NewRack {
@@ -508,6 +504,49 @@ async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fai
     res
 }
 
+/// A node role ARN as EKS will need it: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`, in
+/// the partition of the cluster's region (EC2_LINUX entries take same-partition roles only).
+fn check_node_role_arn(arn: &str, region: &str) -> Result<(), Fail> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let well_formed = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("role/")
+            .is_some_and(|n| !n.is_empty() && !n.ends_with('/'));
+    if !well_formed {
+        return Err(Fail::msg(format!(
+            "invalid role ARN `{arn}`: expected arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME"
+        )));
+    }
+    let want = convox_planner::partition_for_region(region);
+    if parts[1] != want {
+        return Err(Fail::msg(format!(
+            "role ARN `{arn}` is in partition {}, but region {region} is in {want}; use arn:{want}:iam::…",
+            parts[1]
+        )));
+    }
+    Ok(())
+}
+
+/// Node roles must be in the cluster's account: EKS takes EC2_LINUX entries for same-account
+/// roles only, so a mismatch would fail later, half-way through a `params set`.
+fn check_node_role_account(new: &NewRack, account: &str) -> Result<(), Fail> {
+    for arn in std::iter::once(&new.nodes_role_arn).chain(new.karpenter_nodes_role_arn.iter()) {
+        let role_account = arn.split(':').nth(4).unwrap_or_default();
+        if !account.is_empty() && role_account != account {
+            return Err(Fail::msg(format!(
+                "role ARN `{arn}` is in account {role_account}, but the credentials (and so the cluster {}) are in account {account}; node roles must be in the cluster's account",
+                new.cluster
+            )));
+        }
+    }
+    Ok(())
+}
+
 async fn install_with(
     store: &Store,
     conn: &Conn,
@@ -517,6 +556,9 @@ async fn install_with(
 ) -> Result<(), Fail> {
     let name = new.name.clone();
     let caller = conn.aws.identity().await.map_err(Fail::aws)?;
+    if new.provider == Provider::Aws {
+        check_node_role_account(&new, &caller.account)?;
+    }
     if new.provider == Provider::Local {
         let spec = convox_aws::InstallSpec {
             rack: name.clone(),

@@ -346,6 +346,48 @@ async fn aws_rack_error_paths_are_one_line_and_record_nothing() {
         "{err}"
     );
 
+    // Node roles EKS could not take: malformed, another partition, another account.
+    for (arn, region, says) in [
+        (
+            "arn:aws:iam::123456789012:user/nodes",
+            "us-east-1",
+            "invalid role ARN",
+        ),
+        (
+            "arn:aws:iam::1234:role/nodes",
+            "us-east-1",
+            "invalid role ARN",
+        ),
+        ("nodes", "us-east-1", "invalid role ARN"),
+        (
+            "arn:aws:iam::123456789012:role/nodes",
+            "cn-north-1",
+            "partition aws, but region cn-north-1 is in aws-cn",
+        ),
+        (
+            "arn:aws:iam::111122223333:role/nodes",
+            "us-east-1",
+            "in account 111122223333, but the credentials",
+        ),
+    ] {
+        let a = vec![
+            "rack",
+            "install",
+            "aws",
+            "a8",
+            "--cluster",
+            "made",
+            "--region",
+            region,
+            "--nodes-role-arn",
+            arn,
+            "--profile",
+            "keys",
+        ];
+        let err = one_error(&aws_cmd(&h, &a));
+        assert!(err.contains(says), "{arn}: {err}");
+    }
+
     // Nothing was recorded by any of them; the cluster was not touched.
     let racks = h.json(&["racks"]);
     assert_eq!(racks.as_array().map(Vec::len), Some(1), "{racks}");
