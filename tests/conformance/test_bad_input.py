@@ -437,3 +437,25 @@ def test_server_is_still_alive(srv):
     """Runs last in this module: after all of the above the process still serves."""
     assert srv.proc.poll() is None
     assert srv.client("sts").get_caller_identity()["Account"] == ACCOUNT
+
+
+@pytest.mark.parametrize("region", ["us-east-1x", "mars-1", "aws-global"])
+def test_a_region_that_does_not_exist_is_refused(srv, region):
+    """One endpoint serves every region: a typo must not open an empty world of its own."""
+    before = snapshot(srv)
+    for service, call_, code in [
+        ("eks", lambda c: c.create_cluster(name="typo", roleArn=srv.cluster_role, resourcesVpcConfig={}),
+         "InvalidSignatureException"),
+        ("eks", lambda c: c.list_clusters(), "InvalidSignatureException"),
+        ("sts", lambda c: c.get_caller_identity(), "SignatureDoesNotMatch"),
+        ("iam", lambda c: c.create_role(RoleName="typo", AssumeRolePolicyDocument=TRUST), "SignatureDoesNotMatch"),
+    ]:
+        with pytest.raises(ClientError) as ei:
+            call_(srv.client(service, region=region))
+        r = ei.value.response
+        assert (r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"]) == (code, 403)
+        assert f"Credential should be scoped to a valid region, not '{region}'" in r["Error"]["Message"]
+    assert snapshot(srv) == before
+    # every real region of every partition is served
+    for region in ["eu-west-1", "ap-southeast-5", "cn-northwest-1", "us-gov-east-1"]:
+        assert srv.client("sts", region=region).get_caller_identity()["Account"] == ACCOUNT

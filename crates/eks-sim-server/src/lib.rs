@@ -304,6 +304,27 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
     let _ = tokio::time::timeout(Duration::from_secs(10), done_rx.recv()).await;
 }
 
+/// Whether `r` has the shape of an AWS region name (`us-east-1`, `us-gov-west-1`,
+/// `ap-southeast-5`, `us-isob-east-1`): two letters, one or more words, a number. A shape,
+/// not a list, so that regions AWS adds later keep working.
+fn valid_region(r: &str) -> bool {
+    let mut parts = r.split('-');
+    let first_ok = parts
+        .next()
+        .is_some_and(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_lowercase()));
+    let rest: Vec<&str> = parts.collect();
+    let Some((num, words)) = rest.split_last() else {
+        return false;
+    };
+    first_ok
+        && !words.is_empty()
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && (1..=2).contains(&num.len())
+        && num.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Counts a request in service for as long as it lives.
 struct Busy(Arc<std::sync::atomic::AtomicUsize>);
 
@@ -576,6 +597,17 @@ impl Shared {
     ) -> Result<(Arc<KeyRecord>, sigv4::SigParts), (Option<String>, AuthError)> {
         let parts = sigv4::parse(headers, raw_query).map_err(|e| (None, e))?;
         let svc = Some(parts.service.clone());
+        // One endpoint serves every region, so a typo in the region must not open an empty
+        // world of its own: AWS refuses a scope that names no region.
+        if !valid_region(&parts.region) {
+            return Err((
+                svc,
+                AuthError::Mismatch(format!(
+                    "Credential should be scoped to a valid region, not '{}'. ",
+                    parts.region
+                )),
+            ));
+        }
         let rec = match self.key(&parts.access_key_id) {
             Ok(Some(r)) => r,
             Ok(None) => return Err((svc, AuthError::UnknownKey)),
@@ -924,6 +956,42 @@ fn guarded(proto: Proto, rid: &str, f: impl FnOnce() -> WireResponse) -> WireRes
         Err(_) => {
             tracing::error!("handler panicked");
             proto_error(proto, &fault_error(proto, faults::Fault::ServerError), rid)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_region;
+
+    #[test]
+    fn region_shapes() {
+        for ok in [
+            "us-east-1",
+            "eu-west-1",
+            "ap-southeast-5",
+            "cn-north-1",
+            "cn-northwest-1",
+            "us-gov-west-1",
+            "us-isob-east-1",
+            "il-central-1",
+            "me-south-1",
+        ] {
+            assert!(valid_region(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "x",
+            "us-east-1x",
+            "mars-1",
+            "us-east",
+            "us--east-1",
+            "US-EAST-1",
+            "aws-global",
+            "us-east-123",
+            "us-east-1/../",
+        ] {
+            assert!(!valid_region(bad), "{bad}");
         }
     }
 }
