@@ -351,11 +351,11 @@ fn rack_info(r: &Rack, history: &[convox_store::HistoryEntry], output: Output) -
                         }
                     };
                     h.push([
-                        e.at.clone(),
+                        when_text(&e.at),
                         e.actor.clone(),
                         e.action.clone(),
                         result,
-                        e.what.to_string(),
+                        what_text(&e.what),
                     ]);
                 }
                 s.push_str(&table(&h));
@@ -363,6 +363,55 @@ fn rack_info(r: &Rack, history: &[convox_store::HistoryEntry], output: Output) -
             print(&s);
             Ok(())
         }
+    }
+}
+
+/// `2026-11-28T21:08:05.884323606Z` → `2026-11-28T21:08:05Z` (text output only).
+fn when_text(at: &str) -> String {
+    match (at.find('.'), at.ends_with('Z')) {
+        (Some(i), true) => format!("{}Z", &at[..i]),
+        _ => at.to_string(),
+    }
+}
+
+/// A history entry's `what` in words (JSON output keeps the record as stored).
+fn what_text(what: &serde_json::Value) -> String {
+    let s = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let params: Vec<String> = what["params"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .map(|p| {
+                    let key = s(&p["key"]).unwrap_or_default();
+                    let new = s(&p["new"]).unwrap_or_default();
+                    match s(&p["old"]) {
+                        Some(old) => format!("{key} {old} -> {new}"),
+                        None => format!("{key}={new}"),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut parts = Vec::new();
+    if let (Some(provider), Some(cluster)) = (s(&what["provider"]), s(&what["cluster"])) {
+        parts.push(format!(
+            "{provider} rack, cluster {cluster} ({}), version {}",
+            s(&what["region"]).unwrap_or_default(),
+            s(&what["version"]).unwrap_or_default()
+        ));
+    }
+    if let (Some(from), Some(to)) = (s(&what["from"]), s(&what["to"])) {
+        parts.push(if from == to {
+            format!("re-apply at {to}")
+        } else {
+            format!("version {from} -> {to}")
+        });
+    }
+    parts.extend(params);
+    if parts.is_empty() {
+        what.to_string()
+    } else {
+        parts.join(", ")
     }
 }
 

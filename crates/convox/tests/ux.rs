@@ -588,7 +588,22 @@ fn secrets_are_masked_and_sim_env_prints_only_the_documented_keys() {
     );
     let listing = h.ok(&["rack", "params", "-r", "sec"]);
     assert!(!listing.contains("hunter2"), "{listing}");
-    assert!(!h.ok(&["rack", "-r", "sec"]).contains("hunter2"));
+    let info = h.ok(&["rack", "-r", "sec"]);
+    assert!(!info.contains("hunter2"), "{info}");
+    // History in words, not raw JSON; times to the second.
+    assert!(
+        info.contains(
+            "local rack, cluster sec (us-east-1), version 3.24.7, docker_hub_password=****"
+        ),
+        "{info}"
+    );
+    assert!(!info.contains("{\""), "{info}");
+    let when = info
+        .lines()
+        .find(|l| l.starts_with("20"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_default();
+    assert!(when.ends_with('Z') && !when.contains('.'), "{when}");
     // --reveal shows it.
     let revealed = h.ok(&["rack", "params", "-g", "registry", "--reveal", "-r", "sec"]);
     assert!(
