@@ -696,6 +696,12 @@ async fn uninstall(name: &str) -> Result<(), Fail> {
         conn.close().await;
         progress.finish();
         res?;
+    } else {
+        // An adopted cluster is not the rack's to delete: only the record goes.
+        progress.say(&format!(
+            "forgetting rack {name}; cluster {} ({}) and its access entries are left as they are",
+            r.cluster, r.region
+        ));
     }
     store
         .delete_rack(name, convox_store::LOCAL_ACTOR)

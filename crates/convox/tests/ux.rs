@@ -399,6 +399,18 @@ async fn aws_rack_error_paths_are_one_line_and_record_nothing() {
         install("a7", "made", "us-east-1", &["--profile", "keys"]),
     );
     assert!(r.status.success(), "{}", r.stderr);
+    // Uninstalling an adopted rack forgets it and leaves the cluster alone, and says so.
+    let r = h.run(&["rack", "uninstall", "a7"]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(r.stderr.contains("left as they are"), "{}", r.stderr);
+    assert_eq!(mode(&h.eks("us-east-1"), "made").await, "CONFIG_MAP");
+    assert!(h
+        .eks("us-east-1")
+        .describe_cluster()
+        .name("made")
+        .send()
+        .await
+        .is_ok());
     // Unknown rack.
     let r: Run = h.run(&["rack", "auth", "-r", "nope"]);
     let err = one_error(&r);
