@@ -459,3 +459,21 @@ def test_a_region_that_does_not_exist_is_refused(srv, region):
     # every real region of every partition is served
     for region in ["eu-west-1", "ap-southeast-5", "cn-northwest-1", "us-gov-east-1"]:
         assert srv.client("sts", region=region).get_caller_identity()["Account"] == ACCOUNT
+
+
+def test_no_body_limit_locks_the_settings_endpoint(tmp_path):
+    """max_body_bytes applies to AWS requests only: the reserved endpoints keep their own
+    limit, so a limit of 0 can still be undone."""
+    s = Sim(str(tmp_path))
+    try:
+        s.set_settings(max_body_bytes=0)
+        body = b"Action=GetCallerIdentity&Version=2011-06-15"
+        assert call(s, "sts", "POST", "/", body, FORM)[:2] == (413, "RequestEntityTooLarge")
+        assert s.set_settings(max_body_bytes=1024)["max_body_bytes"] == 1024
+        assert call(s, "sts", "POST", "/", body, FORM)[0] == 200
+        # the reserved endpoints' own limit holds (declared size: refused before any read)
+        head = f"POST /_sim/settings HTTP/1.1\r\nHost: {s.addr}\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n"
+        assert parse_responses(exchange(s, head.encode()))[0][1] == 413
+        assert s.settings()["seed"] == 0
+    finally:
+        s.stop()

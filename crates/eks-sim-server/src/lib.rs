@@ -304,6 +304,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
     let _ = tokio::time::timeout(Duration::from_secs(10), done_rx.recv()).await;
 }
 
+/// Body limit of the reserved `/_sim/` endpoints (settings patches are tiny).
+const SIM_ENDPOINT_MAX_BODY: u64 = 64 * 1024;
+
 /// Whether `r` has the shape of an AWS region name (`us-east-1`, `us-gov-west-1`,
 /// `ap-southeast-5`, `us-isob-east-1`): two letters, one or more words, a number. A shape,
 /// not a list, so that regions AWS adds later keep working.
@@ -666,7 +669,15 @@ impl Shared {
                 return proto_error(guessed, &SimError::internal("state unavailable"), rid);
             }
         };
-        // Size first, as AWS's front end does, before reading or verifying anything.
+        // Size first, as AWS's front end does, before reading or verifying anything. The
+        // reserved endpoints have a fixed limit of their own: no setting (max_body_bytes = 0)
+        // may lock the settings endpoint that would undo it.
+        let is_sim_path = raw_path.starts_with("/_sim/");
+        let max_body = if is_sim_path {
+            SIM_ENDPOINT_MAX_BODY
+        } else {
+            settings.max_body_bytes
+        };
         let too_large = || {
             proto_error(
                 guessed,
@@ -677,10 +688,7 @@ impl Shared {
                         "RequestEntityTooLarge"
                     },
                     413,
-                    format!(
-                        "Request body exceeds the maximum of {} bytes",
-                        settings.max_body_bytes
-                    ),
+                    format!("Request body exceeds the maximum of {max_body} bytes"),
                 ),
                 rid,
             )
@@ -690,10 +698,10 @@ impl Shared {
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > settings.max_body_bytes) {
+        if declared.is_some_and(|n| n > max_body) {
             return too_large();
         }
-        let limit = usize::try_from(settings.max_body_bytes).unwrap_or(usize::MAX);
+        let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
         let timed_out = |msg: &str| {
             proto_error(
                 guessed,
