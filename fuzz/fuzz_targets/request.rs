@@ -6,7 +6,9 @@
 //! A crash is: a panic anywhere, or any 5xx answer (error injection is off, so a 5xx can
 //! only be a handler panic caught by the server or an internal error), or no answer.
 //!
-//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run request` from the repository root.
+//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run request fuzz/corpus/request fuzz/seeds/request` from
+//! the repository root (the seeds are valid requests of every operation; without them the
+//! fuzzer spends its first minutes finding the JSON and form shapes).
 #![no_main]
 
 use eks_sim_model::{DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY, DEFAULT_SESSION_TOKEN};
