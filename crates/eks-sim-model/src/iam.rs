@@ -220,6 +220,14 @@ pub fn unique_id(prefix: &str) -> String {
     s
 }
 
+/// An access key id of AWS's shape: the prefix (`AKIA` long-term, `ASIA` temporary) and 16
+/// more characters, 20 in all (unique ids of roles and users have 17 after the prefix).
+pub fn access_key_id(prefix: &str) -> String {
+    let mut id = unique_id(prefix);
+    id.truncate(prefix.len() + 16);
+    id
+}
+
 /// A random secret of AWS's shape (40 characters, base64 alphabet).
 pub fn secret_key() -> String {
     use rand::Rng;
@@ -560,7 +568,7 @@ pub fn create_access_key(
     let user = get_user(tx, ctx, user_name)?;
     let key = AccessKey {
         user_name: user.name.clone(),
-        access_key_id: unique_id("AKIA"),
+        access_key_id: access_key_id("AKIA"),
         secret_access_key: secret_key(),
         created_ms: ctx.now_ms,
     };

@@ -1,7 +1,7 @@
 //! STS: access keys → identities, GetCallerIdentity, AssumeRole.
 
 use crate::error::{SimError, SimResult};
-use crate::iam::{secret_key, unique_id, validation};
+use crate::iam::{access_key_id, secret_key, validation};
 use crate::{Caller, Ctx};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
@@ -146,7 +146,7 @@ pub fn assume_role(
     );
     let out = AssumeRoleOutput {
         credentials: Credentials {
-            access_key_id: unique_id("ASIA"),
+            access_key_id: access_key_id("ASIA"),
             secret_access_key: secret_key(),
             session_token: format!("FwoGZXIvYXdzE{}", secret_key().replace(['/', '+'], "x")),
             expiration_ms: ctx.now_ms + duration * 1000,
@@ -253,7 +253,7 @@ pub fn get_federation_token(
     let stored_arn = format!("arn:aws:sts::{account}:federated-user/{n}");
     let out = FederationTokenOutput {
         credentials: Credentials {
-            access_key_id: unique_id("ASIA"),
+            access_key_id: access_key_id("ASIA"),
             secret_access_key: secret_key(),
             session_token: format!("FQoGZXIvYXdzE{}", secret_key().replace(['/', '+'], "x")),
             expiration_ms: ctx.now_ms + duration * 1000,
@@ -342,6 +342,10 @@ mod tests {
         );
         assert_eq!(out.federated_user_id, "123456789012:bob");
         assert_eq!(out.credentials.expiration_ms - alice.now_ms, 43200 * 1000);
+        // Access key ids are 20 characters, as AWS's.
+        assert_eq!(key.access_key_id.len(), 20);
+        assert!(key.access_key_id.starts_with("AKIA"));
+        assert_eq!(out.credentials.access_key_id.len(), 20);
         let bob = ctx_of(&s, &out.credentials.access_key_id);
         assert_eq!(bob.caller.arn, out.federated_user_arn);
         assert_eq!(
