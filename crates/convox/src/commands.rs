@@ -149,12 +149,24 @@ fn table<const N: usize>(rows: &[[String; N]]) -> String {
 /// The rack a command is for: -r, else $CONVOX_RACK, else the switched-to rack.
 fn selected(store: &Store, flag: Option<String>) -> Result<Rack, Fail> {
     let env = std::env::var("CONVOX_RACK").ok();
+    let flag = flag.filter(|f| !f.is_empty());
+    let env = env.filter(|e| !e.is_empty());
     store
-        .resolve_rack(
-            flag.as_deref().filter(|f| !f.is_empty()),
-            env.as_deref().filter(|e| !e.is_empty()),
-        )
-        .map_err(store_err)
+        .resolve_rack(flag.as_deref(), env.as_deref())
+        .map_err(|e| match e {
+            // Say where a name the user did not type came from.
+            convox_store::StoreError::UnknownRack(n) if flag.is_none() => {
+                let from = if env.is_some() {
+                    "$CONVOX_RACK"
+                } else {
+                    "`convox switch`"
+                };
+                Fail::msg(format!(
+                    "no rack named {n} (chosen by {from}); run `convox racks` to list racks"
+                ))
+            }
+            e => store_err(e),
+        })
 }
 
 /// SDK clients for a rack (and the simulator serving a local one, kept for the command).

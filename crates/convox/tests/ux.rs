@@ -717,6 +717,25 @@ fn switch_and_rack_flags_where_users_put_them() {
         "two"
     );
     assert_eq!(h.json(&["rack", "auth"])["rack"], "one");
+    // $CONVOX_RACK beats `switch`; a bad one is named as such.
+    let r: Run = h
+        .cmd(&["rack", "--output", "json"])
+        .env("CONVOX_RACK", "two")
+        .output()
+        .expect("run")
+        .into();
+    assert!(r.stdout.contains("\"name\": \"two\""), "{}", r.stdout);
+    let r: Run = h
+        .cmd(&["rack", "params"])
+        .env("CONVOX_RACK", "nope")
+        .output()
+        .expect("run")
+        .into();
+    let err = one_error(&r);
+    assert!(
+        err.contains("no rack named nope (chosen by $CONVOX_RACK)"),
+        "{err}"
+    );
     // Misplaced flags are refused, not ignored.
     let err = h.fails(&["rack", "-r", "one", "install", "local", "three"]);
     assert!(err.contains("NAME"), "{err}");
