@@ -93,6 +93,17 @@ def test_cli_standard_retries_on_server_errors(fresh_sim):
     assert ei.value.response["Error"]["Code"] == "NoSuchEntity"
 
 
+def test_cli_retries_throttling_429(fresh_sim):
+    fresh_sim.set_settings(throttle_rate=0.001, throttle_burst=1)
+    env = fresh_sim.env(AWS_MAX_ATTEMPTS="2", AWS_RETRY_MODE="standard")
+    assert fresh_sim.aws("eks", "list-clusters", env=env).json == {"clusters": []}
+    fresh_sim.clear_requests()
+    r = fresh_sim.aws("eks", "list-clusters", check=False, env=env)
+    assert r.returncode != 0
+    assert "ThrottlingException" in r.stderr and "reached max retries: 1" in r.stderr
+    assert fresh_sim.requests() == {"eks:ListClusters": 2}
+
+
 def test_error_sequence_repeats_after_reset_with_the_same_seed(fresh_sim):
     """The n-th request after a reset fails or not as a function of (seed, n) only."""
     sts = fresh_sim.client("sts")
