@@ -219,3 +219,57 @@ def test_sim_endpoints_need_a_signature_off_loopback():
     assert status == 200 and settings["error_rate"] == 0
     status, _, settings = out["signed_set"]
     assert status == 200 and settings["read_lag_ms"] == 5 and settings["error_rate"] == 0
+
+
+def test_two_processes_racing_on_one_state_never_fail_or_half_write(tmp_path):
+    """Two servers on one state file, many clients creating/associating/deleting the same
+    entries at once: every answer is a normal AWS answer (never 5xx), each create that wins
+    is matched by exactly one delete that wins, and the state ends consistent."""
+    import collections
+    import threading
+
+    from conftest import Sim
+
+    a, b = Sim(str(tmp_path)), Sim(str(tmp_path))
+    try:
+        iam = a.client("iam")
+        roles = [iam.create_role(RoleName=f"race{i}", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"] for i in range(6)]
+        a.client("eks").create_cluster(
+            name="race", roleArn=roles[0], resourcesVpcConfig={},
+            accessConfig={"authenticationMode": "API_AND_CONFIG_MAP", "bootstrapClusterCreatorAdminPermissions": False},
+        )
+        seen = collections.Counter()
+        lock = threading.Lock()
+        policy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+
+        def worker(i):
+            eks = (a if i % 2 else b).client("eks", config=Config(retries={"total_max_attempts": 1}))
+            for r in roles:
+                for op, f in [
+                    ("create", lambda: eks.create_access_entry(clusterName="race", principalArn=r)),
+                    ("assoc", lambda: eks.associate_access_policy(
+                        clusterName="race", principalArn=r, policyArn=policy, accessScope={"type": "cluster"})),
+                    ("delete", lambda: eks.delete_access_entry(clusterName="race", principalArn=r)),
+                ]:
+                    try:
+                        f()
+                        k = "ok"
+                    except ClientError as e:
+                        k = e.response["Error"]["Code"]
+                        assert e.response["ResponseMetadata"]["HTTPStatusCode"] < 500, e.response
+                    with lock:
+                        seen[(op, k)] += 1
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert set(k for _, k in seen) <= {"ok", "ResourceInUseException", "ResourceNotFoundException"}, seen
+        assert seen[("create", "ok")] == seen[("delete", "ok")] >= len(roles)
+        eks = a.client("eks")
+        assert eks.list_access_entries(clusterName="race")["accessEntries"] == []
+        assert b.client("eks").list_access_entries(clusterName="race")["accessEntries"] == []
+    finally:
+        a.stop()
+        b.stop()
