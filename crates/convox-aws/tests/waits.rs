@@ -317,3 +317,31 @@ async fn an_entry_is_known_by_the_principal_asked_about_whatever_eks_spells() {
         "the planner looks the entry up by the ARN it asked about: {observed:?}"
     );
 }
+
+/// EKS refusing entries (the mode change propagating) for longer than the propagation
+/// deadline: creation stops with an error naming the principal and saying to rerun, after
+/// a handful of attempts with growing gaps, not a tight loop.
+#[tokio::test]
+async fn propagation_outlasting_its_deadline_is_reported_after_few_attempts() {
+    let (url, count) = serve(vec![error(400, "InvalidRequestException")]).await;
+    let aws = aws_with_deadline(url, Duration::from_millis(400)).await;
+    let entry = convox_planner::DesiredEntry {
+        role: convox_planner::EntryRole::Nodes,
+        principal_arn: NODES.into(),
+        entry_type: "EC2_LINUX".into(),
+        policies: vec![],
+    };
+    let start = std::time::Instant::now();
+    let e = aws
+        .apply("c1", "r", &convox_planner::Step::CreateEntry { entry })
+        .await
+        .expect_err("deadline");
+    let took = start.elapsed();
+    assert!(matches!(e, AwsError::Deadline { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(msg.contains(NODES) && msg.contains("rerun"), "{msg}");
+    assert!(took >= Duration::from_millis(400), "{took:?}");
+    // 10 ms growing ×1.5 to 50 ms within 400 ms: about a dozen attempts, not hundreds.
+    let n = count.load(Ordering::SeqCst);
+    assert!((3..=20).contains(&n), "{n} attempts");
+}
