@@ -273,3 +273,22 @@ def test_two_processes_racing_on_one_state_never_fail_or_half_write(tmp_path):
     finally:
         a.stop()
         b.stop()
+
+
+@pytest.mark.parametrize("key,value", [
+    ("read_lag_ms", 2**63),  # used to overflow ms arithmetic: every list/describe a 500
+    ("cluster_create_ms", 2**64 - 1),  # used to wrap negative: the cluster ACTIVE at once
+    ("update_ms", 31 * 24 * 3600 * 1000),
+    ("latency_ms", 10**15),  # would hang every request for ever
+])
+def test_settings_that_would_break_the_simulator_are_refused(fresh_sim, key, value):
+    import urllib.error
+
+    before = fresh_sim.settings()
+    with pytest.raises(urllib.error.HTTPError) as ei:
+        fresh_sim.set_settings(**{key: value})
+    assert ei.value.code == 400 and key in ei.value.read().decode()
+    assert fresh_sim.settings() == before
+    # still serving normally
+    eks = fresh_sim.client("eks")
+    assert eks.list_clusters()["clusters"] == []

@@ -57,6 +57,11 @@ impl Default for Settings {
 }
 
 use crate::error::{SimError, SimResult};
+
+/// Upper bound of the duration settings (30 days).
+pub const MAX_DURATION_MS: u64 = 30 * 24 * 3600 * 1000;
+/// Upper bound of `latency_ms` (10 minutes).
+pub const MAX_LATENCY_MS: u64 = 10 * 60 * 1000;
 use std::cell::RefCell;
 
 thread_local! {
@@ -158,6 +163,24 @@ impl Settings {
         if !self.throttle_burst.is_finite() || self.throttle_burst < 0.0 {
             return bad("throttle_burst must be >= 0");
         }
+        // Durations are added to and subtracted from ms timestamps (i64): a huge value
+        // would wrap (a cluster ACTIVE at once) or overflow (a panic). 30 days is
+        // "never" for any test.
+        for (name, v) in [
+            ("cluster_create_ms", self.cluster_create_ms),
+            ("nodegroup_create_ms", self.nodegroup_create_ms),
+            ("update_ms", self.update_ms),
+            ("propagation_ms", self.propagation_ms),
+            ("read_lag_ms", self.read_lag_ms),
+        ] {
+            if v > MAX_DURATION_MS {
+                return bad(&format!("{name} must be <= {MAX_DURATION_MS} (30 days)"));
+            }
+        }
+        // Beyond every client's read timeout: more would only hang requests.
+        if self.latency_ms > MAX_LATENCY_MS {
+            return bad(&format!("latency_ms must be <= {MAX_LATENCY_MS} (10 minutes)"));
+        }
         Ok(())
     }
 }
@@ -176,6 +199,11 @@ mod tests {
         assert!(merge(&s, &serde_json::json!({"nope": 1})).is_err());
         assert!(merge(&s, &serde_json::json!({"update_ms": "x"})).is_err());
         assert!(merge(&s, &serde_json::json!({"error_rate": 2.0})).is_err());
+        // Durations that would wrap or overflow ms arithmetic are refused.
+        assert!(merge(&s, &serde_json::json!({"read_lag_ms": 1u64 << 63})).is_err());
+        assert!(merge(&s, &serde_json::json!({"cluster_create_ms": u64::MAX})).is_err());
+        assert!(merge(&s, &serde_json::json!({"latency_ms": MAX_LATENCY_MS + 1})).is_err());
+        assert!(merge(&s, &serde_json::json!({"update_ms": MAX_DURATION_MS})).is_ok());
         assert!(
             !set_kv(&s, "auto_node_entries=false")
                 .unwrap()
