@@ -179,7 +179,9 @@ impl Settings {
         }
         // Beyond every client's read timeout: more would only hang requests.
         if self.latency_ms > MAX_LATENCY_MS {
-            return bad(&format!("latency_ms must be <= {MAX_LATENCY_MS} (10 minutes)"));
+            return bad(&format!(
+                "latency_ms must be <= {MAX_LATENCY_MS} (10 minutes)"
+            ));
         }
         Ok(())
     }
