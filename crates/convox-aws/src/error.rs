@@ -272,6 +272,12 @@ pub fn credentials_summary(e: &CallError, ctx: &ErrorContext) -> String {
             e.op,
             e.describe()
         ),
+        // A request signed for a region AWS does not have: not a credentials problem.
+        Some(_) if e.message.contains("valid region") => format!(
+            "AWS does not know the region in use ({}: {}); check the rack's region",
+            e.op,
+            e.message.trim()
+        ),
         Some(code) => format!(
             "AWS refused the credentials{for_profile} ({}: {code}: {}); check the access key, secret key and session token (and that they belong to this account and partition), then retry",
             e.op, e.message
@@ -414,6 +420,11 @@ mod tests {
                 call(Some("ExpiredToken"), "The security token included in the request is expired"),
                 Some("ops"),
                 "AWS credentials for AWS profile `ops` have expired",
+            ),
+            (
+                call(Some("SignatureDoesNotMatch"), "Credential should be scoped to a valid region, not 'xx-mars-1'. "),
+                None,
+                "AWS does not know the region in use",
             ),
             (
                 call(Some("InvalidClientTokenId"), "The security token included in the request is invalid."),

@@ -499,6 +499,7 @@ async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fai
             params,
         } => {
             convox_store::validate_rack_name(&name).map_err(store_err)?;
+            check_region(&region)?;
             let version = parse_version(version.as_deref())?;
             (
                 NewRack {
@@ -528,6 +529,7 @@ async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fai
             params,
         } => {
             convox_store::validate_rack_name(&name).map_err(store_err)?;
+            check_region(&region)?;
             let version = parse_version(version.as_deref())?;
             for arn in std::iter::once(&nodes_role_arn).chain(karpenter_nodes_role_arn.iter()) {
                 check_node_role_arn(arn, &region)?;
@@ -563,6 +565,27 @@ async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fai
     let res = install_with(&store, &conn, new, &params, progress).await;
     conn.close().await;
     res
+}
+
+/// An AWS region name's shape (`us-east-1`, `cn-north-1`, `us-gov-west-1`, `eu-central-2`):
+/// a typo caught here never reaches AWS, where it would surface as a DNS or signature error.
+fn check_region(region: &str) -> Result<(), Fail> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts.len() <= 4
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty();
+    if ok {
+        Ok(())
+    } else {
+        Err(Fail::msg(format!(
+            "invalid region `{region}`: expected an AWS region name such as us-east-1 or eu-west-1"
+        )))
+    }
 }
 
 /// A node role ARN as EKS will need it: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`, in
@@ -1113,5 +1136,35 @@ fn caller_text(c: &CallerIdentity) -> String {
         c.principal_arn.clone()
     } else {
         format!("{} (session {})", c.principal_arn, c.arn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_names() {
+        for ok in [
+            "us-east-1",
+            "eu-central-2",
+            "cn-north-1",
+            "us-gov-west-1",
+            "ap-southeast-5",
+            "us-isob-east-1",
+        ] {
+            assert!(check_region(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "mars-1",
+            "US-EAST-1",
+            "us-east",
+            "useast1",
+            "us-east-1a",
+            "",
+            "us--1",
+        ] {
+            assert!(check_region(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -859,3 +859,27 @@ fn sim_serve_on_a_busy_port_says_so_once() {
     ]);
     assert!(err.contains("expected IP:PORT"), "{err}");
 }
+
+#[test]
+fn a_mistyped_region_is_refused_before_anything_happens() {
+    let h = Home::new(&[]);
+    for region in ["mars-1", "US-EAST-1", "us-east-1a"] {
+        let err = h.fails(&["rack", "install", "local", "typo", "--region", region]);
+        assert!(err.contains(&format!("invalid region `{region}`")), "{err}");
+        let (r, calls) = h.counted(&[
+            "rack",
+            "install",
+            "aws",
+            "typo",
+            "--cluster",
+            "c",
+            "--region",
+            region,
+            "--nodes-role-arn",
+            "arn:aws:iam::123456789012:role/n",
+        ]);
+        assert!(r.stderr.contains("invalid region"), "{}", r.stderr);
+        assert!(calls.is_empty(), "no AWS call for a typo: {calls:?}");
+    }
+    assert_eq!(h.json(&["racks"]).as_array().map(Vec::len), Some(0));
+}
