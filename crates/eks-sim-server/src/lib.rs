@@ -108,7 +108,11 @@ pub struct Timeouts {
 impl Default for Timeouts {
     fn default() -> Timeouts {
         Timeouts {
-            header_read: Duration::from_secs(30),
+            // hyper also applies this to an idle keep-alive connection waiting for its next
+            // head. The AWS CLI's `eks wait` polls every 30 s on a reused connection, so a
+            // 30 s limit raced it ("connection closed before a valid response"); stay well
+            // above the slowest poll interval of AWS's waiters.
+            header_read: Duration::from_secs(75),
             body_read: Duration::from_secs(30),
         }
     }
