@@ -320,6 +320,7 @@ fn rack_info(r: &Rack, history: &[convox_store::HistoryEntry], output: Output) -
         "cluster": r.cluster,
         "nodes_role_arn": r.nodes_role_arn,
         "karpenter_nodes_role_arn": r.karpenter_nodes_role_arn,
+        "profile": r.profile,
         "last_error": r.last_error,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
@@ -341,6 +342,15 @@ fn rack_info(r: &Rack, history: &[convox_store::HistoryEntry], output: Output) -
                     r.karpenter_nodes_role_arn.clone().unwrap_or_default(),
                 ],
             ];
+            if r.provider == Provider::Aws {
+                // Which credentials the rack's commands use.
+                rows.push([
+                    "AWS profile".into(),
+                    r.profile
+                        .clone()
+                        .unwrap_or_else(|| "(default credential chain)".into()),
+                ]);
+            }
             if let Some(e) = &r.last_error {
                 rows.push(["Last error".into(), e.clone()]);
             }

@@ -486,6 +486,14 @@ async fn sso_role_with_a_path_through_a_profile_gets_its_entry() {
     assert!(r.status.success(), "{}", r.stderr);
     let auth: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
     assert_eq!(auth["caller"]["principal_arn"], role_arn.as_str());
+    let info = aws_cmd(&h, &["rack", "-r", "prod"]);
+    assert!(
+        info.stdout
+            .lines()
+            .any(|l| l.starts_with("AWS profile") && l.ends_with("sso-admin")),
+        "{}",
+        info.stdout
+    );
     assert_eq!(auth["converged"], true);
     // No secret of the profile ever reaches the output.
     for text in [&r.stdout, &r.stderr] {
@@ -514,6 +522,7 @@ fn json_outputs_are_valid_and_stable() {
             "last_error",
             "name",
             "nodes_role_arn",
+            "profile",
             "provider",
             "region",
             "status",
