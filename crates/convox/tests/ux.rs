@@ -892,3 +892,66 @@ fn a_mistyped_region_is_refused_before_anything_happens() {
     }
     assert_eq!(h.json(&["racks"]).as_array().map(Vec::len), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_profile_with_source_profile_is_assumed_through_the_chain() {
+    // `role_arn` + `source_profile`, as engineers configure their admin role: the SDK's
+    // chain calls sts:AssumeRole itself; convox names the role (with its path) in the entry.
+    let mut h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    h.install("chain", &[]);
+    let endpoint = h.endpoint.clone().expect("served");
+    aws_sdk_iam::Client::new(&h.sdk_config("us-east-1"))
+        .create_role()
+        .role_name(SSO_ROLE)
+        .path(SSO_PATH)
+        .assume_role_policy_document(TRUST)
+        .send()
+        .await
+        .expect("role");
+    let role_arn = format!("arn:aws:iam::123456789012:role{SSO_PATH}{SSO_ROLE}");
+    aws_env(
+        &mut h,
+        &format!(
+            "[profile base]\nregion = us-east-1\nendpoint_url = {endpoint}\n\n[profile admin]\nrole_arn = {role_arn}\nsource_profile = base\nrole_session_name = bob@example.com\nregion = us-east-1\nendpoint_url = {endpoint}\n"
+        ),
+        &format!(
+            "[base]\naws_access_key_id = {}\naws_secret_access_key = {}\naws_session_token = {}\n",
+            eks_sim_model::DEFAULT_ACCESS_KEY_ID,
+            eks_sim_model::DEFAULT_SECRET_ACCESS_KEY,
+            eks_sim_model::DEFAULT_SESSION_TOKEN
+        ),
+    );
+    let nodes = nodes_role("chain");
+    let r = aws_cmd(
+        &h,
+        &[
+            "rack",
+            "install",
+            "aws",
+            "adm",
+            "--cluster",
+            "chain",
+            "--region",
+            "us-east-1",
+            "--nodes-role-arn",
+            &nodes,
+            "--profile",
+            "admin",
+            "eks_access_entries=true",
+        ],
+    );
+    assert!(r.status.success(), "{}", r.stderr);
+    let got = entries(&h.eks("us-east-1"), "chain").await;
+    assert_eq!(
+        got.get(&role_arn).map(|e| e.policies.clone()),
+        Some(vec![(admin_policy("aws"), "cluster".to_string())]),
+        "{got:?}"
+    );
+    // The history names the session that did it.
+    let r = aws_cmd(&h, &["rack", "-r", "adm", "--output", "json"]);
+    let info: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(
+        info["history"][0]["actor"],
+        format!("arn:aws:sts::123456789012:assumed-role/{SSO_ROLE}/bob@example.com")
+    );
+}
