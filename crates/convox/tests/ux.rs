@@ -955,3 +955,67 @@ async fn a_role_profile_with_source_profile_is_assumed_through_the_chain() {
         format!("arn:aws:sts::123456789012:assumed-role/{SSO_ROLE}/bob@example.com")
     );
 }
+
+#[test]
+fn progress_is_plain_lines_off_a_terminal_and_a_spinner_on_one() {
+    let h = Home::new(&["update_ms=400", "propagation_ms=200"]);
+    h.install("prog", &[]);
+    let r = h.run(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        "prog",
+    ]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(r.stdout, "Setting parameters... OK\n");
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("waiting for auth mode update")),
+        "{}",
+        r.stderr
+    );
+    // Each message once, no terminal control codes in logs.
+    let distinct: BTreeSet<&str> = lines.iter().copied().collect();
+    assert_eq!(distinct.len(), lines.len(), "{}", r.stderr);
+    assert!(!r.stderr.contains('\u{1b}'), "{}", r.stderr);
+
+    // On a terminal (util-linux `script` gives the command one): a spinner that redraws its
+    // line, cleared before the result.
+    let Ok(script) = which("script") else {
+        eprintln!("skipping the terminal half: no `script` command");
+        return;
+    };
+    let log = h.path().join("tty.log");
+    let cmd = format!("{} rack params set karpenter_auth_mode=true -r prog", BIN);
+    let out = std::process::Command::new(script)
+        .args(["-qec", &cmd])
+        .arg(&log)
+        .env("CONVOX_HOME", h.path())
+        .env_remove("CONVOX_SIM_ENDPOINT")
+        .env_remove("CONVOX_RACK")
+        .env_remove("CONVOX_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tty = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(tty.contains("\u{1b}[2K"), "spinner redraws: {tty:?}");
+    assert!(tty.contains("Setting parameters... OK"), "{tty:?}");
+}
+
+fn which(name: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
