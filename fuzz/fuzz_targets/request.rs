@@ -24,6 +24,8 @@ struct Server {
     _rt: tokio::runtime::Runtime,
 }
 
+static SIM: OnceLock<std::sync::Arc<eks_sim_model::Sim>> = OnceLock::new();
+
 fn server() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
     S.get_or_init(|| {
@@ -31,15 +33,9 @@ fn server() -> &'static Server {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let sim = eks_sim_server::open_sim(&dir).expect("state");
         sim.store
-            .write(|tx| {
-                let mut s = eks_sim_model::settings::load(tx)?;
-                s.cluster_create_ms = 0;
-                s.nodegroup_create_ms = 0;
-                s.update_ms = 0;
-                s.propagation_ms = 0;
-                eks_sim_model::settings::save(tx, &s)
-            })
+            .write(|tx| eks_sim_model::settings::save(tx, &baseline()))
             .expect("settings");
+        let _ = SIM.set(sim.clone());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -141,6 +137,40 @@ fn substitute(template: &str, parts: &[String]) -> String {
     out
 }
 
+/// Durations and faults back to the fuzzing baseline, after an input reached the reserved
+/// `/_sim/` endpoints (they are fuzzed too: a settings patch must be validated, never break
+/// the server; but injected faults would make later inputs fail for no fault of theirs).
+fn restore_settings() {
+    let Some(sim) = SIM.get() else { return };
+    let r = sim.store.write(|tx| {
+        let mut s = eks_sim_model::settings::load(tx)?;
+        let base = baseline();
+        s.cluster_create_ms = base.cluster_create_ms;
+        s.nodegroup_create_ms = base.nodegroup_create_ms;
+        s.update_ms = base.update_ms;
+        s.propagation_ms = base.propagation_ms;
+        s.read_lag_ms = base.read_lag_ms;
+        s.throttle_rate = base.throttle_rate;
+        s.error_rate = base.error_rate;
+        s.latency_ms = base.latency_ms;
+        s.max_body_bytes = base.max_body_bytes;
+        eks_sim_model::settings::save(tx, &s)
+    });
+    if let Err(e) = r {
+        panic!("cannot restore settings: {e}");
+    }
+}
+
+fn baseline() -> eks_sim_model::Settings {
+    eks_sim_model::Settings {
+        cluster_create_ms: 0,
+        nodegroup_create_ms: 0,
+        update_ms: 0,
+        propagation_ms: 0,
+        ..Default::default()
+    }
+}
+
 fn send(addr: SocketAddr, req: &[u8]) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
@@ -234,7 +264,11 @@ fuzz_target!(|data: &[u8]| {
     let key = sigv4::signing_key(DEFAULT_SECRET_ACCESS_KEY, &parts.scope_date, "us-east-1", service);
     parts.signature = sigv4::sign(&key, &sigv4::string_to_sign(&parts, &cr));
 
-    let target = if query.is_empty() { path } else { format!("{path}?{query}") };
+    let target = if query.is_empty() {
+        path.clone()
+    } else {
+        format!("{path}?{query}")
+    };
     let mut req = format!("{method} {target} HTTP/1.1\r\n");
     for (k, v) in &headers {
         req.push_str(k.as_str());
@@ -258,6 +292,9 @@ fuzz_target!(|data: &[u8]| {
     bytes.extend_from_slice(&body);
 
     let resp = send(srv.addr, &bytes);
+    if target.starts_with("/_sim") {
+        restore_settings();
+    }
     let status = resp
         .split(|b| *b == b' ')
         .nth(1)
