@@ -192,7 +192,8 @@ pub enum AwsError {
     ClusterNotFound { cluster: String, region: String },
     #[error("{}", unsupported_principal_text(arn))]
     UnsupportedPrincipal { arn: String },
-    #[error("{op} failed on cluster {cluster}{}: {detail}", principal.as_deref().map(|p| format!(" for {p}")).unwrap_or_default())]
+    // `cluster` is "-" for calls about no cluster (STS, IAM): then it is not named.
+    #[error("{op} failed{}{}: {detail}", Some(cluster.as_str()).filter(|c| *c != "-").map(|c| format!(" on cluster {c}")).unwrap_or_default(), principal.as_deref().map(|p| format!(" for {p}")).unwrap_or_default())]
     Api {
         op: String,
         cluster: String,
@@ -439,6 +440,24 @@ mod tests {
             // The SDK's list of every provider tried is noise for the user.
             assert!(!got.contains("Attempted"), "{got}");
         }
+    }
+
+    #[test]
+    fn api_errors_name_the_cluster_only_when_there_is_one() {
+        let e = |cluster: &str| {
+            AwsError::Api {
+                op: "iam:GetRole".into(),
+                cluster: cluster.into(),
+                principal: Some("arn:aws:sts::1:assumed-role/R/s".into()),
+                detail: "AccessDenied: no".into(),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            e("-"),
+            "iam:GetRole failed for arn:aws:sts::1:assumed-role/R/s: AccessDenied: no"
+        );
+        assert!(e("prod").starts_with("iam:GetRole failed on cluster prod for "));
     }
 
     #[test]
