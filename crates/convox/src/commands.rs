@@ -165,6 +165,13 @@ fn selected(store: &Store, flag: Option<String>) -> Result<Rack, Fail> {
                     "no rack named {n} (chosen by {from}); run `convox racks` to list racks"
                 ))
             }
+            convox_store::StoreError::NoCurrentRack
+                if store.racks().is_ok_and(|r| r.is_empty()) =>
+            {
+                Fail::msg(
+                    "there are no racks yet; install one with `convox rack install local NAME` (simulated) or `convox rack install aws NAME --cluster C --region R --nodes-role-arn ARN`",
+                )
+            }
             e => store_err(e),
         })
 }

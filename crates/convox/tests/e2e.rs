@@ -531,7 +531,7 @@ async fn clear_one_line_errors() {
     let h = Home::served(&[]);
     // No rack at all.
     let err = h.fails(&["rack", "params"]);
-    assert!(err.contains("no rack selected"), "{err}");
+    assert!(err.contains("no racks yet"), "{err}");
     let err = h.fails(&["rack", "auth", "-r", "nope"]);
     assert!(err.contains("no rack named nope"), "{err}");
 

@@ -713,8 +713,14 @@ fn switch_and_rack_flags_where_users_put_them() {
     let h = Home::new(&[]);
     let err = h.fails(&["switch"]);
     assert!(err.contains("no current rack"), "{err}");
+    let err = h.fails(&["rack", "params"]);
+    assert!(err.contains("no racks yet"), "{err}");
+    assert!(err.contains("convox rack install local NAME"), "{err}");
     h.install("one", &[]);
     h.install("two", &[]);
+    // Racks exist but none is chosen.
+    let err = h.fails(&["rack", "params"]);
+    assert!(err.contains("no rack selected"), "{err}");
     h.ok(&["switch", "one"]);
     assert_eq!(h.ok(&["switch"]), "one\n");
     // -r before or after the subcommand; the innermost wins.
