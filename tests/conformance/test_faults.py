@@ -191,7 +191,10 @@ def _netns_prefix():
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         return None
     for args in (["unshare", "--net"], ["unshare", "--net", "--map-root-user"]):
-        probe = subprocess.run([*args, "ip", "link", "set", "lo", "up"], capture_output=True)
+        probe = subprocess.run(
+            [*args, "sh", "-c", f"ip link set lo up && ip addr add {NETNS_ADDR}/32 dev lo"],
+            capture_output=True,
+        )
         if probe.returncode == 0:
             return args
     return None
