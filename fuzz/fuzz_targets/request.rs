@@ -42,7 +42,10 @@ fn server() -> &'static Server {
             .build()
             .expect("runtime");
         let handle = rt
-            .block_on(eks_sim_server::start(sim, "127.0.0.1:0".parse().expect("addr")))
+            .block_on(eks_sim_server::start(
+                sim,
+                "127.0.0.1:0".parse().expect("addr"),
+            ))
             .expect("start");
         let addr = handle.addr();
         // The server lives as long as the fuzzer.
@@ -137,7 +140,7 @@ fn substitute(template: &str, parts: &[String]) -> String {
     out
 }
 
-/// Durations and faults back to the fuzzing baseline, after an input reached the reserved
+/// Faults back to the fuzzing baseline, after an input reached the reserved
 /// `/_sim/` endpoints (they are fuzzed too: a settings patch must be validated, never break
 /// the server; but injected faults would make later inputs fail for no fault of theirs).
 fn restore_settings() {
@@ -145,11 +148,7 @@ fn restore_settings() {
     let r = sim.store.write(|tx| {
         let mut s = eks_sim_model::settings::load(tx)?;
         let base = baseline();
-        s.cluster_create_ms = base.cluster_create_ms;
-        s.nodegroup_create_ms = base.nodegroup_create_ms;
-        s.update_ms = base.update_ms;
-        s.propagation_ms = base.propagation_ms;
-        s.read_lag_ms = base.read_lag_ms;
+        // Durations and lag stay as the input left them: later inputs meet them.
         s.throttle_rate = base.throttle_rate;
         s.error_rate = base.error_rate;
         s.latency_ms = base.latency_ms;
@@ -173,7 +172,8 @@ fn baseline() -> eks_sim_model::Settings {
 
 fn send(addr: SocketAddr, req: &[u8]) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     s.write_all(req).expect("write");
     let mut buf = Vec::new();
     if let Err(e) = s.read_to_end(&mut buf) {
@@ -194,8 +194,19 @@ fuzz_target!(|data: &[u8]| {
             let template = EKS_PATHS[f[0].first().copied().unwrap_or(0) as usize % EKS_PATHS.len()];
             let parts: Vec<String> = f[1].split(|b| *b == b'|').map(path_safe).collect();
             let path = substitute(template, &parts);
-            let path = if path.starts_with('/') { path } else { format!("/{path}") };
-            ("eks", method, path, query_safe(f[2]), f[3].to_vec(), "application/json")
+            let path = if path.starts_with('/') {
+                path
+            } else {
+                format!("/{path}")
+            };
+            (
+                "eks",
+                method,
+                path,
+                query_safe(f[2]),
+                f[3].to_vec(),
+                "application/json",
+            )
         }
         n => {
             let service = if n == 1 { "sts" } else { "iam" };
@@ -210,7 +221,14 @@ fuzz_target!(|data: &[u8]| {
             } else {
                 (query_safe(f[2]), body)
             };
-            (service, method, "/".to_string(), query, body, "application/x-www-form-urlencoded")
+            (
+                service,
+                method,
+                "/".to_string(),
+                query,
+                body,
+                "application/x-www-form-urlencoded",
+            )
         }
     };
     let ctype = if f[4].is_empty() {
@@ -229,7 +247,10 @@ fuzz_target!(|data: &[u8]| {
     let host = srv.addr.to_string();
     let mut headers = http::HeaderMap::new();
     headers.insert("host", http::HeaderValue::from_str(&host).expect("host"));
-    headers.insert("x-amz-date", http::HeaderValue::from_str(&amz_date).expect("date"));
+    headers.insert(
+        "x-amz-date",
+        http::HeaderValue::from_str(&amz_date).expect("date"),
+    );
     headers.insert(
         "x-amz-security-token",
         http::HeaderValue::from_static(DEFAULT_SESSION_TOKEN),
@@ -261,7 +282,12 @@ fuzz_target!(|data: &[u8]| {
         &parts,
         &sigv4::sha256_hex(&body),
     );
-    let key = sigv4::signing_key(DEFAULT_SECRET_ACCESS_KEY, &parts.scope_date, "us-east-1", service);
+    let key = sigv4::signing_key(
+        DEFAULT_SECRET_ACCESS_KEY,
+        &parts.scope_date,
+        "us-east-1",
+        service,
+    );
     parts.signature = sigv4::sign(&key, &sigv4::string_to_sign(&parts, &cr));
 
     let target = if query.is_empty() {
