@@ -111,6 +111,18 @@ impl Default for Timing {
     }
 }
 
+/// Longest interval between two polls, however long the wait has lasted.
+const POLL_CEILING: Duration = Duration::from_secs(15);
+
+/// The interval after `prev`: exponential growth, capped at `max` for short waits and at a
+/// tenth of the time waited so far for long ones (a minutes-long real update is polled every
+/// few seconds, not every second, yet a poll is never more than ~10% late), and never above
+/// [`POLL_CEILING`].
+fn next_interval(prev: Duration, factor: f64, max: Duration, elapsed: Duration) -> Duration {
+    let cap = max.max(elapsed.mul_f64(0.1)).min(POLL_CEILING.max(max));
+    prev.mul_f64(factor).min(cap)
+}
+
 /// Jittered exponential backoff (jitter ±20% so concurrent runs do not poll in lockstep).
 pub(crate) struct Backoff {
     next: Duration,
@@ -147,7 +159,7 @@ impl Backoff {
         let jitter: f64 = self.rng.gen_range(0.8..1.2);
         let d = self.next.mul_f64(jitter).min(self.deadline - elapsed);
         tokio::time::sleep(d).await;
-        self.next = self.next.mul_f64(self.factor).min(self.max);
+        self.next = next_interval(self.next, self.factor, self.max, self.started.elapsed());
         true
     }
 
@@ -798,6 +810,38 @@ mod tests {
             .expect_err("no network");
         assert!(matches!(e, AwsError::Unreachable { .. }), "{e}");
         assert!(aws.counter().snapshot().contains_key("iam:GetRole"));
+    }
+
+    #[test]
+    fn long_waits_poll_less_often_but_never_late_by_more_than_a_tenth() {
+        let max = Duration::from_secs(1);
+        // Short waits: capped at poll_max, as before.
+        assert_eq!(
+            next_interval(Duration::from_millis(800), 1.6, max, Duration::from_secs(3)),
+            max
+        );
+        // Long waits: a tenth of the time waited, up to the ceiling.
+        assert_eq!(
+            next_interval(Duration::from_secs(1), 1.6, max, Duration::from_secs(60)),
+            Duration::from_millis(1600)
+        );
+        assert_eq!(
+            next_interval(Duration::from_secs(5), 1.6, max, Duration::from_secs(60)),
+            Duration::from_secs(6)
+        );
+        assert_eq!(
+            next_interval(Duration::from_secs(14), 1.6, max, Duration::from_secs(3600)),
+            POLL_CEILING
+        );
+        // A five-minute update: count the polls of the whole schedule (jitter aside).
+        let (mut t, mut next, mut polls) = (Duration::ZERO, Duration::from_millis(50), 0);
+        while t < Duration::from_secs(300) {
+            t += next;
+            polls += 1;
+            next = next_interval(next, 1.6, max, t);
+        }
+        // 54 with this schedule; a flat 1 s cap would make 305.
+        assert!(polls < 70, "{polls} polls for a 5-minute wait");
     }
 
     #[tokio::test]
