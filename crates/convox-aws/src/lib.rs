@@ -331,6 +331,13 @@ impl Aws {
         AwsError::from_call_in(e, &self.error_ctx, cluster, principal)
     }
 
+    pub(crate) fn not_found(&self, cluster: &str) -> AwsError {
+        AwsError::ClusterNotFound {
+            cluster: cluster.to_string(),
+            region: self.region.clone(),
+        }
+    }
+
     pub(crate) fn say(&self, what: &str) {
         tracing::debug!("{what}");
         (self.progress)(what);
@@ -419,23 +426,17 @@ impl Aws {
 
     /// Polls DescribeCluster until ACTIVE.
     pub async fn wait_cluster_active(&self, cluster: &str) -> Result<(), AwsError> {
+        self.wait_active_view(cluster).await.map(|_| ())
+    }
+
+    /// Polls DescribeCluster until ACTIVE; returns what the ACTIVE answer said (its mode
+    /// is the one any finished update left).
+    async fn wait_active_view(&self, cluster: &str) -> Result<observe::ClusterView, AwsError> {
         let mut backoff = Backoff::new(&self.timing);
         loop {
-            let out = self
-                .eks
-                .describe_cluster()
-                .name(cluster)
-                .send()
-                .await
-                .map_err(|e| error::classify("eks:DescribeCluster", e));
-            let c = match out {
-                Ok(o) => o.cluster,
-                Err(e) if e.is_not_found() => {
-                    return Err(AwsError::ClusterNotFound {
-                        cluster: cluster.to_string(),
-                        region: self.region.clone(),
-                    })
-                }
+            let view = match self.try_cluster_view(cluster).await {
+                Ok(Some(view)) => view,
+                Ok(None) => return Err(self.not_found(cluster)),
                 // Throttled or a 5xx beyond the SDK's retries: the cluster is still changing;
                 // poll again (the deadline still bounds the wait).
                 Err(e) if e.is_transient() => {
@@ -447,23 +448,19 @@ impl Aws {
                 }
                 Err(e) => return Err(self.err(e, cluster, None)),
             };
-            let status = c
-                .as_ref()
-                .and_then(|c| c.status())
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default();
-            match status.as_str() {
-                "ACTIVE" => return Ok(()),
+            match view.status.as_str() {
+                "ACTIVE" => return Ok(view),
                 "FAILED" | "DELETING" => {
                     return Err(AwsError::ClusterBroken {
                         cluster: cluster.to_string(),
-                        status,
+                        status: view.status,
                     })
                 }
                 _ => {}
             }
             self.say(&format!(
-                "waiting for cluster {cluster} to be ACTIVE ({status})"
+                "waiting for cluster {cluster} to be ACTIVE ({})",
+                view.status
             ));
             if !backoff.wait().await {
                 return Err(AwsError::Deadline {
@@ -522,9 +519,8 @@ impl Aws {
                     || e.code_is("InvalidRequestException") =>
             {
                 // Possibly switched meanwhile by someone else: only then is this fine.
-                self.wait_cluster_active(cluster).await?;
-                let mode = self.describe_mode(cluster).await?;
-                if mode.includes_api() {
+                let view = self.wait_active_view(cluster).await?;
+                if view.mode.includes_api() {
                     return Ok(Outcome::ReObserve);
                 }
                 return Err(self.err(e, cluster, None));
@@ -538,24 +534,6 @@ impl Aws {
         };
         self.wait_update(cluster, &id).await?;
         Ok(Outcome::ReObserve)
-    }
-
-    pub(crate) async fn describe_mode(&self, cluster: &str) -> Result<AuthMode, AwsError> {
-        let out = self
-            .eks
-            .describe_cluster()
-            .name(cluster)
-            .send()
-            .await
-            .map_err(|e| error::classify("eks:DescribeCluster", e))
-            .map_err(|e| self.err(e, cluster, None))?;
-        Ok(out
-            .cluster
-            .as_ref()
-            .and_then(|c| c.access_config())
-            .and_then(|a| a.authentication_mode())
-            .and_then(|m| AuthMode::parse(m.as_str()))
-            .unwrap_or(AuthMode::ConfigMap))
     }
 
     /// Polls DescribeUpdate until the update leaves InProgress.

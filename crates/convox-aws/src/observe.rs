@@ -21,13 +21,20 @@ pub struct Interest {
 
 type EntryResult = Result<Option<ObservedEntry>, CallError>;
 
-struct ClusterView {
-    status: String,
-    mode: AuthMode,
+/// What convox reads of DescribeCluster.
+pub(crate) struct ClusterView {
+    pub(crate) status: String,
+    pub(crate) mode: AuthMode,
 }
 
 impl Aws {
-    async fn cluster_view(&self, cluster: &str) -> Result<ClusterView, AwsError> {
+    /// DescribeCluster, reduced to a [`ClusterView`]; `Ok(None)` when the cluster does not
+    /// exist. The one place that reads a cluster's status and mode, so that observing,
+    /// waiting and switching agree on what they saw.
+    pub(crate) async fn try_cluster_view(
+        &self,
+        cluster: &str,
+    ) -> Result<Option<ClusterView>, CallError> {
         let out = self
             .eks
             .describe_cluster()
@@ -37,21 +44,10 @@ impl Aws {
             .map_err(|e| classify("eks:DescribeCluster", e));
         let c = match out {
             Ok(o) => o.cluster,
-            Err(e) if e.is_not_found() => {
-                return Err(AwsError::ClusterNotFound {
-                    cluster: cluster.to_string(),
-                    region: self.region.clone(),
-                })
-            }
-            Err(e) => return Err(self.err(e, cluster, None)),
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
         };
-        let Some(c) = c else {
-            return Err(AwsError::ClusterNotFound {
-                cluster: cluster.to_string(),
-                region: self.region.clone(),
-            });
-        };
-        Ok(ClusterView {
+        Ok(c.map(|c| ClusterView {
             status: c
                 .status()
                 .map(|s| s.as_str().to_string())
@@ -62,7 +58,15 @@ impl Aws {
                 .and_then(|m| AuthMode::parse(m.as_str()))
                 // The API reports no accessConfig only for clusters predating access entries.
                 .unwrap_or(AuthMode::ConfigMap),
-        })
+        }))
+    }
+
+    async fn cluster_view(&self, cluster: &str) -> Result<ClusterView, AwsError> {
+        match self.try_cluster_view(cluster).await {
+            Ok(Some(view)) => Ok(view),
+            Ok(None) => Err(self.not_found(cluster)),
+            Err(e) => Err(self.err(e, cluster, None)),
+        }
     }
 
     async fn list_policies(
