@@ -87,6 +87,11 @@ CREATE TABLE IF NOT EXISTS eks_access_entries (
     arn TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
     modified_ms INTEGER NOT NULL,
+    -- the last version readers could see before the latest update (read_lag_ms): an
+    -- updated entry reads as this while the update is not visible yet; NULL when none
+    prev_username TEXT,
+    prev_groups_json TEXT,
+    prev_modified_ms INTEGER,
     PRIMARY KEY (cluster_id, principal_arn)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS eks_policy_assocs (
@@ -123,6 +128,27 @@ CREATE TABLE IF NOT EXISTS eks_nodegroups (
     PRIMARY KEY (cluster_id, name)
 ) WITHOUT ROWID;
 "#;
+
+/// Brings a state file made by an older simulator up to [`SCHEMA`] (run after it):
+/// `CREATE TABLE IF NOT EXISTS` does not add columns to an existing table.
+pub fn migrate(tx: &Connection) -> SimResult<()> {
+    let cols: Vec<String> = tx
+        .prepare("SELECT name FROM pragma_table_info('eks_access_entries')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for (col, ty) in [
+        ("prev_username", "TEXT"),
+        ("prev_groups_json", "TEXT"),
+        ("prev_modified_ms", "INTEGER"),
+    ] {
+        if !cols.iter().any(|c| c == col) {
+            tx.execute_batch(&format!(
+                "ALTER TABLE eks_access_entries ADD COLUMN {col} {ty}"
+            ))?;
+        }
+    }
+    Ok(())
+}
 
 /// Key in a cluster's stored document: whether CreateCluster named the bootstrap flag.
 const BOOTSTRAP_GIVEN: &str = "_bootstrapGiven";
@@ -739,10 +765,19 @@ struct EntryRow {
     arn: String,
     created_ms: i64,
     modified_ms: i64,
+    /// The version readers see while this one lags (see [`as_seen`]).
+    prev: Option<PrevVersion>,
 }
 
-const ENTRY_COLS: &str =
-    "principal_arn, kind, username, groups_json, tags_json, arn, created_ms, modified_ms";
+#[derive(Debug, Clone)]
+struct PrevVersion {
+    username: String,
+    groups_json: String,
+    modified_ms: i64,
+}
+
+const ENTRY_COLS: &str = "principal_arn, kind, username, groups_json, tags_json, arn, \
+     created_ms, modified_ms, prev_username, prev_groups_json, prev_modified_ms";
 
 fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
     Ok(EntryRow {
@@ -754,6 +789,14 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
         arn: r.get(5)?,
         created_ms: r.get(6)?,
         modified_ms: r.get(7)?,
+        prev: match (r.get(8)?, r.get(9)?, r.get(10)?) {
+            (Some(username), Some(groups_json), Some(modified_ms)) => Some(PrevVersion {
+                username,
+                groups_json,
+                modified_ms,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -782,9 +825,30 @@ fn find_entry(conn: &Connection, cluster_id: i64, principal: &str) -> SimResult<
         .optional()?)
 }
 
-/// Entries changed less than `read_lag_ms` ago are not yet visible to list/describe.
-fn visible(e: &EntryRow, settings: &Settings, now: i64) -> bool {
-    settings.read_lag_ms == 0 || e.modified_ms <= now - settings.read_lag_ms as i64
+/// Newest modification time readers can see at `now` (`read_lag_ms`).
+fn lag_cut(settings: &Settings, now: i64) -> i64 {
+    if settings.read_lag_ms == 0 {
+        i64::MAX
+    } else {
+        now - settings.read_lag_ms as i64
+    }
+}
+
+/// The entry as list/describe see it at `now`: a version changed less than `read_lag_ms`
+/// ago is not visible yet, so an updated entry reads as its previous version and a new
+/// one is not there at all.
+fn as_seen(e: EntryRow, settings: &Settings, now: i64) -> Option<EntryRow> {
+    let cut = lag_cut(settings, now);
+    if e.modified_ms <= cut {
+        return Some(e);
+    }
+    let prev = e.prev.clone().filter(|p| p.modified_ms <= cut)?;
+    Some(EntryRow {
+        username: prev.username,
+        groups_json: prev.groups_json,
+        modified_ms: prev.modified_ms,
+        ..e
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -976,9 +1040,11 @@ fn insert_entry(
         arn,
         created_ms: at,
         modified_ms: at,
+        prev: None,
     };
     tx.prepare_cached(&format!(
-        "INSERT INTO eks_access_entries (cluster_id, {ENTRY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        "INSERT INTO eks_access_entries (cluster_id, {ENTRY_COLS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, NULL, NULL)"
     ))?
     .execute(params![
         c.id,
@@ -1602,8 +1668,10 @@ pub fn describe_access_entry(
     with_cluster_read(sim, ctx, cluster, true, |conn, settings, c| {
         require_api(c)?;
         match find_entry(conn, c.id, principal_arn)? {
-            Some(e) if visible(&e, settings, ctx.now_ms) => Ok(e.to_entry(&c.name)),
-            _ => Err(entry_not_found()),
+            Some(e) => as_seen(e, settings, ctx.now_ms)
+                .map(|e| e.to_entry(&c.name))
+                .ok_or_else(entry_not_found),
+            None => Err(entry_not_found()),
         }
     })
 }
@@ -1627,18 +1695,16 @@ pub fn list_access_entries(
                 )));
             }
         }
-        let lag_cut = if settings.read_lag_ms == 0 {
-            i64::MAX
-        } else {
-            ctx.now_ms - settings.read_lag_ms as i64
-        };
+        // An entry is listed once any version of it is visible (an update does not hide it).
+        let lag_cut = lag_cut(settings, ctx.now_ms);
         let after_key = after.as_deref().unwrap_or("");
         let limit = (max + 1) as i64;
         let arns: Vec<String> = match associated_policy_arn {
             None => {
                 let mut st = conn.prepare_cached(
                     "SELECT principal_arn FROM eks_access_entries WHERE cluster_id = ?1 \
-                     AND principal_arn > ?2 AND modified_ms <= ?3 ORDER BY principal_arn LIMIT ?4",
+                     AND principal_arn > ?2 AND (modified_ms <= ?3 OR prev_modified_ms <= ?3) \
+                     ORDER BY principal_arn LIMIT ?4",
                 )?;
                 let rows = st.query_map(params![c.id, after_key, lag_cut, limit], |r| r.get(0))?;
                 rows.collect::<Result<_, _>>()?
@@ -1648,7 +1714,8 @@ pub fn list_access_entries(
                     "SELECT e.principal_arn FROM eks_access_entries e JOIN eks_policy_assocs a \
                      ON a.cluster_id = e.cluster_id AND a.principal_arn = e.principal_arn \
                      WHERE e.cluster_id = ?1 AND a.policy_arn = ?5 AND e.principal_arn > ?2 \
-                     AND e.modified_ms <= ?3 ORDER BY e.principal_arn LIMIT ?4",
+                     AND (e.modified_ms <= ?3 OR e.prev_modified_ms <= ?3) \
+                     ORDER BY e.principal_arn LIMIT ?4",
                 )?;
                 let rows = st.query_map(params![c.id, after_key, lag_cut, limit, policy], |r| {
                     r.get(0)
@@ -1666,7 +1733,7 @@ pub fn update_access_entry(
     input: UpdateAccessEntryInput,
 ) -> SimResult<AccessEntry> {
     let now = ctx.now_ms;
-    with_cluster_write(sim, ctx, &input.cluster_name, |tx, _, c| {
+    with_cluster_write(sim, ctx, &input.cluster_name, |tx, settings, c| {
         require_api(&c)?;
         let mut e = find_entry(tx, c.id, &input.principal_arn)?.ok_or_else(entry_not_found)?;
         // AWS checks the values before the entry's type (an EC2_LINUX entry updated with
@@ -1695,6 +1762,7 @@ pub fn update_access_entry(
                 )));
             }
         }
+        let (old_username, old_groups_json) = (e.username.clone(), e.groups_json.clone());
         // An empty list on a node entry leaves the groups EKS gave it.
         if let Some(g) = input
             .kubernetes_groups
@@ -1706,9 +1774,21 @@ pub fn update_access_entry(
         if let Some(u) = &input.username {
             e.username = u.clone();
         }
+        // Readers keep seeing the newest version visible now until this one is; a version
+        // that is itself still lagging never becomes visible, so the older one stays.
+        let prev = if e.modified_ms <= lag_cut(settings, now) {
+            Some(PrevVersion {
+                username: old_username,
+                groups_json: old_groups_json,
+                modified_ms: e.modified_ms,
+            })
+        } else {
+            e.prev.take()
+        };
         e.modified_ms = now;
         tx.prepare_cached(
-            "UPDATE eks_access_entries SET groups_json = ?3, username = ?4, modified_ms = ?5 \
+            "UPDATE eks_access_entries SET groups_json = ?3, username = ?4, modified_ms = ?5, \
+             prev_username = ?6, prev_groups_json = ?7, prev_modified_ms = ?8 \
              WHERE cluster_id = ?1 AND principal_arn = ?2",
         )?
         .execute(params![
@@ -1716,8 +1796,12 @@ pub fn update_access_entry(
             e.principal_arn,
             e.groups_json,
             e.username,
-            e.modified_ms
+            e.modified_ms,
+            prev.as_ref().map(|p| &p.username),
+            prev.as_ref().map(|p| &p.groups_json),
+            prev.as_ref().map(|p| p.modified_ms),
         ])?;
+        e.prev = prev;
         Ok(e.to_entry(&c.name))
     })
 }
@@ -1890,10 +1974,9 @@ pub fn list_associated_access_policies(
     let after = decode_token(next_token)?;
     with_cluster_read(sim, ctx, cluster, true, |conn, settings, c| {
         require_api(c)?;
-        let e = match find_entry(conn, c.id, principal_arn)? {
-            Some(e) if visible(&e, settings, ctx.now_ms) => e,
-            _ => return Err(entry_not_found()),
-        };
+        let e = find_entry(conn, c.id, principal_arn)?
+            .and_then(|e| as_seen(e, settings, ctx.now_ms))
+            .ok_or_else(entry_not_found)?;
         if e.kind != "STANDARD" && e.kind != "EC2" {
             return Err(standard_only());
         }

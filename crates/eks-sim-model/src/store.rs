@@ -120,6 +120,7 @@ impl Store {
         store.write(|tx| {
             tx.execute_batch(CORE_SCHEMA)?;
             tx.execute_batch(crate::eks::SCHEMA)?;
+            crate::eks::migrate(tx)?;
             let seeded: bool = tx.query_row("SELECT COUNT(*) FROM sim_meta", [], |r| {
                 r.get::<_, i64>(0).map(|n| n > 0)
             })?;
