@@ -646,28 +646,9 @@ fn uninstall_forgets_the_rack_and_deletes_its_cluster() {
 async fn aws_rack_uses_the_standard_chain() {
     // An `aws` rack reads credentials, region and AWS_ENDPOINT_URL exactly as the AWS CLI does;
     // pointed at the simulator, it adopts a cluster made there.
-    let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    let mut h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
     h.install("made", &[]);
-    let endpoint = h.endpoint.clone().expect("served");
-    let mut h = h;
-    h.env = vec![
-        ("AWS_ENDPOINT_URL".into(), endpoint),
-        (
-            "AWS_ACCESS_KEY_ID".into(),
-            eks_sim_model::DEFAULT_ACCESS_KEY_ID.into(),
-        ),
-        (
-            "AWS_SECRET_ACCESS_KEY".into(),
-            eks_sim_model::DEFAULT_SECRET_ACCESS_KEY.into(),
-        ),
-        (
-            "AWS_SESSION_TOKEN".into(),
-            eks_sim_model::DEFAULT_SESSION_TOKEN.into(),
-        ),
-        ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
-        ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
-        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-    ];
+    h.use_served_sim_as_aws();
     let nodes = nodes_role("made");
     // A cluster that does not exist is refused and nothing is recorded.
     let err = h.fails(&[

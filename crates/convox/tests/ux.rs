@@ -60,20 +60,7 @@ fn fails_as(
         None => c.env_remove("CONVOX_SIM_SESSION_TOKEN"),
     };
     let r: Run = c.output().expect("run").into();
-    assert!(!r.status.success(), "{args:?} should fail: {}", r.stdout);
-    let errors: Vec<&str> = r
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("ERROR: "))
-        .collect();
-    assert_eq!(errors.len(), 1, "one ERROR line expected: {}", r.stderr);
-    let calls = std::fs::read_to_string(&file)
-        .ok()
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-        .and_then(|v| v.get("calls").cloned())
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
-    (errors[0].to_string(), calls)
+    (r.error_line(args), read_calls(&file))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

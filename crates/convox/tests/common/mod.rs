@@ -26,6 +26,35 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// Asserts that `convox {args}` failed with exactly one `ERROR: ` line on stderr;
+    /// returns that line.
+    pub fn error_line(&self, args: &[&str]) -> String {
+        assert!(
+            !self.status.success(),
+            "convox {args:?} should fail, stdout: {}",
+            self.stdout
+        );
+        let errors: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("ERROR: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "one ERROR line expected: {}", self.stderr);
+        errors[0].to_string()
+    }
+}
+
+/// The calls per operation a run wrote to its CONVOX_CALLS_FILE (none if it wrote none).
+pub fn read_calls(file: &Path) -> BTreeMap<String, u64> {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+        .and_then(|v| v.get("calls").cloned())
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
 impl From<Output> for Run {
     fn from(o: Output) -> Run {
         Run {
@@ -140,19 +169,7 @@ impl Home {
 
     /// Runs and asserts failure with exactly one `ERROR: ` line on stderr; returns it.
     pub fn fails(&self, args: &[&str]) -> String {
-        let r = self.run(args);
-        assert!(
-            !r.status.success(),
-            "convox {args:?} should fail, stdout: {}",
-            r.stdout
-        );
-        let errors: Vec<&str> = r
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("ERROR: "))
-            .collect();
-        assert_eq!(errors.len(), 1, "one ERROR line expected: {}", r.stderr);
-        errors[0].to_string()
+        self.run(args).error_line(args)
     }
 
     /// Runs with CONVOX_CALLS_FILE and returns (run, calls per operation).
@@ -165,12 +182,7 @@ impl Home {
             .output()
             .expect("run convox")
             .into();
-        let calls = std::fs::read_to_string(&file)
-            .ok()
-            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-            .and_then(|v| v.get("calls").cloned())
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default();
+        let calls = read_calls(&file);
         (r, calls)
     }
 
@@ -186,6 +198,30 @@ impl Home {
         let mut a = vec!["rack", "install", "local", name];
         a.extend_from_slice(extra);
         self.ok(&a);
+    }
+
+    /// Points the AWS standard chain of every command at the served simulator with its
+    /// default key (environment credentials, no config files, no IMDS), for `aws` racks.
+    pub fn use_served_sim_as_aws(&mut self) {
+        let endpoint = self.endpoint.clone().expect("Home::served");
+        self.env = vec![
+            ("AWS_ENDPOINT_URL".into(), endpoint),
+            (
+                "AWS_ACCESS_KEY_ID".into(),
+                eks_sim_model::DEFAULT_ACCESS_KEY_ID.into(),
+            ),
+            (
+                "AWS_SECRET_ACCESS_KEY".into(),
+                eks_sim_model::DEFAULT_SECRET_ACCESS_KEY.into(),
+            ),
+            (
+                "AWS_SESSION_TOKEN".into(),
+                eks_sim_model::DEFAULT_SESSION_TOKEN.into(),
+            ),
+            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ];
     }
 
     pub fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
@@ -324,7 +360,13 @@ pub async fn set_mode(eks: &aws_sdk_eks::Client, cluster: &str, to: &str) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("switch {cluster} to {to}: {e:?}"));
-    for _ in 0..200 {
+    wait_status(eks, cluster, "ACTIVE").await;
+}
+
+/// Polls DescribeCluster until the cluster's status is `want` (at most 20 s).
+pub async fn wait_status(eks: &aws_sdk_eks::Client, cluster: &str, want: &str) {
+    let start = std::time::Instant::now();
+    loop {
         let c = eks
             .describe_cluster()
             .name(cluster)
@@ -333,12 +375,15 @@ pub async fn set_mode(eks: &aws_sdk_eks::Client, cluster: &str, to: &str) {
             .expect("describe")
             .cluster
             .expect("cluster");
-        if c.status().map(|s| s.as_str()) == Some("ACTIVE") {
+        if c.status().map(|s| s.as_str()) == Some(want) {
             return;
         }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "{cluster} never became {want}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    panic!("cluster {cluster} did not become ACTIVE");
 }
 
 pub fn admin_policy(partition: &str) -> String {
