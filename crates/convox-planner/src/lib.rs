@@ -513,14 +513,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
                         o.entry_type,
                         w.entry_type
                     );
-                    out.drift.push(Drift {
-                        what: message.clone(),
-                    });
-                    out.conflicts.push(Conflict {
-                        role: w.role,
-                        principal_arn: w.principal_arn.clone(),
-                        message,
-                    });
+                    push_conflict(&mut out, w, message);
                 }
                 Some(o) => plan_policies(desired, w, o, &mut steps, &mut out),
             }
@@ -546,6 +539,18 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     }
     out.steps = steps;
     out
+}
+
+/// A difference convox will not fix: reported as drift and as a conflict, with one message.
+fn push_conflict(out: &mut Plan, w: &DesiredEntry, message: String) {
+    out.drift.push(Drift {
+        what: message.clone(),
+    });
+    out.conflicts.push(Conflict {
+        role: w.role,
+        principal_arn: w.principal_arn.clone(),
+        message,
+    });
 }
 
 fn plan_absent(w: &DesiredEntry, steps: &mut Vec<Step>, drift: &mut Vec<Drift>) {
@@ -624,14 +629,7 @@ fn plan_policies(
                     p.scope,
                     p.scope
                 );
-                out.drift.push(Drift {
-                    what: message.clone(),
-                });
-                out.conflicts.push(Conflict {
-                    role: w.role,
-                    principal_arn: w.principal_arn.clone(),
-                    message,
-                });
+                push_conflict(out, w, message);
             }
         }
     }
