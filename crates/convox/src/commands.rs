@@ -508,46 +508,54 @@ fn take_lock(
 
 async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fail> {
     let store = open_store()?;
+    // Everything that can be checked offline is checked before AWS is touched.
+    let (InstallKind::Local {
+        name,
+        region,
+        version,
+        ..
+    }
+    | InstallKind::Aws {
+        name,
+        region,
+        version,
+        ..
+    }) = &kind;
+    convox_store::validate_rack_name(name).map_err(store_err)?;
+    check_region(region)?;
+    let version = parse_version(version.as_deref())?;
     let (new, params, profile) = match kind {
         InstallKind::Local {
             name,
             region,
-            version,
             params,
-        } => {
-            convox_store::validate_rack_name(&name).map_err(store_err)?;
-            check_region(&region)?;
-            let version = parse_version(version.as_deref())?;
-            (
-                NewRack {
-                    cluster: name.clone(),
-                    // Filled in once the roles exist.
-                    nodes_role_arn: String::new(),
-                    karpenter_nodes_role_arn: None,
-                    name,
-                    provider: Provider::Local,
-                    version,
-                    region,
-                    endpoint: None,
-                    profile: None,
-                },
-                params,
-                None,
-            )
-        }
+            ..
+        } => (
+            NewRack {
+                cluster: name.clone(),
+                // Filled in once the roles exist.
+                nodes_role_arn: String::new(),
+                karpenter_nodes_role_arn: None,
+                name,
+                provider: Provider::Local,
+                version,
+                region,
+                endpoint: None,
+                profile: None,
+            },
+            params,
+            None,
+        ),
         InstallKind::Aws {
             name,
             cluster,
             region,
             nodes_role_arn,
             karpenter_nodes_role_arn,
-            version,
             profile,
             params,
+            ..
         } => {
-            convox_store::validate_rack_name(&name).map_err(store_err)?;
-            check_region(&region)?;
-            let version = parse_version(version.as_deref())?;
             for arn in std::iter::once(&nodes_role_arn).chain(karpenter_nodes_role_arn.iter()) {
                 check_node_role_arn(arn, &region)?;
             }
@@ -568,18 +576,20 @@ async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fai
             )
         }
     };
-    // Everything that can be checked offline is checked before AWS is touched.
-    if !params.is_empty() {
+    let planned = if params.is_empty() {
+        Params::default()
+    } else {
         convox_params::validate_set(&Params::default(), &new.version, &params)
-            .map_err(|e| Fail::msg(e.to_string()))?;
-    }
+            .map_err(|e| Fail::msg(e.to_string()))?
+            .apply_to(&Params::default())
+    };
     if store.rack(&new.name).map_err(store_err)?.is_some() {
         return Err(store_err(convox_store::StoreError::RackExists(
             new.name.clone(),
         )));
     }
     let conn = connect_provider(new.provider, &new.region, profile, progress).await?;
-    let res = install_with(&store, &conn, new, &params, progress).await;
+    let res = install_with(&store, &conn, new, &params, &planned, progress).await;
     conn.close().await;
     res
 }
@@ -653,6 +663,7 @@ async fn install_with(
     conn: &Conn,
     mut new: NewRack,
     params: &[String],
+    planned: &Params,
     progress: &Progress,
 ) -> Result<(), Fail> {
     let name = new.name.clone();
@@ -684,14 +695,7 @@ async fn install_with(
         nodes_role_arn: new.nodes_role_arn.clone(),
         karpenter_nodes_role_arn: new.karpenter_nodes_role_arn.clone(),
     };
-    let planned = if params.is_empty() {
-        Params::default()
-    } else {
-        convox_params::validate_set(&Params::default(), &new.version, params)
-            .map_err(|e| Fail::msg(e.to_string()))?
-            .apply_to(&Params::default())
-    };
-    let first = reconcile::snapshot(&conn.aws, &ra, &planned, Some(&caller)).await?;
+    let first = reconcile::snapshot(&conn.aws, &ra, planned, Some(&caller)).await?;
     // The lock is held from before the rack exists until its change is closed: a run on the
     // new rack in between would take a pending install for an interrupted one (closing it
     // and making this install's finish fail) or interleave with its reconcile.
@@ -701,7 +705,7 @@ async fn install_with(
         .map_err(store_err)?;
     let res = async {
         if !changes.changes.is_empty() {
-            reconcile::converge_from(&conn.aws, &ra, &planned, first, CONVERGE_DEADLINE, &|| {
+            reconcile::converge_from(&conn.aws, &ra, planned, first, CONVERGE_DEADLINE, &|| {
                 still_held(store, &lock)
             })
             .await?;
