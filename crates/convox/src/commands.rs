@@ -488,6 +488,23 @@ fn still_held(store: &Store, lock: &convox_store::RackLock) -> Result<(), Fail> 
     }
 }
 
+/// Records how change `id` ended and passes its result on. A run that lost the lock records
+/// nothing: the run that took the rack over closed this change and records its own.
+fn record_end(
+    store: &Store,
+    lock: &convox_store::RackLock,
+    id: convox_store::ChangeId,
+    res: Result<(), Fail>,
+) -> Result<(), Fail> {
+    still_held(store, lock)?;
+    match &res {
+        Ok(()) => store.finish_change(id, Ok(())),
+        Err(e) => store.finish_change(id, Err(&e.to_string())),
+    }
+    .map_err(store_err)?;
+    res
+}
+
 /// Takes the rack's lock (waiting for another run, with progress), off the async threads.
 fn take_lock(
     store: &Store,
@@ -703,25 +720,16 @@ async fn install_with(
     let (id, changes) = store
         .begin_install(&new, params, &caller.arn)
         .map_err(store_err)?;
-    let res = async {
-        if !changes.changes.is_empty() {
-            reconcile::converge_from(&conn.aws, &ra, planned, first, CONVERGE_DEADLINE, &|| {
-                still_held(store, &lock)
-            })
-            .await?;
-        }
-        Ok::<_, Fail>(())
-    }
-    .await;
-    // Lost the lock: the run that took the rack over closed this change and records its own.
-    still_held(store, &lock)?;
-    match &res {
-        Ok(()) => store.finish_change(id, Ok(())).map_err(store_err)?,
-        Err(e) => store
-            .finish_change(id, Err(&e.to_string()))
-            .map_err(store_err)?,
-    }
-    res?;
+    let res = if changes.changes.is_empty() {
+        Ok(())
+    } else {
+        reconcile::converge_from(&conn.aws, &ra, planned, first, CONVERGE_DEADLINE, &|| {
+            still_held(store, &lock)
+        })
+        .await
+        .map(|_| ())
+    };
+    record_end(store, &lock, id, res)?;
     progress.finish();
     print(&format!("Installing rack {name}... OK\n"));
     if !changes.changes.is_empty() {
@@ -855,15 +863,7 @@ async fn run_locked(
         still_held(store, &lock)
     })
     .await;
-    // Lost the lock: the run that took the rack over closed this change and records its own.
-    still_held(store, &lock)?;
-    match &res {
-        Ok(_) => store.finish_change(id, Ok(())).map_err(store_err)?,
-        Err(e) => store
-            .finish_change(id, Err(&e.to_string()))
-            .map_err(store_err)?,
-    }
-    res.map(|_| ())
+    record_end(store, &lock, id, res.map(|_| ()))
 }
 
 async fn params_set(
