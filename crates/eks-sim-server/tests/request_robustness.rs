@@ -170,17 +170,12 @@ async fn mutated_signed_requests_never_get_a_5xx() {
             // Settings may have been changed (validly). Faults that fail or delay requests by
             // design are switched off again; the rest (durations, lag) stay, so that later
             // requests meet whatever a settings patch could leave behind.
-            t.sim
-                .store
-                .write(|tx| {
-                    let mut s = eks_sim_model::settings::load(tx)?;
-                    s.error_rate = 0.0;
-                    s.throttle_rate = 0.0;
-                    s.latency_ms = 0;
-                    s.max_body_bytes = 1 << 20;
-                    eks_sim_model::settings::save(tx, &s)
-                })
-                .expect("restore settings");
+            t.settings(|s| {
+                s.error_rate = 0.0;
+                s.throttle_rate = 0.0;
+                s.latency_ms = 0;
+                s.max_body_bytes = 1 << 20;
+            });
         }
     }
     // The mix reached the handlers: successes and client errors both.

@@ -17,12 +17,8 @@ async fn start(
     std::sync::Arc<eks_sim_model::Sim>,
     eks_sim_server::ServerHandle,
 ) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sim = eks_sim_server::open_sim(dir.path()).expect("open state");
-    let h = eks_sim_server::start_with(sim.clone(), "127.0.0.1:0".parse().unwrap(), timeouts)
-        .await
-        .expect("start");
-    (dir, sim, h)
+    let t = support::TestSim::start_with(timeouts).await;
+    (t.dir, t.sim, t.handle)
 }
 
 /// Everything the server sends until it closes (or `limit` passes: then `None`).
@@ -109,13 +105,9 @@ async fn shutdown_does_not_wait_for_stalled_clients_but_answers_requests_in_serv
     // Long timeouts: only the shutdown itself may end the stalled connections.
     let (_dir, sim, h) = start(Timeouts::default()).await;
     let addr = h.addr();
-    sim.store
-        .write(|tx| {
-            let mut s = eks_sim_model::settings::load(tx)?;
-            s.latency_ms = 400;
-            eks_sim_model::settings::save(tx, &s)
-        })
-        .unwrap();
+    support::edit_settings(&sim, |s| {
+        s.latency_ms = 400;
+    });
 
     let mut stalled = Vec::new();
     for bytes in [

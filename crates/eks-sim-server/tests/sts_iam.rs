@@ -273,28 +273,18 @@ async fn throttling_and_server_errors_on_demand() {
     let t = TestSim::start().await;
     let cfg = t.config().await;
     let sts = aws_sdk_sts::Client::new(&cfg);
-    t.sim
-        .store
-        .write(|tx| {
-            let mut s = eks_sim_model::settings::load(tx)?;
-            s.throttle_rate = 0.001;
-            s.throttle_burst = 2.0;
-            eks_sim_model::settings::save(tx, &s)
-        })
-        .unwrap();
+    t.settings(|s| {
+        s.throttle_rate = 0.001;
+        s.throttle_burst = 2.0;
+    });
     sts.get_caller_identity().send().await.unwrap();
     sts.get_caller_identity().send().await.unwrap();
     let err = sts.get_caller_identity().send().await.unwrap_err();
     assert_eq!(err.code(), Some("Throttling"));
-    t.sim
-        .store
-        .write(|tx| {
-            let mut s = eks_sim_model::settings::load(tx)?;
-            s.throttle_rate = 0.0;
-            s.error_rate = 1.0;
-            eks_sim_model::settings::save(tx, &s)
-        })
-        .unwrap();
+    t.settings(|s| {
+        s.throttle_rate = 0.0;
+        s.error_rate = 1.0;
+    });
     let iam = aws_sdk_iam::Client::new(&cfg);
     let err = iam
         .create_role()
@@ -304,14 +294,9 @@ async fn throttling_and_server_errors_on_demand() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("ServiceFailure"));
-    t.sim
-        .store
-        .write(|tx| {
-            let mut s = eks_sim_model::settings::load(tx)?;
-            s.error_rate = 0.0;
-            eks_sim_model::settings::save(tx, &s)
-        })
-        .unwrap();
+    t.settings(|s| {
+        s.error_rate = 0.0;
+    });
     // The failed request changed nothing.
     let err = iam
         .get_role()
@@ -483,14 +468,9 @@ async fn shutdown_lets_an_in_flight_request_finish() {
     let sts = aws_sdk_sts::Client::new(&t.config().await);
     // An idle keep-alive connection must not hold shutdown up.
     sts.get_caller_identity().send().await.unwrap();
-    t.sim
-        .store
-        .write(|tx| {
-            let mut s = eks_sim_model::settings::load(tx)?;
-            s.latency_ms = 400;
-            eks_sim_model::settings::save(tx, &s)
-        })
-        .unwrap();
+    t.settings(|s| {
+        s.latency_ms = 400;
+    });
     let call = tokio::spawn(async move { sts.get_caller_identity().send().await });
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let t0 = std::time::Instant::now();

@@ -1,10 +1,11 @@
 //! Shared test harness: a simulator on an ephemeral loopback port with a fresh state,
-//! durations set to 0, SDK configs for it, and raw/signed HTTP requests.
+//! durations set to 0 (settings editable), SDK configs for it, and raw/signed HTTP requests.
 #![allow(dead_code)]
 
 use aws_credential_types::Credentials;
+use eks_sim_model::settings::Settings;
 use eks_sim_model::{Sim, DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY, DEFAULT_SESSION_TOKEN};
-use eks_sim_server::ServerHandle;
+use eks_sim_server::{ServerHandle, Timeouts};
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,22 +19,29 @@ pub struct TestSim {
 impl TestSim {
     /// A server with a fresh state and every simulated duration set to 0.
     pub async fn start() -> TestSim {
+        TestSim::start_with(Timeouts::default()).await
+    }
+
+    /// [`TestSim::start`] with the given client timeouts.
+    pub async fn start_with(timeouts: Timeouts) -> TestSim {
         let dir = tempfile::tempdir().expect("tempdir");
         let sim = eks_sim_server::open_sim(dir.path()).expect("open state");
-        sim.store
-            .write(|tx| {
-                let mut s = eks_sim_model::settings::load(tx)?;
-                s.cluster_create_ms = 0;
-                s.nodegroup_create_ms = 0;
-                s.update_ms = 0;
-                s.propagation_ms = 0;
-                eks_sim_model::settings::save(tx, &s)
-            })
-            .expect("settings");
-        let handle = eks_sim_server::start(sim.clone(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .expect("start");
+        edit_settings(&sim, |s| {
+            s.cluster_create_ms = 0;
+            s.nodegroup_create_ms = 0;
+            s.update_ms = 0;
+            s.propagation_ms = 0;
+        });
+        let handle =
+            eks_sim_server::start_with(sim.clone(), "127.0.0.1:0".parse().unwrap(), timeouts)
+                .await
+                .expect("start");
         TestSim { dir, sim, handle }
+    }
+
+    /// Changes the stored settings (faults, latency, limits) of the running server.
+    pub fn settings(&self, f: impl FnOnce(&mut Settings)) {
+        edit_settings(&self.sim, f);
     }
 
     pub fn url(&self) -> String {
@@ -73,6 +81,17 @@ impl TestSim {
             .load()
             .await
     }
+}
+
+/// Loads, changes and saves a simulator's settings.
+pub fn edit_settings(sim: &Sim, f: impl FnOnce(&mut Settings)) {
+    sim.store
+        .write(|tx| {
+            let mut s = eks_sim_model::settings::load(tx)?;
+            f(&mut s);
+            eks_sim_model::settings::save(tx, &s)
+        })
+        .expect("settings");
 }
 
 /// A response read off the wire.
