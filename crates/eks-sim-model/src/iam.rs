@@ -193,6 +193,20 @@ fn check_tags(tags: &[Tag]) -> SimResult<()> {
                 "Member must have length less than or equal to 256",
             ));
         }
+        // AWS keeps the `aws:` prefix (any case) for its own tags and refuses it from callers.
+        if t.key
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+        {
+            return Err(SimError::new(
+                "InvalidInput",
+                400,
+                format!(
+                    "Tag key '{}' is invalid: keys beginning with 'aws:' are reserved for AWS use.",
+                    t.key
+                ),
+            ));
+        }
     }
     let mut keys: Vec<String> = tags.iter().map(|t| t.key.to_lowercase()).collect();
     keys.sort();
