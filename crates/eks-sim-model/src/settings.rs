@@ -20,7 +20,8 @@ pub struct Settings {
     /// With `bootstrapClusterCreatorAdminPermissions`, EKS gives the creator an admin entry
     /// once the mode includes API (AWS does; on by default).
     pub bootstrap_creator_admin: bool,
-    /// New/changed access entries are invisible to list/describe for this long.
+    /// For this long after a change, list/describe do not see it: a new access entry is
+    /// absent, an updated one reads as its previous version.
     pub read_lag_ms: u64,
     /// Token bucket per account and operation class: refill per second (0 = no throttling).
     pub throttle_rate: f64,
