@@ -210,10 +210,6 @@ impl Plan {
     pub fn is_converged(&self) -> bool {
         self.steps.is_empty() && self.conflicts.is_empty()
     }
-    /// Steps that change the cluster (all but waits).
-    pub fn mutating_steps(&self) -> impl Iterator<Item = &Step> {
-        self.steps.iter().filter(|s| s.is_mutating())
-    }
 }
 
 /// Partition-qualified ARN of an AWS-managed EKS access policy.
@@ -353,13 +349,6 @@ impl std::fmt::Display for Scope {
 /// The short name of a policy ARN (`…/AmazonEKSClusterAdminPolicy` → `AmazonEKSClusterAdminPolicy`).
 pub fn policy_name(policy_arn: &str) -> &str {
     policy_arn.rsplit('/').next().unwrap_or(policy_arn)
-}
-
-impl Step {
-    /// Whether the step changes the cluster.
-    pub fn is_mutating(&self) -> bool {
-        !matches!(self, Step::WaitClusterActive)
-    }
 }
 
 impl std::fmt::Display for Step {

@@ -681,17 +681,6 @@ impl Store {
         })
     }
 
-    /// Sets a rack's status (and last error; `None` clears it).
-    pub fn set_status(
-        &self,
-        rack: &str,
-        status: RackStatus,
-        last_error: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let now = now_rfc3339();
-        self.write(|tx| self.set_status_in(tx, rack, status, last_error, &now))
-    }
-
     // ---- parameters and changes ----------------------------------------------------------
 
     /// The rack's explicitly set parameters.
