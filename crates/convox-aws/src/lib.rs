@@ -208,7 +208,7 @@ pub struct Aws {
     pub(crate) counter: CallCounter,
     pub(crate) timing: Timing,
     pub(crate) region: String,
-    pub(crate) endpoint: String,
+    /// Where the calls go (endpoint, profile, simulator or not), as errors name it.
     pub(crate) error_ctx: ErrorContext,
     pub(crate) progress: Progress,
 }
@@ -217,7 +217,7 @@ impl std::fmt::Debug for Aws {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Aws")
             .field("region", &self.region)
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &self.error_ctx.endpoint)
             .finish()
     }
 }
@@ -296,7 +296,6 @@ impl Aws {
             counter,
             timing: Timing::default(),
             region: target.region().to_string(),
-            endpoint: endpoint.clone(),
             error_ctx: ErrorContext {
                 endpoint,
                 profile: match target {
