@@ -453,14 +453,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
                     e.role.describe(),
                     e.entry_type
                 );
-                out.drift.push(Drift {
-                    what: message.clone(),
-                });
-                out.conflicts.push(Conflict {
-                    role: e.role,
-                    principal_arn: e.principal_arn.clone(),
-                    message,
-                });
+                push_conflict(&mut out, e, message);
             }
         }
     }
