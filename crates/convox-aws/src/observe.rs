@@ -311,20 +311,10 @@ impl Aws {
         ))
     }
 
-    /// Everything on the cluster (for `rack auth`): DescribeCluster, ListAccessEntries
-    /// (paginated), then each entry described and STANDARD entries' policies listed, a few at
-    /// a time.
-    pub async fn observe_all(&self, cluster: &str) -> Result<Observed, AwsError> {
-        let view = self.cluster_view(cluster).await?;
-        let mut observed = Observed {
-            cluster_status: view.status,
-            auth_mode: view.mode,
-            pending_update: None,
-            entries: Vec::new(),
-        };
-        if !view.mode.includes_api() {
-            return Ok(observed);
-        }
+    /// Every access entry of the cluster (for `rack auth`, on a cluster whose mode includes
+    /// API, as an [`Aws::observe`] saw it): ListAccessEntries (paginated), then each entry
+    /// described and STANDARD entries' policies listed, a few at a time.
+    pub async fn all_entries(&self, cluster: &str) -> Result<Vec<ObservedEntry>, AwsError> {
         let mut principals = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -364,8 +354,7 @@ impl Aws {
             .buffered(8)
             .try_collect()
             .await?;
-        observed.entries = described.into_iter().flatten().collect();
-        Ok(observed)
+        Ok(described.into_iter().flatten().collect())
     }
 }
 

@@ -1023,14 +1023,20 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
     let params = store.params(&r.name).map_err(store_err)?;
     let progress = Progress::new(true);
     let conn = connect(&r, &progress).await?;
+    // The cluster's status and mode are the snapshot's: what the drift was computed from.
     let res = async {
         let snap = reconcile::snapshot(&conn.aws, &rack_aws(&r), &params, None).await?;
-        let all = conn.aws.observe_all(&r.cluster).await.map_err(Fail::aws)?;
-        Ok::<_, Fail>((snap, all))
+        let entries = if snap.observed.auth_mode.includes_api() {
+            conn.aws.all_entries(&r.cluster).await.map_err(Fail::aws)?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, Fail>((snap, entries))
     }
     .await;
     conn.close().await;
-    let (snap, all) = res?;
+    let (snap, entries) = res?;
+    let seen = &snap.observed;
     let row = convox_planner::table_row(&params);
     // Which principal plays which part for this rack, whatever the parameters ask for now
     // (an entry for the nodes role is the rack's nodes entry even before it is required).
@@ -1053,11 +1059,11 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
             "rack": r.name,
             "cluster": r.cluster,
             "region": r.region,
-            "cluster_status": all.cluster_status,
-            "auth_mode": all.auth_mode.as_str(),
+            "cluster_status": seen.cluster_status,
+            "auth_mode": seen.auth_mode.as_str(),
             "caller": snap.caller,
             "table_row": row,
-            "entries": all.entries.iter().map(|e| entry_json(e, &r.name, &roles)).collect::<Vec<_>>(),
+            "entries": entries.iter().map(|e| entry_json(e, &r.name, &roles)).collect::<Vec<_>>(),
             "drift": drift,
             "conflicts": snap.plan.conflicts,
             "converged": snap.plan.is_converged(),
@@ -1067,14 +1073,14 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
                 ["Rack".to_string(), r.name.clone()],
                 [
                     "Cluster".into(),
-                    format!("{} ({}, {})", r.cluster, r.region, all.cluster_status),
+                    format!("{} ({}, {})", r.cluster, r.region, seen.cluster_status),
                 ],
-                ["Auth mode".into(), all.auth_mode.as_str().to_string()],
+                ["Auth mode".into(), seen.auth_mode.as_str().to_string()],
                 ["Caller".into(), caller_text(&snap.caller)],
                 ["Table row".into(), row_text(&row)],
             ]);
             s.push('\n');
-            if !all.auth_mode.includes_api() {
+            if !seen.auth_mode.includes_api() {
                 s.push_str("No access entries (the mode does not include API).\n");
             } else {
                 let mut rows = vec![[
@@ -1084,7 +1090,7 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
                     "RACK ROLE".into(),
                     "MANAGED".into(),
                 ]];
-                for e in &all.entries {
+                for e in &entries {
                     let pols = match &e.policies {
                         Some(ps) if !ps.is_empty() => ps
                             .iter()
@@ -1112,7 +1118,7 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
                     ]);
                 }
                 s.push_str(&table(&rows));
-                if all.entries.iter().any(|e| !is_managed_by(e, &r.name)) {
+                if entries.iter().any(|e| !is_managed_by(e, &r.name)) {
                     s.push_str(&format!(
                         "(MANAGED: created by rack {} and tagged convox:rack={}; entries it did not create, e.g. by EKS itself, are accepted as they are and never changed.)\n",
                         r.name, r.name
