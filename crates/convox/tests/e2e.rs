@@ -119,14 +119,7 @@ async fn all_table_rows_from_each_starting_mode() {
 fn second_run_changes_nothing_within_the_call_budget() {
     let h = Home::new(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
     h.install("again", &[]);
-    let set = [
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "again",
-    ];
+    let set = set_args("again");
     let (r, first) = h.counted(&set);
     assert!(r.status.success(), "{}", r.stderr);
     // Exactly what the plan needs: one switch, two entries, one policy.
@@ -156,14 +149,7 @@ async fn entry_deleted_out_of_band_is_back_after_rack_update() {
     let h = Home::served(&[]);
     let eks = h.eks("us-east-1");
     h.install("heal", &[]);
-    h.ok(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "heal",
-    ]);
+    h.ok(&set_args("heal"));
     eks.delete_access_entry()
         .cluster_name("heal")
         .principal_arn(nodes_role("heal"))
@@ -205,45 +191,10 @@ fn concurrent_params_set_do_not_interleave() {
         "auto_node_entries=false",
     ]);
     h.install("race", &[]);
-    let set = [
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "race",
-    ];
-    let files: Vec<_> = (0..2)
-        .map(|i| h.path().join(format!("calls-{i}.json")))
-        .collect();
-    let children: Vec<_> = files
-        .iter()
-        .map(|f| {
-            h.cmd(&set)
-                .env("CONVOX_CALLS_FILE", f)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("spawn")
-        })
-        .collect();
-    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
-    for (c, f) in children.into_iter().zip(&files) {
-        let out = c.wait_with_output().expect("wait");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            "Setting parameters... OK\n"
-        );
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(f).expect("calls file")).expect("json");
-        for (k, n) in v["calls"].as_object().expect("calls") {
-            *totals.entry(k.clone()).or_default() += n.as_u64().unwrap_or(0);
-        }
+    let set = set_args("race");
+    let (stdouts, totals) = h.run_concurrently(&[set.clone(), set.clone()]);
+    for out in stdouts {
+        assert_eq!(out, "Setting parameters... OK\n");
     }
     // Serialised by the rack lock: the second run found the work done.
     assert_eq!(
@@ -265,14 +216,7 @@ fn concurrent_params_set_do_not_interleave() {
 fn false_after_true_is_refused_and_stores_nothing() {
     let h = Home::new(&[]);
     h.install("oneway", &[]);
-    h.ok(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "oneway",
-    ]);
+    h.ok(&set_args("oneway"));
     let before_params = h.json(&["rack", "params", "-r", "oneway"]);
     let before_rack = h.json(&["rack", "-r", "oneway"]);
 
@@ -313,25 +257,11 @@ fn false_after_true_is_refused_and_stores_nothing() {
 fn too_new_parameter_names_the_version_and_update_refuses_downgrade() {
     let h = Home::new(&[]);
     h.install("old", &["--version", "3.24.6"]);
-    let err = h.fails(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "old",
-    ]);
+    let err = h.fails(&set_args("old"));
     assert!(err.contains("3.24.7"), "{err}");
     h.ok(&["rack", "update", "-r", "old"]);
     assert_eq!(h.json(&["rack", "-r", "old"])["version"], "3.24.7");
-    h.ok(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "old",
-    ]);
+    h.ok(&set_args("old"));
     let err = h.fails(&["rack", "update", "3.24.6", "-r", "old"]);
     assert!(err.contains("eks_access_entries"), "{err}");
     assert_eq!(h.json(&["rack", "-r", "old"])["version"], "3.24.7");
@@ -385,14 +315,7 @@ async fn caller_as_an_assumed_role_with_a_path() {
         ),
     ];
     h.install("pathy", &[]);
-    h.ok(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "pathy",
-    ]);
+    h.ok(&set_args("pathy"));
     let got = entries(&h.eks("us-east-1"), "pathy").await;
     let e = got
         .get(&role_arn)
@@ -429,14 +352,7 @@ async fn caller_as_an_assumed_role_with_a_path() {
 async fn cn_north_1_rack_gets_aws_cn_policy_arns() {
     let h = Home::served(&["bootstrap_creator_admin=false"]);
     h.install("china", &["--region", "cn-north-1"]);
-    h.ok(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "china",
-    ]);
+    h.ok(&set_args("china"));
     let got = entries(&h.eks("cn-north-1"), "china").await;
     let standard: Vec<&Entry> = got
         .values()
@@ -456,14 +372,7 @@ async fn entries_precreated_by_eks_are_accepted_not_duplicated() {
     // EKS's own behaviour on: creator admin entry + node group role entry appear at the switch.
     let h = Home::served(&[]);
     h.install("eksmade", &[]);
-    let (r, calls) = h.counted(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "eksmade",
-    ]);
+    let (r, calls) = h.counted(&set_args("eksmade"));
     assert!(r.status.success(), "{}", r.stderr);
     assert_eq!(calls.get("eks:UpdateClusterConfig"), Some(&1), "{calls:?}");
     assert_eq!(calls.get("eks:CreateAccessEntry"), None, "{calls:?}");
@@ -593,14 +502,7 @@ async fn clear_one_line_errors() {
         .send()
         .await
         .expect("delete cluster");
-    let err = h.fails(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "errs",
-    ]);
+    let err = h.fails(&set_args("errs"));
     assert!(err.contains("not found"), "{err}");
     // Params were not stored (the failure happened before anything was begun).
     assert_eq!(
@@ -703,14 +605,7 @@ fn throttling_and_server_errors_are_retried() {
         "auto_node_entries=false",
     ]);
     h.install("flaky", &[]);
-    h.ok(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "flaky",
-    ]);
+    h.ok(&set_args("flaky"));
     let auth = h.json(&["rack", "auth", "-r", "flaky"]);
     assert_eq!(auth["converged"], true);
 
@@ -725,14 +620,7 @@ fn throttling_and_server_errors_are_retried() {
         "throttle_burst=2",
     ]);
     h.install("throttled", &[]);
-    let (r, calls) = h.counted(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "throttled",
-    ]);
+    let (r, calls) = h.counted(&set_args("throttled"));
     assert!(r.status.success(), "{}", r.stderr);
     // Without faults: 7 observe + switch + poll + 5 re-observe + 2 creates + 1 associate = 17;
     // the throttled ones were retried on top.
@@ -759,14 +647,7 @@ async fn conflict_fails_keeps_params_and_rerun_or_update_repairs() {
         .await
         .expect("create conflicting entry");
 
-    let err = h.fails(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "clash",
-    ]);
+    let err = h.fails(&set_args("clash"));
     assert!(
         err.contains(&nodes_role("clash")) && err.contains("STANDARD"),
         "{err}"
@@ -798,14 +679,7 @@ async fn conflict_fails_keeps_params_and_rerun_or_update_repairs() {
         "clash",
     ]);
     assert!(err.contains("--force"), "{err}");
-    let err = h.fails(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "clash",
-    ]);
+    let err = h.fails(&set_args("clash"));
     assert!(
         err.contains("STANDARD"),
         "a rerun runs (and meets the conflict again): {err}"
@@ -842,14 +716,7 @@ fn no_op_run_issues_independent_calls_concurrently() {
     // three sequential round trips take ~0.75 s.
     let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
     h.install("conc", &[]);
-    let set = [
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "conc",
-    ];
+    let set = set_args("conc");
     h.ok(&set);
     h.ok(&["sim", "config", "latency_ms=250"]);
     let start = std::time::Instant::now();
@@ -877,14 +744,7 @@ fn entry_creation_waits_out_propagation_without_fixed_sleeps() {
     ]);
     h.install("prop", &[]);
     let start = std::time::Instant::now();
-    let (r, calls) = h.counted(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "prop",
-    ]);
+    let (r, calls) = h.counted(&set_args("prop"));
     let took = start.elapsed();
     assert!(r.status.success(), "{}", r.stderr);
     // Refused while propagating, then retried: more attempts than entries.

@@ -14,17 +14,6 @@ use common::*;
 
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
 
-fn set_args(rack: &str) -> Vec<&str> {
-    vec![
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        rack,
-    ]
-}
-
 /// Operations that delete or alter (never allowed by convox).
 fn destructive(calls: &BTreeMap<String, u64>) -> Vec<String> {
     calls
@@ -317,35 +306,7 @@ async fn two_racks_sharing_a_cluster_set_concurrently() {
         "--nodes-role-arn",
         &nodes,
     ]);
-    let files: Vec<_> = (0..2)
-        .map(|i| h.path().join(format!("calls-{i}.json")))
-        .collect();
-    let children: Vec<_> = ["shared", "twin"]
-        .iter()
-        .zip(&files)
-        .map(|(rack, f)| {
-            h.cmd(&set_args(rack))
-                .env("CONVOX_CALLS_FILE", f)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn")
-        })
-        .collect();
-    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
-    for (c, f) in children.into_iter().zip(&files) {
-        let out = c.wait_with_output().expect("wait");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(f).expect("calls file")).expect("json");
-        for (k, n) in v["calls"].as_object().expect("calls") {
-            *totals.entry(k.clone()).or_default() += n.as_u64().unwrap_or(0);
-        }
-    }
+    let (_, totals) = h.run_concurrently(&[set_args("shared"), set_args("twin")]);
     assert!(destructive(&totals).is_empty(), "{totals:?}");
     let got = entries(&h.eks("us-east-1"), "shared").await;
     assert_eq!(got.len(), 2, "{got:?}");

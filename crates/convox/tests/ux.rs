@@ -68,19 +68,12 @@ async fn root_and_federated_callers_are_refused_and_nothing_changes() {
     let h = Home::served(&[]);
     h.install("who", &[]);
     let before = rack_state(&h, "who");
-    let set_args = [
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "who",
-    ];
+    let set = set_args("who");
 
     // The account's root user (the simulator's documented root key pair).
     let (err, calls) = fails_as(
         &h,
-        &set_args,
+        &set,
         eks_sim_model::ROOT_ACCESS_KEY_ID,
         eks_sim_model::ROOT_SECRET_ACCESS_KEY,
         None,
@@ -123,7 +116,7 @@ async fn root_and_federated_callers_are_refused_and_nothing_changes() {
     let c = fed.credentials().expect("credentials");
     let (err, calls) = fails_as(
         &h,
-        &set_args,
+        &set,
         c.access_key_id(),
         c.secret_access_key(),
         Some(c.session_token()),
@@ -172,14 +165,7 @@ async fn expired_session_says_to_refresh_and_changes_nothing() {
         })
         .expect("expire");
     let file = h.path().join("calls-late.json");
-    let mut cmd = h.cmd(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "late",
-    ]);
+    let mut cmd = h.cmd(&set_args("late"));
     cmd.env_remove("CONVOX_SIM_ENDPOINT")
         .env_remove("CONVOX_LOG")
         .env_remove("RUST_LOG")
@@ -953,14 +939,7 @@ async fn a_role_profile_with_source_profile_is_assumed_through_the_chain() {
 fn progress_is_plain_lines_off_a_terminal_and_a_spinner_on_one() {
     let h = Home::new(&["update_ms=400", "propagation_ms=200"]);
     h.install("prog", &[]);
-    let r = h.run(&[
-        "rack",
-        "params",
-        "set",
-        "eks_access_entries=true",
-        "-r",
-        "prog",
-    ]);
+    let r = h.run(&set_args("prog"));
     assert!(r.status.success(), "{}", r.stderr);
     assert_eq!(r.stdout, "Setting parameters... OK\n");
     let lines: Vec<&str> = r.stderr.lines().collect();

@@ -186,6 +186,45 @@ impl Home {
         (r, calls)
     }
 
+    /// Runs every argument list as its own `convox` process, all at once, each with its own
+    /// CONVOX_CALLS_FILE; asserts that each succeeded. Returns their stdouts (in order) and
+    /// the calls of all of them added up.
+    pub fn run_concurrently(&self, runs: &[Vec<&str>]) -> (Vec<String>, BTreeMap<String, u64>) {
+        let files: Vec<_> = (0..runs.len())
+            .map(|i| self.dir.path().join(format!("calls-{i}.json")))
+            .collect();
+        let children: Vec<_> = runs
+            .iter()
+            .zip(&files)
+            .map(|(args, f)| {
+                self.cmd(args)
+                    .env("CONVOX_CALLS_FILE", f)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        let mut stdouts = Vec::new();
+        let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+        for (c, f) in children.into_iter().zip(&files) {
+            let out = c.wait_with_output().expect("wait");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            stdouts.push(String::from_utf8_lossy(&out.stdout).to_string());
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(f).expect("calls file"))
+                    .expect("json");
+            for (k, n) in v["calls"].as_object().expect("calls") {
+                *totals.entry(k.clone()).or_default() += n.as_u64().unwrap_or(0);
+            }
+        }
+        (stdouts, totals)
+    }
+
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut a = args.to_vec();
         a.extend_from_slice(&["--output", "json"]);
@@ -256,6 +295,18 @@ impl Home {
     pub fn eks(&self, region: &str) -> aws_sdk_eks::Client {
         aws_sdk_eks::Client::new(&self.sdk_config(region))
     }
+}
+
+/// `convox rack params set eks_access_entries=true -r RACK`: the change most tests make.
+pub fn set_args(rack: &str) -> Vec<&str> {
+    vec![
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "-r",
+        rack,
+    ]
 }
 
 pub const CALLER_ROLE: &str = "arn:aws:iam::123456789012:role/ops/ConvoxAdmin";
