@@ -300,20 +300,7 @@ async fn caller_as_an_assumed_role_with_a_path() {
         .credentials
         .expect("creds");
     let mut h = h;
-    h.env = vec![
-        (
-            "CONVOX_SIM_ACCESS_KEY_ID".into(),
-            creds.access_key_id().to_string(),
-        ),
-        (
-            "CONVOX_SIM_SECRET_ACCESS_KEY".into(),
-            creds.secret_access_key().to_string(),
-        ),
-        (
-            "CONVOX_SIM_SESSION_TOKEN".into(),
-            creds.session_token().to_string(),
-        ),
-    ];
+    h.act_as(&creds);
     h.install("pathy", &[]);
     h.ok(&set_args("pathy"));
     let got = entries(&h.eks("us-east-1"), "pathy").await;

@@ -134,20 +134,7 @@ async fn a_new_caller_gets_an_entry_and_the_old_callers_is_left_alone() {
         .credentials
         .expect("creds");
     let mut h = h;
-    h.env = vec![
-        (
-            "CONVOX_SIM_ACCESS_KEY_ID".into(),
-            creds.access_key_id().to_string(),
-        ),
-        (
-            "CONVOX_SIM_SECRET_ACCESS_KEY".into(),
-            creds.secret_access_key().to_string(),
-        ),
-        (
-            "CONVOX_SIM_SESSION_TOKEN".into(),
-            creds.session_token().to_string(),
-        ),
-    ];
+    h.act_as(&creds);
     let auth = h.json(&["rack", "auth", "-r", "handover"]);
     assert_eq!(auth["converged"], false, "the new caller has no entry yet");
 

@@ -263,6 +263,24 @@ impl Home {
         ];
     }
 
+    /// Every command acts as the given STS session (a local rack's key pair overridden).
+    pub fn act_as(&mut self, creds: &aws_sdk_sts::types::Credentials) {
+        self.env = vec![
+            (
+                "CONVOX_SIM_ACCESS_KEY_ID".into(),
+                creds.access_key_id().to_string(),
+            ),
+            (
+                "CONVOX_SIM_SECRET_ACCESS_KEY".into(),
+                creds.secret_access_key().to_string(),
+            ),
+            (
+                "CONVOX_SIM_SESSION_TOKEN".into(),
+                creds.session_token().to_string(),
+            ),
+        ];
+    }
+
     pub fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
         self.sdk_config_with(
             region,
