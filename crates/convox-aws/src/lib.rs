@@ -437,15 +437,11 @@ impl Aws {
                 Ok(Some(view)) => view,
                 Ok(None) => return Err(self.not_found(cluster)),
                 // Throttled or a 5xx beyond the SDK's retries: the cluster is still changing;
-                // poll again (the deadline still bounds the wait).
-                Err(e) if e.is_transient() => {
-                    tracing::warn!("{} (polling again)", e.describe());
-                    if !backoff.wait().await {
-                        return Err(self.err(e, cluster, None));
-                    }
+                // poll again (the deadline still bounds the wait). Any other error ends it.
+                Err(e) => {
+                    self.poll_again_after(e, &mut backoff, cluster).await?;
                     continue;
                 }
-                Err(e) => return Err(self.err(e, cluster, None)),
             };
             match view.status.as_str() {
                 "ACTIVE" => return Ok(view),
@@ -469,6 +465,25 @@ impl Aws {
                 });
             }
         }
+    }
+
+    /// A failed poll of a wait: a transient error (throttled, a 5xx beyond the SDK's retries)
+    /// is waited out with `backoff` and the caller polls again; any other error, or one
+    /// lasting past the deadline, ends the wait.
+    async fn poll_again_after(
+        &self,
+        e: CallError,
+        backoff: &mut Backoff,
+        cluster: &str,
+    ) -> Result<(), AwsError> {
+        if !e.is_transient() {
+            return Err(self.err(e, cluster, None));
+        }
+        tracing::warn!("{} (polling again)", e.describe());
+        if !backoff.wait().await {
+            return Err(self.err(e, cluster, None));
+        }
+        Ok(())
     }
 
     /// Executes one plan step. `rack` names the rack in the tags of entries it creates.
@@ -551,14 +566,10 @@ impl Aws {
                 Ok(o) => o,
                 // The update runs on whether or not we can see it: a throttled or failed poll
                 // (beyond the SDK's retries) is polled again, not reported as a failed run.
-                Err(e) if e.is_transient() => {
-                    tracing::warn!("{} (polling again)", e.describe());
-                    if !backoff.wait().await {
-                        return Err(self.err(e, cluster, None));
-                    }
+                Err(e) => {
+                    self.poll_again_after(e, &mut backoff, cluster).await?;
                     continue;
                 }
-                Err(e) => return Err(self.err(e, cluster, None)),
             };
             let update = out.update;
             let status = update
