@@ -983,13 +983,6 @@ impl Store {
     pub fn lock_holder(&self, rack: &str) -> Result<Option<LockHolder>, StoreError> {
         self.read(|c| lock::holder(self, c, rack))
     }
-
-    pub(crate) fn with_write<T>(
-        &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.write(f)
-    }
 }
 
 #[cfg(test)]

@@ -221,7 +221,7 @@ pub(crate) fn acquire(
     let mut delay = Duration::from_millis(20);
     let mut announced = false;
     loop {
-        let blocked = store.with_write(|tx| {
+        let blocked = store.write(|tx| {
             let now = now_ms();
             if let Some(h) = holder(store, tx, rack)? {
                 if !h.is_stale(now) {
@@ -274,7 +274,7 @@ pub(crate) fn acquire(
         Ok(h) => h,
         Err(e) => {
             // Without a renewer the lock would linger until its lease ran out: give it back.
-            let _ = store.with_write(|tx| {
+            let _ = store.write(|tx| {
                 tx.execute(
                     "DELETE FROM locks WHERE rack = ?1 AND token = ?2",
                     params![rack, token],

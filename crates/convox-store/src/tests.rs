@@ -795,7 +795,7 @@ fn a_rack_left_changing_by_a_dead_run_reads_as_failed_interrupted() {
     s.begin_params_set("r1", &["eks_access_entries=true"], ACTOR)
         .expect("begin");
     other
-        .with_write(|tx| {
+        .write(|tx| {
             tx.execute("UPDATE locks SET renewed_at_ms = 0, lease_ms = 1", [])
                 .map(|_| ())
                 .map_err(|e| other.sql(e))
