@@ -841,8 +841,10 @@ mod tests {
             deadline: Duration::from_millis(100),
             propagation_deadline: Duration::from_millis(100),
         };
-        let mut b = Backoff::new(&t);
+        // Timed from before the backoff's own clock starts: a thread preempted between the
+        // two (a loaded machine) must not make the wait look shorter than the deadline.
         let start = Instant::now();
+        let mut b = Backoff::new(&t);
         let mut waits = 0;
         while b.wait().await {
             waits += 1;
