@@ -14,7 +14,6 @@
 
 pub mod eks;
 pub mod faults;
-mod framing;
 pub mod query;
 pub mod sigv4;
 pub mod sts_iam;
@@ -272,17 +271,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
                     // Requests of this connection inside the service (head read, answer owed).
                     let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
                     let in_service = active.clone();
-                    let framing = Arc::new(framing::Framing::default());
-                    let seen = framing.clone();
-                    let served = Arc::new(std::sync::atomic::AtomicU64::new(0));
-                    let svc = service_fn(move |mut req: http::Request<Incoming>| {
+                    let svc = service_fn(move |req: http::Request<Incoming>| {
                         let shared = shared.clone();
                         let active = in_service.clone();
-                        // hyper calls this once per request head, in order.
-                        let n = served.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                        if seen.is_ambiguous(n) {
-                            req.extensions_mut().insert(framing::Ambiguous);
-                        }
                         async move {
                             let _busy = Busy::enter(&active);
                             Ok::<_, std::convert::Infallible>(shared.serve(req).await)
@@ -292,7 +283,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
                         .keep_alive(true)
                         .timer(TokioTimer::new())
                         .header_read_timeout(header_read)
-                        .serve_connection(TokioIo::new(framing::Sniff::new(stream, framing)), svc);
+                        .serve_connection(TokioIo::new(stream), svc);
                     tokio::pin!(conn);
                     tokio::select! {
                         r = conn.as_mut() => {
@@ -396,7 +387,7 @@ fn proto_error(proto: Proto, e: &SimError, rid: &str) -> WireResponse {
     }
 }
 
-/// A body that cannot be read (broken chunked framing) or whose end is ambiguous: an error
+/// A body that cannot be read (broken chunked framing): an error
 /// each protocol's clients know. The EKS model declares InvalidParameterException for every
 /// operation with a body but TagResource (malformed JSON gets it too); ValidationError is a
 /// common error of the query APIs.
@@ -719,15 +710,6 @@ impl Shared {
                 rid,
             )
         };
-        // Framed both ways (see framing.rs): refused before its body is read; hyper closes
-        // the connection after the answer.
-        if head.extensions.get::<framing::Ambiguous>().is_some() {
-            return unreadable_body(
-                guessed,
-                "A request may not have both Transfer-Encoding and Content-Length.",
-                rid,
-            );
-        }
         let declared = head
             .headers
             .get(http::header::CONTENT_LENGTH)
