@@ -340,6 +340,8 @@ def test_broken_http_is_refused_and_the_server_keeps_serving(srv):
     cases = [
         # huge header, too many headers: 431 from the HTTP layer
         (request_bytes(srv, "eks", "GET", "/clusters", extra=["X-Big: " + "a" * 500_000, "Connection: close"]), 431),
+        # just over the 64 KiB head limit: refused however the bytes happen to be read
+        (request_bytes(srv, "eks", "GET", "/clusters", extra=["X-Big: " + "a" * 66_000, "Connection: close"]), 431),
         (request_bytes(srv, "eks", "GET", "/clusters", extra=[f"X-H{i}: a" for i in range(150)] + ["Connection: close"]), 431),
         # non-UTF-8 bytes in the request line, garbage, a bad Content-Length, broken chunks
         (b"GET /clusters/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400),
@@ -353,6 +355,9 @@ def test_broken_http_is_refused_and_the_server_keeps_serving(srv):
         assert resp and resp[0][1] == status, (data[:60], resp)
         # still serving, promptly
         assert parse_responses(exchange(srv, ok))[0][1] == 200
+    # a head under the limit is served
+    near = request_bytes(srv, "eks", "GET", "/clusters", extra=["X-Big: " + "a" * 60_000, "Connection: close"])
+    assert parse_responses(exchange(srv, near))[0][1] == 200
     # a non-UTF-8 header value is opaque bytes: signed and served like any other
     p, h = signed(srv, "eks", "GET", "/clusters")
     raw = head_bytes(srv, "GET", p, h, extra=["Connection: close"]).replace(b"\r\n\r\n", b"\r\nX-Odd: \xff\xfe\r\n\r\n", 1)

@@ -246,6 +246,20 @@ impl Signals {
     }
 }
 
+/// Longest request head (request line and headers) served. AWS does not document its own;
+/// this is far above what any SDK sends, presigned URLs included.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// The request head's size as it was on the wire, near enough: line, headers, separators.
+fn head_len<B>(req: &http::Request<B>) -> usize {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    req.headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + line
+}
+
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     // Each connection task holds a sender; when all are gone, every connection has ended.
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
@@ -283,6 +297,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
                         .keep_alive(true)
                         .timer(TokioTimer::new())
                         .header_read_timeout(header_read)
+                        .max_buf_size(MAX_HEAD_BYTES)
                         .serve_connection(TokioIo::new(stream), svc);
                     tokio::pin!(conn);
                     tokio::select! {
@@ -669,6 +684,18 @@ impl Shared {
     }
 
     async fn serve(self: Arc<Self>, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
+        // hyper's own head limit is not exact (one read may overshoot it when the whole head
+        // is already buffered), so the limit is enforced here too, and the same way: a bare
+        // 431 and the connection closed.
+        if head_len(&req) > MAX_HEAD_BYTES {
+            let mut resp = http::Response::new(Full::new(Bytes::new()));
+            *resp.status_mut() = http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+            resp.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+            return resp;
+        }
         let rid = request_id();
         let resp = self.serve_inner(req, &rid).await;
         to_response(resp, &rid)
