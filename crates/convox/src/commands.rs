@@ -1120,7 +1120,7 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
                 s.push_str(&table(&rows));
                 if entries.iter().any(|e| !is_managed_by(e, &r.name)) {
                     s.push_str(&format!(
-                        "(MANAGED: created by rack {} and tagged convox:rack={}; entries it did not create, e.g. by EKS itself, are accepted as they are and never changed.)\n",
+                        "(MANAGED: created by rack {} and tagged convox:rack={}; entries it did not create, e.g. by EKS itself, are accepted, never deleted or retyped; at most a policy the rack needs is added to them.)\n",
                         r.name, r.name
                     ));
                 }
