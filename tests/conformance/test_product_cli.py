@@ -471,3 +471,60 @@ def test_read_commands_print_json(product):
     cfg = json.loads(subprocess.run(cmd, env=env, capture_output=True, text=True,
                                     check=True).stdout)
     assert isinstance(cfg["update_ms"], int)
+
+
+def test_karpenter_first_then_eks_access_entries_skips_the_switch(only_convox):
+    """The seed's "Interaction with Karpenter": with karpenter_auth_mode=true already applied
+    the cluster is API_AND_CONFIG_MAP, and eks_access_entries=true then adds the caller and
+    nodes entries without re-running the auth mode switch, the Karpenter node entry as it
+    was. Checked with the AWS CLI."""
+    p = only_convox
+    rack = rack_name("karp")
+    p.convox("rack", "install", "local", rack)
+    before = p.requests()
+    r = p.convox("rack", "params", "set", "karpenter_auth_mode=true", "-r", rack)
+    assert r.stdout == "Setting parameters... OK\n"
+    assert diff(before, p.requests()).get("eks:UpdateClusterConfig") == 1
+    assert p.mode(rack) == "API_AND_CONFIG_MAP"
+    first = p.entries_cli(rack)
+    assert sorted(first) == [karpenter_role(rack)]
+
+    before = p.requests()
+    r = p.convox("rack", "params", "set", "eks_access_entries=true", "-r", rack)
+    assert r.stdout == "Setting parameters... OK\n"
+    calls = diff(before, p.requests())
+    assert calls.get("eks:UpdateClusterConfig", 0) == 0, calls
+    assert calls.get("eks:CreateAccessEntry") == 2, calls
+    assert mutating(calls) == 3, calls
+    assert p.mode(rack) == "API_AND_CONFIG_MAP"
+    got = p.entries_cli(rack)
+    assert sorted(got) == sorted([CALLER_ROLE, nodes_role(rack), karpenter_role(rack)])
+    assert got[CALLER_ROLE][0] == "STANDARD"
+    assert got[CALLER_ROLE][2] == [(admin_policy(), "cluster")]
+    assert got[nodes_role(rack)][0] == "EC2_LINUX"
+    assert got[karpenter_role(rack)] == first[karpenter_role(rack)]
+    auth = p.convox_json("rack", "auth", "-r", rack)
+    assert auth["converged"] is True
+    assert all(auth["table_row"][k] for k in ("auth_mode_switch", "karpenter_node_entry",
+                                              "caller_entry", "nodes_entry"))
+
+
+def test_caller_entry_and_policy_removed_out_of_band_are_back_after_rack_update(only_convox):
+    """Beyond the nodes entry: the caller's admin policy disassociated, then the caller's
+    entry deleted, with the AWS CLI; `convox rack update` restores both."""
+    p = only_convox
+    rack = rack_name("mend")
+    p.convox("rack", "install", "local", rack)
+    p.convox("rack", "params", "set", "eks_access_entries=true", "-r", rack)
+    converged = p.entries_cli(rack)
+    p.aws("eks", "disassociate-access-policy", "--cluster-name", rack,
+          "--principal-arn", CALLER_ROLE, "--policy-arn", admin_policy())
+    assert p.entries_cli(rack)[CALLER_ROLE][2] == []
+    assert p.convox_json("rack", "auth", "-r", rack)["converged"] is False
+    p.convox("rack", "update", "-r", rack)
+    assert p.entries_cli(rack) == converged
+    p.aws("eks", "delete-access-entry", "--cluster-name", rack, "--principal-arn", CALLER_ROLE)
+    assert CALLER_ROLE not in p.entries_cli(rack)
+    p.convox("rack", "update", "-r", rack)
+    assert p.entries_cli(rack) == converged
+    assert p.convox_json("rack", "auth", "-r", rack)["converged"] is True

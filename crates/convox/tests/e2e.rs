@@ -747,3 +747,217 @@ fn entry_creation_waits_out_propagation_without_fixed_sleeps() {
     assert!(took < std::time::Duration::from_millis(1900), "{took:?}");
     assert_eq!(h.json(&["rack", "auth", "-r", "prop"])["converged"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn karpenter_first_then_eks_access_entries_adds_entries_without_a_second_switch() {
+    // The seed's "Interaction with Karpenter": a rack that already has
+    // karpenter_auth_mode=true is API_AND_CONFIG_MAP; enabling eks_access_entries then adds
+    // the caller and nodes entries without re-running the auth mode switch, and leaves the
+    // Karpenter node entry as it is.
+    let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    let eks = h.eks("us-east-1");
+    h.install("karp", &[]);
+    let (r, first) = h.counted(&[
+        "rack",
+        "params",
+        "set",
+        "karpenter_auth_mode=true",
+        "-r",
+        "karp",
+    ]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(r.stdout, "Setting parameters... OK\n");
+    assert_eq!(first.get("eks:UpdateClusterConfig"), Some(&1), "{first:?}");
+    assert_eq!(mode(&eks, "karp").await, "API_AND_CONFIG_MAP");
+    let after_karpenter = entries(&eks, "karp").await;
+    assert_eq!(
+        after_karpenter.keys().collect::<Vec<_>>(),
+        vec![&karpenter_role("karp")],
+        "row true/false: only the Karpenter node entry"
+    );
+    let auth = h.json(&["rack", "auth", "-r", "karp"]);
+    assert_eq!(auth["table_row"]["auth_mode_switch"], true, "{auth}");
+    assert_eq!(auth["table_row"]["karpenter_node_entry"], true, "{auth}");
+    assert_eq!(auth["table_row"]["caller_entry"], false, "{auth}");
+    assert_eq!(auth["table_row"]["nodes_entry"], false, "{auth}");
+
+    let (r, second) = h.counted(&set_args("karp"));
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(r.stdout, "Setting parameters... OK\n");
+    assert_eq!(
+        second.get("eks:UpdateClusterConfig"),
+        None,
+        "the switch is not re-run: {second:?}"
+    );
+    assert_eq!(second.get("eks:CreateAccessEntry"), Some(&2), "{second:?}");
+    assert_eq!(
+        second.get("eks:AssociateAccessPolicy"),
+        Some(&1),
+        "{second:?}"
+    );
+    assert_eq!(
+        mutating(&second),
+        3,
+        "nothing but the two creates and the association: {second:?}"
+    );
+    assert!(
+        !r.stderr.contains("switching"),
+        "no switch shown: {}",
+        r.stderr
+    );
+    assert_eq!(mode(&eks, "karp").await, "API_AND_CONFIG_MAP");
+
+    let got = entries(&eks, "karp").await;
+    let mut want = vec![
+        CALLER_ROLE.to_string(),
+        nodes_role("karp"),
+        karpenter_role("karp"),
+    ];
+    want.sort();
+    assert_eq!(got.keys().cloned().collect::<Vec<_>>(), want, "{got:?}");
+    assert_eq!(got[CALLER_ROLE].entry_type, "STANDARD");
+    assert_eq!(
+        got[CALLER_ROLE].policies,
+        vec![(admin_policy("aws"), "cluster".to_string())]
+    );
+    assert_eq!(got[&nodes_role("karp")].entry_type, "EC2_LINUX");
+    assert_eq!(
+        got[&karpenter_role("karp")],
+        after_karpenter[&karpenter_role("karp")],
+        "the Karpenter node entry is left as it was"
+    );
+    let auth = h.json(&["rack", "auth", "-r", "karp"]);
+    assert_eq!(auth["converged"], true, "{auth}");
+    for k in [
+        "auth_mode_switch",
+        "karpenter_node_entry",
+        "caller_entry",
+        "nodes_entry",
+    ] {
+        assert_eq!(auth["table_row"][k], true, "{k}: {auth}");
+    }
+    // Both parameters are one-way.
+    for kv in ["karpenter_auth_mode=false", "eks_access_entries=false"] {
+        let err = h.fails(&["rack", "params", "set", kv, "-r", "karp"]);
+        assert!(err.contains("one-way"), "{kv}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downgrade_is_refused_in_every_row_of_the_seed_downgrade_table() {
+    // The seed's downgrade table: kept aws-auth and API_AND_CONFIG_MAP (safe), aws-auth gone
+    // and entries removed with nothing to restore them (risky), API only (not safe). The
+    // simulator has no Kubernetes side, so the risky row is its consequence: the entries are
+    // gone. In every row `rack update` to a version without eks_access_entries is refused
+    // before any AWS call, with one line that says why, and nothing changes.
+    let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    let eks = h.eks("us-east-1");
+    for (rack, situation) in [
+        ("kept", "kept"),
+        ("gone", "entries removed"),
+        ("apionly", "API"),
+    ] {
+        h.install(rack, &[]);
+        h.ok(&set_args(rack));
+        match situation {
+            "entries removed" => {
+                for p in [CALLER_ROLE.to_string(), nodes_role(rack)] {
+                    eks.delete_access_entry()
+                        .cluster_name(rack)
+                        .principal_arn(p)
+                        .send()
+                        .await
+                        .expect("delete entry");
+                }
+            }
+            "API" => set_mode(&eks, rack, "API").await,
+            _ => {}
+        }
+        let mode_before = mode(&eks, rack).await;
+        let entries_before = entries(&eks, rack).await;
+        let rack_before = h.json(&["rack", "-r", rack]);
+        let params_before = h.json(&["rack", "params", "-r", rack]);
+
+        let args = ["rack", "update", "3.24.6", "-r", rack];
+        let (r, calls) = h.counted(&args);
+        let err = r.error_line(&args);
+        assert_eq!(r.status.code(), Some(1), "{situation}");
+        assert!(
+            err.contains("eks_access_entries")
+                && err.contains("3.24.6")
+                && err.contains("Stay on 3.24.7 or later"),
+            "{situation}: {err}"
+        );
+        assert!(
+            calls.is_empty(),
+            "{situation}: refused before AWS: {calls:?}"
+        );
+        assert_eq!(r.stdout, "", "{situation}");
+
+        assert_eq!(h.json(&["rack", "-r", rack]), rack_before, "{situation}");
+        assert_eq!(h.json(&["rack", "params", "-r", rack]), params_before);
+        assert_eq!(mode(&eks, rack).await, mode_before, "{situation}");
+        assert_eq!(entries(&eks, rack).await, entries_before, "{situation}");
+    }
+    // A rack that never set eks_access_entries moves down freely, and back up.
+    h.install("plain", &[]);
+    h.ok(&["rack", "update", "3.24.6", "-r", "plain"]);
+    assert_eq!(h.json(&["rack", "-r", "plain"])["version"], "3.24.6");
+    h.ok(&["rack", "update", "-r", "plain"]);
+    assert_eq!(h.json(&["rack", "-r", "plain"])["version"], "3.24.7");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_and_karpenter_entries_and_the_admin_policy_come_back_after_rack_update() {
+    // The reference implementation never re-checks after its first run; convox observes
+    // every time. Beyond the nodes entry: the caller's policy, then the caller's and the
+    // Karpenter node entries, removed out of band, are restored by `rack update`.
+    let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    let eks = h.eks("us-east-1");
+    h.install("mend", &["karpenter_auth_mode=true"]);
+    h.ok(&set_args("mend"));
+    let converged = entries(&eks, "mend").await;
+    assert_eq!(converged.len(), 3, "{converged:?}");
+
+    eks.disassociate_access_policy()
+        .cluster_name("mend")
+        .principal_arn(CALLER_ROLE)
+        .policy_arn(admin_policy("aws"))
+        .send()
+        .await
+        .expect("disassociate");
+    assert_eq!(h.json(&["rack", "auth", "-r", "mend"])["converged"], false);
+    let (r, calls) = h.counted(&["rack", "update", "-r", "mend"]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(
+        calls.get("eks:AssociateAccessPolicy"),
+        Some(&1),
+        "{calls:?}"
+    );
+    assert_eq!(calls.get("eks:CreateAccessEntry"), None, "{calls:?}");
+    assert_eq!(entries(&eks, "mend").await, converged);
+
+    for p in [CALLER_ROLE.to_string(), karpenter_role("mend")] {
+        eks.delete_access_entry()
+            .cluster_name("mend")
+            .principal_arn(p)
+            .send()
+            .await
+            .expect("delete entry");
+    }
+    assert_eq!(h.json(&["rack", "auth", "-r", "mend"])["converged"], false);
+    let (r, calls) = h.counted(&["rack", "update", "-r", "mend"]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(calls.get("eks:CreateAccessEntry"), Some(&2), "{calls:?}");
+    assert_eq!(
+        calls.get("eks:AssociateAccessPolicy"),
+        Some(&1),
+        "{calls:?}"
+    );
+    assert_eq!(
+        entries(&eks, "mend").await,
+        converged,
+        "same types, tags and policies as before"
+    );
+    assert_eq!(h.json(&["rack", "auth", "-r", "mend"])["converged"], true);
+}
