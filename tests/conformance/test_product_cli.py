@@ -528,3 +528,38 @@ def test_caller_entry_and_policy_removed_out_of_band_are_back_after_rack_update(
     p.convox("rack", "update", "-r", rack)
     assert p.entries_cli(rack) == converged
     assert p.convox_json("rack", "auth", "-r", rack)["converged"] is True
+
+
+def test_seed_transcript_in_a_shell_after_eval_sim_env(product):
+    """The seed's transcript as a user types it, in a shell whose only AWS setup is the
+    documented `eval "$(convox sim env)"`: `convox rack params set eks_access_entries=true
+    -r RACK` prints the seed's line, then the seed's verification command
+    `aws eks list-access-entries --cluster-name <cluster-name> --region <region>` lists the
+    caller's role and the nodes role."""
+    p = product
+    exe = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
+    if exe is None:
+        pytest.skip("AWS CLI not installed")
+    rack = rack_name("shell")
+    p.convox("rack", "install", "local", rack)
+    env = p.base_env()
+    env["HOME"] = tempfile.mkdtemp(prefix="convox-user-")  # no ~/.aws of the machine's user
+    env["CONVOX_SIM_ENDPOINT"] = p.url
+    env["CONVOX"] = p.bin
+    env["AWS_CLI"] = exe
+    env["RACK"] = rack
+    script = (
+        'set -eu\n'
+        'eval "$("$CONVOX" sim env)"\n'
+        '"$CONVOX" rack params set eks_access_entries=true -r "$RACK"\n'
+        'echo ---\n'
+        '"$AWS_CLI" eks list-access-entries --cluster-name "$RACK" --region "$AWS_REGION"\n'
+    )
+    r = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
+                       timeout=120)
+    shutil.rmtree(env["HOME"], ignore_errors=True)
+    assert r.returncode == 0, r.stderr
+    said, listed = r.stdout.split("---\n", 1)
+    assert said == "Setting parameters... OK\n"
+    entries = json.loads(listed)["accessEntries"]
+    assert CALLER_ROLE in entries and nodes_role(rack) in entries, entries

@@ -961,3 +961,81 @@ async fn caller_and_karpenter_entries_and_the_admin_policy_come_back_after_rack_
     );
     assert_eq!(h.json(&["rack", "auth", "-r", "mend"])["converged"], true);
 }
+
+#[test]
+fn all_table_rows_on_the_embedded_default() {
+    // The same rows as above, but with no `convox sim serve`: each command starts the
+    // simulator in-process, as a local rack does for a user, and the result is read back
+    // with `convox rack auth`.
+    let h = Home::new(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    for (n, (k, e)) in [(false, false), (true, false), (false, true), (true, true)]
+        .into_iter()
+        .enumerate()
+    {
+        let rack = format!("emb{n}");
+        h.install(&rack, &[]);
+        let kv_k = format!("karpenter_auth_mode={k}");
+        let kv_e = format!("eks_access_entries={e}");
+        let (r, calls) = h.counted(&["rack", "params", "set", &kv_k, &kv_e, "-r", &rack]);
+        assert!(r.status.success(), "{k}/{e}: {}", r.stderr);
+        assert_eq!(r.stdout, "Setting parameters... OK\n");
+        assert_eq!(
+            calls.get("eks:UpdateClusterConfig").copied().unwrap_or(0),
+            u64::from(k || e),
+            "{k}/{e}: {calls:?}"
+        );
+        let auth = h.json(&["rack", "auth", "-r", &rack]);
+        let want_mode = if k || e {
+            "API_AND_CONFIG_MAP"
+        } else {
+            "CONFIG_MAP"
+        };
+        assert_eq!(auth["auth_mode"], want_mode, "{k}/{e}");
+        assert_eq!(auth["converged"], true, "{k}/{e}: {auth}");
+        let row = &auth["table_row"];
+        assert_eq!(row["auth_mode_switch"], k || e, "{auth}");
+        assert_eq!(row["karpenter_node_entry"], k, "{auth}");
+        assert_eq!(row["caller_entry"], e, "{auth}");
+        assert_eq!(row["nodes_entry"], e, "{auth}");
+
+        let mut want: BTreeMap<String, (&str, Vec<String>)> = BTreeMap::new();
+        if k {
+            want.insert(karpenter_role(&rack), ("EC2_LINUX", vec![]));
+        }
+        if e {
+            want.insert(
+                CALLER_ROLE.to_string(),
+                ("STANDARD", vec![admin_policy("aws")]),
+            );
+            want.insert(nodes_role(&rack), ("EC2_LINUX", vec![]));
+        }
+        let mut got: BTreeMap<String, (&str, Vec<String>)> = BTreeMap::new();
+        for entry in auth["entries"].as_array().expect("entries") {
+            assert_eq!(entry["managed_by_rack"], true, "{entry}");
+            let policies = entry["policies"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| {
+                            assert_eq!(p["scope"]["type"], "cluster", "{p}");
+                            p["policy_arn"].as_str().unwrap_or_default().to_string()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ty = match entry["type"].as_str() {
+                Some("STANDARD") => "STANDARD",
+                Some("EC2_LINUX") => "EC2_LINUX",
+                other => panic!("unexpected type {other:?}"),
+            };
+            got.insert(
+                entry["principal_arn"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                (ty, policies),
+            );
+        }
+        assert_eq!(got, want, "{k}/{e}");
+    }
+}
