@@ -130,9 +130,19 @@ impl Home {
         self.dir.path()
     }
 
+    /// `convox {args}` in this home, isolated from the environment the tests run in: no
+    /// AWS_* variable of the caller's (a profile, region, endpoint or FIPS switch of the
+    /// machine's would reach the SDK) and a HOME of its own (no ~/.aws of the machine's);
+    /// `self.env` is applied last.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("AWS_") {
+                c.env_remove(&k);
+            }
+        }
         c.args(args)
+            .env("HOME", self.dir.path().join("user-home"))
             .env("CONVOX_HOME", self.dir.path())
             .env_remove("CONVOX_RACK")
             .env_remove("CONVOX_SIM_ENDPOINT")
