@@ -130,7 +130,8 @@ async fn shutdown_does_not_wait_for_stalled_clients_but_answers_requests_in_serv
         false,
     );
     let in_flight = tokio::spawn(async move { raw(addr, "GET", &pq, &hs, b"").await });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Stop once it is in service (a fixed sleep could race a slow client under load).
+    support::until_in_service(&h, "eks:ListClusters", 1).await;
 
     let started = Instant::now();
     h.shutdown().await;

@@ -472,7 +472,8 @@ async fn shutdown_lets_an_in_flight_request_finish() {
         s.latency_ms = 400;
     });
     let call = tokio::spawn(async move { sts.get_caller_identity().send().await });
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Stop once the call is in service (a fixed sleep could race a slow client under load).
+    support::until_in_service(&t.handle, "sts:GetCallerIdentity", 2).await;
     let t0 = std::time::Instant::now();
     let addr = t.handle.addr();
     t.handle.shutdown().await;

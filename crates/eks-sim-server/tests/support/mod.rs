@@ -244,3 +244,18 @@ pub fn sign(
         .unwrap_or_default();
     (out_headers, pq)
 }
+
+/// Waits until the server has taken `op` (e.g. `"sts:GetCallerIdentity"`) into service
+/// `n` times: counted as its handling starts, before any added latency, so a request seen
+/// here is in service, not in flight on the network.
+pub async fn until_in_service(h: &ServerHandle, op: &str, n: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while h.request_counts().get(op).copied().unwrap_or(0) < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{op} never reached the server {n} times: {:?}",
+            h.request_counts()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
