@@ -246,13 +246,6 @@ pub enum ParamError {
     InstallOnly(String),
     #[error(transparent)]
     Version(#[from] VersionError),
-    #[error("cannot move the rack from {from} to {to}: {key} is set and {to} does not have it; the access entries it made would stay in AWS unmanaged, with nothing to restore them if they are removed. Stay on {since} or later")]
-    Downgrade {
-        key: String,
-        from: Version,
-        to: Version,
-        since: Version,
-    },
 }
 
 /// One validated change.
@@ -416,35 +409,79 @@ pub fn validate<S: AsRef<str>>(
     Ok(ChangeSet { changes })
 }
 
-/// Checks a `rack update` from `from` to `to`: `to` must be a version this build knows, and a
-/// downgrade must not drop a parameter that is set to a non-default value (a one-way parameter
-/// would leave its AWS changes unmanaged, per the seed's downgrade table).
-pub fn validate_update(current: &Params, from: &Version, to: &Version) -> Result<(), ParamError> {
+/// A parameter a downgrade leaves behind: set (non-default) and acting at the rack's version,
+/// but unknown to the target version. It stays stored, so that it acts again (and stays
+/// one-way) once the rack is back at `since` or later.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LeftBehind {
+    pub key: String,
+    pub value: String,
+    pub since: Version,
+}
+
+/// Checks a `rack update` from `from` to `to`: `to` must be a version this build knows.
+/// Returns the parameters a downgrade leaves behind (empty for an upgrade or a rerun). Whether
+/// leaving them is safe depends on the cluster, not on the parameters (the seed's downgrade
+/// table), so the caller decides that once it has observed the cluster.
+pub fn validate_update(
+    current: &Params,
+    from: &Version,
+    to: &Version,
+) -> Result<Vec<LeftBehind>, ParamError> {
     if !known_versions().contains(to) {
         return Err(VersionError::Unknown(to.to_string()).into());
     }
-    if to >= from {
-        return Ok(());
-    }
+    let mut left = Vec::new();
     for def in CATALOG {
         let since = def.since_version();
-        if *to >= since {
+        // Only what acts now and would stop acting: a parameter already inactive at `from`
+        // (left behind by an earlier downgrade) is not left behind again.
+        if *to >= since || *from < since {
             continue;
         }
-        let set = current
+        if let Some(v) = current
             .values
             .get(def.name)
-            .is_some_and(|v| v.as_str() != def.default);
-        if set {
-            return Err(ParamError::Downgrade {
+            .filter(|v| v.as_str() != def.default)
+        {
+            left.push(LeftBehind {
                 key: def.name.to_string(),
-                from: *from,
-                to: *to,
+                value: v.clone(),
                 since,
             });
         }
     }
-    Ok(())
+    Ok(left)
+}
+
+/// The parameters that act at `version`: values of parameters the version does not have
+/// (left behind by a downgrade) are dropped. The store keeps them; this is what a reconcile
+/// at `version` must see.
+pub fn effective_at(params: &Params, version: &Version) -> Params {
+    let mut out = params.clone();
+    out.values
+        .retain(|k, _| lookup(k).is_none_or(|d| *version >= d.since_version()));
+    out
+}
+
+/// Parameters stored with a non-default value that `version` does not have: what an earlier
+/// downgrade left behind, shown so that nobody mistakes them for acting.
+pub fn inactive_at(params: &Params, version: &Version) -> Vec<LeftBehind> {
+    CATALOG
+        .iter()
+        .filter(|d| *version < d.since_version())
+        .filter_map(|d| {
+            params
+                .values
+                .get(d.name)
+                .filter(|v| v.as_str() != d.default)
+                .map(|v| LeftBehind {
+                    key: d.name.to_string(),
+                    value: v.clone(),
+                    since: d.since_version(),
+                })
+        })
+        .collect()
 }
 
 /// One row of `convox rack params`.

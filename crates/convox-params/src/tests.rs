@@ -243,28 +243,76 @@ fn change_set_applies_and_keeps_other_values() {
 fn update_validation() {
     let set = params(&[("eks_access_entries", "true")]);
     let unset = params(&[("eks_access_entries", "false")]);
-    // (params, from, to, ok?)
-    let rows: &[(&Params, &str, &str, Result<(), &str>)] = &[
-        (&set, "3.24.6", "3.24.7", Ok(())),
-        (&set, "3.24.7", "3.24.7", Ok(())),
-        (&unset, "3.24.7", "3.24.6", Ok(())),
-        (&Params::default(), "3.24.7", "3.23.0", Ok(())),
-        (
-            &set,
-            "3.24.7",
-            "3.24.6",
-            Err("eks_access_entries is set and 3.24.6 does not have it"),
-        ),
+    let both = params(&[
+        ("eks_access_entries", "true"),
+        ("karpenter_auth_mode", "true"),
+    ]);
+    // (params, from, to, Ok(keys left behind) or Err(substring))
+    type Row<'a> = (&'a Params, &'a str, &'a str, Result<&'a [&'a str], &'a str>);
+    let rows: &[Row] = &[
+        (&set, "3.24.6", "3.24.7", Ok(&[])),
+        (&set, "3.24.7", "3.24.7", Ok(&[])),
+        (&unset, "3.24.7", "3.24.6", Ok(&[])),
+        (&Params::default(), "3.24.7", "3.23.0", Ok(&[])),
+        (&set, "3.24.7", "3.24.6", Ok(&["eks_access_entries"])),
+        (&both, "3.24.7", "3.24.6", Ok(&["eks_access_entries"])),
+        (&both, "3.24.7", "3.23.0", Ok(&["eks_access_entries"])),
+        // already inactive at `from` (an earlier downgrade): not left behind a second time
+        (&set, "3.24.6", "3.23.0", Ok(&[])),
         (&set, "3.24.7", "3.99.0", Err("unknown rack version 3.99.0")),
     ];
     for (i, (p, from, to, want)) in rows.iter().enumerate() {
         let got = validate_update(p, &v(from), &v(to));
         match (want, got) {
-            (Ok(()), Ok(())) => {}
+            (Ok(keys), Ok(left)) => {
+                let got: Vec<&str> = left.iter().map(|l| l.key.as_str()).collect();
+                assert_eq!(&got, keys, "row {i}");
+                for l in &left {
+                    assert_eq!(l.value, "true", "row {i}");
+                    assert!(l.since > v(to), "row {i}");
+                }
+            }
             (Err(sub), Err(e)) => assert!(e.to_string().contains(sub), "row {i}: {e}"),
             (w, g) => panic!("row {i}: want {w:?} got {g:?}"),
         }
     }
+}
+
+#[test]
+fn effective_and_inactive_parameters_at_a_version() {
+    let p = params(&[
+        ("eks_access_entries", "true"),
+        ("karpenter_auth_mode", "true"),
+        ("docker_hub_username", "me"),
+    ]);
+    let at = |ver: &str| {
+        let e = effective_at(&p, &v(ver));
+        let mut keys: Vec<String> = e.values.keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(
+        at("3.24.7"),
+        [
+            "docker_hub_username",
+            "eks_access_entries",
+            "karpenter_auth_mode"
+        ]
+    );
+    assert_eq!(at("3.24.6"), ["docker_hub_username", "karpenter_auth_mode"]);
+    assert_eq!(at("3.22.0"), ["docker_hub_username"]);
+    let inactive = |ver: &str| -> Vec<String> {
+        inactive_at(&p, &v(ver))
+            .into_iter()
+            .map(|l| l.key)
+            .collect()
+    };
+    assert!(inactive("3.24.7").is_empty());
+    assert_eq!(inactive("3.24.6"), ["eks_access_entries"]);
+    assert_eq!(
+        inactive("3.22.0"),
+        ["eks_access_entries", "karpenter_auth_mode"]
+    );
 }
 
 #[test]

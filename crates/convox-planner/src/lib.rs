@@ -617,5 +617,30 @@ fn plan_policies(
     }
 }
 
+/// The seed's downgrade table, as far as the cluster shows it. A downgrade to a version
+/// without `eks_access_entries` (or `karpenter_auth_mode`) leaves their access entries in AWS,
+/// unmanaged: nothing restores one that is removed. Whether that can lock anyone out depends
+/// on the fallback left, which is the `aws-auth` ConfigMap, and only the mode says whether it
+/// still counts; whether it still exists is a Kubernetes fact the AWS API cannot show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DowngradeSafety {
+    /// `CONFIG_MAP`: the parameters never took effect; no entry exists to lose.
+    Safe,
+    /// `API_AND_CONFIG_MAP`: safe while `aws-auth` is kept (the seed's "Yes" row); risky if
+    /// it was deleted (the "Risky" row), which only the user can know.
+    SafeWhileAwsAuthKept,
+    /// `API`: `aws-auth` is ignored, so losing an unmanaged entry loses the cluster.
+    NotSafe,
+}
+
+pub fn downgrade_safety(mode: AuthMode) -> DowngradeSafety {
+    match mode {
+        AuthMode::ConfigMap => DowngradeSafety::Safe,
+        AuthMode::ApiAndConfigMap => DowngradeSafety::SafeWhileAwsAuthKept,
+        AuthMode::Api => DowngradeSafety::NotSafe,
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -865,3 +865,19 @@ fn a_switch_left_running_is_waited_for_not_repeated() {
         ]
     );
 }
+
+/// The seed's downgrade table: the mode decides, and nothing but `API` is refused outright.
+#[test]
+fn downgrade_safety_follows_the_seed_table() {
+    let rows = [
+        (AuthMode::ConfigMap, DowngradeSafety::Safe),
+        (
+            AuthMode::ApiAndConfigMap,
+            DowngradeSafety::SafeWhileAwsAuthKept,
+        ),
+        (AuthMode::Api, DowngradeSafety::NotSafe),
+    ];
+    for (mode, want) in rows {
+        assert_eq!(downgrade_safety(mode), want, "{mode:?}");
+    }
+}

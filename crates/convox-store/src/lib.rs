@@ -736,9 +736,10 @@ impl Store {
         })
     }
 
-    /// `rack update`: checks the move with [`convox_params::validate_update`], stores the new
-    /// version, sets the rack `updating` and opens an `update` history row. A refusal stores
-    /// nothing.
+    /// `rack update`: checks the move with [`convox_params::validate_update`] (a known
+    /// version; whether a downgrade is safe depends on the cluster and is the caller's call),
+    /// stores the new version, sets the rack `updating` and opens an `update` history row. A
+    /// refusal stores nothing.
     pub fn begin_update(
         &self,
         rack: &str,

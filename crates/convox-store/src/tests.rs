@@ -283,18 +283,30 @@ fn failed_validation_stores_nothing() {
         assert!(matches!(r, Err(StoreError::Invalid(_))), "{args:?}: {r:?}");
         assert_eq!(snapshot(&s, "old"), before, "{args:?} changed the store");
     }
-    // downgrade dropping a set param, unknown version: refused, nothing stored
+    // unknown version: refused, nothing stored
     let s2 = installed(dir.path(), "new", "3.24.7");
     let (id, _) = s2
         .begin_params_set("new", &["eks_access_entries=true"], ACTOR)
         .expect("begin");
     s2.finish_change(id, Ok(())).expect("finish");
-    for to in ["3.24.6", "3.99.0"] {
-        let before = snapshot(&s2, "new");
-        let r = s2.begin_update("new", &v(to), ACTOR);
-        assert!(matches!(r, Err(StoreError::Invalid(_))), "{to}: {r:?}");
-        assert_eq!(snapshot(&s2, "new"), before, "{to}");
-    }
+    let before = snapshot(&s2, "new");
+    let r = s2.begin_update("new", &v("3.99.0"), ACTOR);
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    assert_eq!(snapshot(&s2, "new"), before);
+    // a downgrade past a set parameter is the binary's call (it depends on the cluster's
+    // mode); the store keeps the parameter for the way back up
+    let id = s2
+        .begin_update("new", &v("3.24.6"), ACTOR)
+        .expect("downgrade");
+    s2.finish_change(id, Ok(())).expect("finish");
+    assert_eq!(s2.get_rack("new").expect("rack").version, v("3.24.6"));
+    assert_eq!(
+        s2.params("new")
+            .expect("params")
+            .get("eks_access_entries")
+            .as_deref(),
+        Some("true")
+    );
     assert!(matches!(
         s.begin_params_set("ghost", &["eks_access_entries=true"], ACTOR),
         Err(StoreError::UnknownRack(_))

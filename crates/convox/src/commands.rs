@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use convox_aws::{Aws, CallerIdentity, Target};
 use convox_params::{Params, Version};
-use convox_planner::{is_managed_by, policy_name, ObservedEntry, Scope};
+use convox_planner::{is_managed_by, policy_name, DowngradeSafety, ObservedEntry, Scope};
 use convox_store::{LockOptions, NewRack, Provider, Rack, RackStatus, Store};
 use serde_json::json;
 
@@ -303,13 +303,17 @@ async fn rack(rc: RackCmd) -> Result<(), Fail> {
                 params_set(sel, &params, force, dry_run, out.format()).await
             }
         },
-        Some(RackSub::Update { version, sel }) => {
+        Some(RackSub::Update {
+            version,
+            force,
+            sel,
+        }) => {
             if outer_out.output.is_some() {
                 return Err(Fail::msg(
                     "--output does not apply to `rack update`; read the result with `convox rack auth --output json`",
                 ));
             }
-            update(sel.or(outer_sel).rack, version).await
+            update(sel.or(outer_sel).rack, version, force).await
         }
         Some(RackSub::Auth { sel, out }) => {
             auth(sel.or(outer_sel).rack, out.or(outer_out).format()).await
@@ -816,7 +820,7 @@ fn params_list(
 /// What a locked run does to the store once the cluster has been observed.
 enum Begin<'a> {
     ParamsSet(&'a [String]),
-    Update(Version),
+    Update { to: Version, force: bool },
 }
 
 /// Lock → re-validate against what is stored now → observe (resolves the caller, the
@@ -831,24 +835,42 @@ async fn run_locked(
 ) -> Result<(), Fail> {
     let purpose = match begin {
         Begin::ParamsSet(_) => "params set",
-        Begin::Update(_) => "update",
+        Begin::Update { .. } => "update",
     };
     let lock = take_lock(store, rack, purpose, progress)?;
     // Another run may have changed the rack while we waited: validate against what is stored.
     let fresh = store.get_rack(rack).map_err(store_err)?;
     let current = store.params(rack).map_err(store_err)?;
-    let target = match &begin {
-        Begin::ParamsSet(args) => convox_params::validate_set(&current, &fresh.version, args)
-            .map_err(|e| Fail::msg(e.to_string()))?
-            .apply_to(&current),
-        Begin::Update(to) => {
-            convox_params::validate_update(&current, &fresh.version, to)
+    // What acts is what the version (after the run) has: parameters a downgrade left
+    // behind stay stored for the way back up, but a reconcile must not act on them.
+    let (target, left_behind) = match &begin {
+        Begin::ParamsSet(args) => {
+            let next = convox_params::validate_set(&current, &fresh.version, args)
+                .map_err(|e| Fail::msg(e.to_string()))?
+                .apply_to(&current);
+            (
+                convox_params::effective_at(&next, &fresh.version),
+                Vec::new(),
+            )
+        }
+        Begin::Update { to, .. } => {
+            let left = convox_params::validate_update(&current, &fresh.version, to)
                 .map_err(|e| Fail::msg(e.to_string()))?;
-            current.clone()
+            (convox_params::effective_at(&current, to), left)
         }
     };
     let ra = rack_aws(&fresh);
     let first = reconcile::snapshot(&conn.aws, &ra, &target, None).await?;
+    if let Begin::Update { to, force } = &begin {
+        downgrade_gate(
+            &fresh,
+            to,
+            &left_behind,
+            first.observed.auth_mode,
+            *force,
+            progress,
+        )?;
+    }
     let actor = first.caller.arn.clone();
     let id = match begin {
         Begin::ParamsSet(args) => {
@@ -857,7 +879,7 @@ async fn run_locked(
                 .map_err(store_err)?
                 .0
         }
-        Begin::Update(to) => store.begin_update(rack, &to, &actor).map_err(store_err)?,
+        Begin::Update { to, .. } => store.begin_update(rack, &to, &actor).map_err(store_err)?,
     };
     let res = reconcile::converge_from(&conn.aws, &ra, &target, first, CONVERGE_DEADLINE, &|| {
         still_held(store, &lock)
@@ -892,7 +914,10 @@ async fn params_set(
     let progress = Progress::new(dry_run);
     let conn = connect(&r, &progress).await?;
     let res = if dry_run {
-        dry_run_plan(&conn.aws, &r, &changes, &changes.apply_to(&current), output).await
+        {
+            let next = convox_params::effective_at(&changes.apply_to(&current), &r.version);
+            dry_run_plan(&conn.aws, &r, &changes, &next, output).await
+        }
     } else {
         run_locked(&store, &r.name, &conn, Begin::ParamsSet(args), &progress).await
     };
@@ -974,17 +999,73 @@ async fn dry_run_plan(
     }
 }
 
-async fn update(sel: Option<String>, version: Option<String>) -> Result<(), Fail> {
+/// The seed's downgrade table, applied to what the cluster shows: a downgrade that leaves
+/// parameters behind goes ahead with a warning while `aws-auth` can still be the fallback,
+/// and is refused in API mode unless forced. Nothing has been changed when it refuses.
+fn downgrade_gate(
+    r: &Rack,
+    to: &Version,
+    left: &[convox_params::LeftBehind],
+    mode: convox_planner::AuthMode,
+    force: bool,
+    progress: &Progress,
+) -> Result<(), Fail> {
+    let Some(first) = left.first() else {
+        return Ok(());
+    };
+    let keys = left
+        .iter()
+        .map(|l| format!("{}={}", l.key, l.value))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let since = left.iter().map(|l| l.since).max().unwrap_or(first.since);
+    match convox_planner::downgrade_safety(mode) {
+        DowngradeSafety::Safe => Ok(()),
+        DowngradeSafety::SafeWhileAwsAuthKept => {
+            warn(&format!(
+                "{to} does not manage {keys}: the access entries stay in AWS, but nothing restores one that is removed. This is safe while the aws-auth ConfigMap is kept and cluster {} stays in API_AND_CONFIG_MAP mode (convox cannot see aws-auth: do not delete it). Moving back to {since} or later manages them again.",
+                r.cluster
+            ), progress);
+            Ok(())
+        }
+        DowngradeSafety::NotSafe if force => {
+            warn(&format!(
+                "downgrading with --force although cluster {} is in API mode: aws-auth is ignored, {to} does not manage {keys}, and losing an access entry now means losing access to the cluster. Move back to {since} or later to manage them again.",
+                r.cluster
+            ), progress);
+            Ok(())
+        }
+        DowngradeSafety::NotSafe => Err(Fail::msg(format!(
+            "not downgrading rack {} to {to}: cluster {} is in API mode, where aws-auth is ignored, and {to} does not manage {keys}; an access entry lost after that would lock everyone out with nothing to restore it. Stay on {since} or later, or pass --force to accept that risk",
+            r.name, r.cluster
+        ))),
+    }
+}
+
+/// A warning for a person: on stderr, never swallowed by a spinner or by quiet progress.
+fn warn(msg: &str, progress: &Progress) {
+    progress.suspend(|| eprintln!("WARNING: {msg}"));
+}
+
+async fn update(sel: Option<String>, version: Option<String>, force: bool) -> Result<(), Fail> {
     let store = open_store()?;
     let r = selected(&store, sel)?;
     let to = parse_version(version.as_deref())?;
     let params = store.params(&r.name).map_err(store_err)?;
+    // Checked again under the lock; an unknown version is refused before any AWS call.
     convox_params::validate_update(&params, &r.version, &to)
         .map_err(|e| Fail::msg(e.to_string()))?;
     // `rack update` is the repair path: it runs on failed racks as they are.
     let progress = Progress::new(false);
     let conn = connect(&r, &progress).await?;
-    let res = run_locked(&store, &r.name, &conn, Begin::Update(to), &progress).await;
+    let res = run_locked(
+        &store,
+        &r.name,
+        &conn,
+        Begin::Update { to, force },
+        &progress,
+    )
+    .await;
     conn.close().await;
     progress.finish();
     res?;
@@ -1020,7 +1101,10 @@ fn entry_json(
 async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
     let store = open_store()?;
     let r = selected(&store, sel)?;
-    let params = store.params(&r.name).map_err(store_err)?;
+    let stored = store.params(&r.name).map_err(store_err)?;
+    // What the rack's version acts on; what a downgrade left behind is shown apart.
+    let params = convox_params::effective_at(&stored, &r.version);
+    let inactive = convox_params::inactive_at(&stored, &r.version);
     let progress = Progress::new(true);
     let conn = connect(&r, &progress).await?;
     // The cluster's status and mode are the snapshot's: what the drift was computed from.
@@ -1067,6 +1151,7 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
             "drift": drift,
             "conflicts": snap.plan.conflicts,
             "converged": snap.plan.is_converged(),
+            "inactive_params": inactive,
         })),
         Output::Text => {
             let mut s = table(&[
@@ -1136,6 +1221,12 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
                 s.push_str(&format!(
                     "Run `convox rack update -r {}` to repair.\n",
                     r.name
+                ));
+            }
+            for l in &inactive {
+                s.push_str(&format!(
+                    "Inactive: {}={} is stored but {} does not have it; the entries it made are unmanaged until the rack is back at {} or later.\n",
+                    l.key, l.value, r.version, l.since
                 ));
             }
             print(&s);

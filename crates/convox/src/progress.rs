@@ -81,6 +81,14 @@ impl Progress {
         Arc::new(move |m: &str| me.say(m))
     }
 
+    /// Runs `f` (which prints) with the spinner, if any, out of the way.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some(b) => b.suspend(f),
+            None => f(),
+        }
+    }
+
     pub fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();

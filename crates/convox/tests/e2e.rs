@@ -254,7 +254,7 @@ fn false_after_true_is_refused_and_stores_nothing() {
 }
 
 #[test]
-fn too_new_parameter_names_the_version_and_update_refuses_downgrade() {
+fn too_new_parameter_names_the_version_and_a_downgrade_sets_it_aside() {
     let h = Home::new(&[]);
     h.install("old", &["--version", "3.24.6"]);
     let err = h.fails(&set_args("old"));
@@ -262,9 +262,22 @@ fn too_new_parameter_names_the_version_and_update_refuses_downgrade() {
     h.ok(&["rack", "update", "-r", "old"]);
     assert_eq!(h.json(&["rack", "-r", "old"])["version"], "3.24.7");
     h.ok(&set_args("old"));
-    let err = h.fails(&["rack", "update", "3.24.6", "-r", "old"]);
-    assert!(err.contains("eks_access_entries"), "{err}");
-    assert_eq!(h.json(&["rack", "-r", "old"])["version"], "3.24.7");
+    // Back down: allowed in API_AND_CONFIG_MAP (the seed's safe row), with a warning; the
+    // parameter stays stored but no longer listed, and acts again once back up.
+    let r = h.run(&["rack", "update", "3.24.6", "-r", "old"]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("WARNING:") && r.stderr.contains("eks_access_entries"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(h.json(&["rack", "-r", "old"])["version"], "3.24.6");
+    assert!(h
+        .json(&["rack", "params", "-r", "old"])
+        .get("eks_access_entries")
+        .is_none());
+    let err = h.fails(&set_args("old"));
+    assert!(err.contains("3.24.7"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -942,12 +955,13 @@ async fn karpenter_first_then_eks_access_entries_adds_entries_without_a_second_s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn downgrade_is_refused_in_every_row_of_the_seed_downgrade_table() {
+async fn downgrade_follows_every_row_of_the_seed_downgrade_table() {
     // The seed's downgrade table: kept aws-auth and API_AND_CONFIG_MAP (safe), aws-auth gone
     // and entries removed with nothing to restore them (risky), API only (not safe). The
     // simulator has no Kubernetes side, so the risky row is its consequence: the entries are
-    // gone. In every row `rack update` to a version without eks_access_entries is refused
-    // before any AWS call, with one line that says why, and nothing changes.
+    // gone. Convox sees only the mode: in API_AND_CONFIG_MAP a downgrade goes ahead with a
+    // warning that aws-auth must be kept; in API it is refused (nothing changes) unless forced.
+    // A downgrade never touches an entry, and the parameter acts again once back up.
     let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
     let eks = h.eks("us-east-1");
     for (rack, situation) in [
@@ -973,33 +987,92 @@ async fn downgrade_is_refused_in_every_row_of_the_seed_downgrade_table() {
         }
         let mode_before = mode(&eks, rack).await;
         let entries_before = entries(&eks, rack).await;
-        let rack_before = h.json(&["rack", "-r", rack]);
-        let params_before = h.json(&["rack", "params", "-r", rack]);
-
         let args = ["rack", "update", "3.24.6", "-r", rack];
-        let (r, calls) = h.counted(&args);
-        let err = r.error_line(&args);
-        assert_eq!(r.status.code(), Some(1), "{situation}");
-        assert!(
-            err.contains("eks_access_entries")
-                && err.contains("3.24.6")
-                && err.contains("Stay on 3.24.7 or later"),
-            "{situation}: {err}"
-        );
-        assert!(
-            calls.is_empty(),
-            "{situation}: refused before AWS: {calls:?}"
-        );
-        assert_eq!(r.stdout, "", "{situation}");
 
-        assert_eq!(h.json(&["rack", "-r", rack]), rack_before, "{situation}");
-        assert_eq!(h.json(&["rack", "params", "-r", rack]), params_before);
+        if situation == "API" {
+            let rack_before = h.json(&["rack", "-r", rack]);
+            let params_before = h.json(&["rack", "params", "-r", rack]);
+            let (r, calls) = h.counted(&args);
+            let err = r.error_line(&args);
+            assert_eq!(r.status.code(), Some(1), "{situation}");
+            assert!(
+                err.contains("API mode")
+                    && err.contains("eks_access_entries")
+                    && err.contains("Stay on 3.24.7 or later")
+                    && err.contains("--force"),
+                "{situation}: {err}"
+            );
+            assert_eq!(mutating(&calls), 0, "{situation}: {calls:?}");
+            assert_eq!(r.stdout, "", "{situation}");
+            assert_eq!(h.json(&["rack", "-r", rack]), rack_before, "{situation}");
+            assert_eq!(h.json(&["rack", "params", "-r", rack]), params_before);
+        }
+        let forced = ["rack", "update", "3.24.6", "--force", "-r", rack];
+        let (r, calls) = h.counted(if situation == "API" { &forced } else { &args });
+        assert!(r.status.success(), "{situation}: {}", r.stderr);
+        assert_eq!(
+            r.stdout,
+            format!("Updating rack {rack} to 3.24.6... OK\n"),
+            "{situation}"
+        );
+        let warning = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("WARNING: "))
+            .unwrap_or_else(|| panic!("{situation}: no warning in {}", r.stderr));
+        assert!(
+            warning.contains("eks_access_entries"),
+            "{situation}: {warning}"
+        );
+        if situation == "API" {
+            assert!(warning.contains("API mode"), "{warning}");
+        } else {
+            assert!(warning.contains("aws-auth"), "{situation}: {warning}");
+        }
+        assert_eq!(mutating(&calls), 0, "{situation}: {calls:?}");
+        assert_eq!(h.json(&["rack", "-r", rack])["version"], "3.24.6");
         assert_eq!(mode(&eks, rack).await, mode_before, "{situation}");
         assert_eq!(entries(&eks, rack).await, entries_before, "{situation}");
+        let auth = h.json(&["rack", "auth", "-r", rack]);
+        assert_eq!(
+            auth["inactive_params"][0]["key"], "eks_access_entries",
+            "{situation}: {auth}"
+        );
+        assert_eq!(
+            auth["table_row"]["eks_access_entries"], false,
+            "{situation}"
+        );
+
+        // At 3.24.6 nothing manages the entries: a repair run restores nothing, warns no more.
+        let r = h.run(&["rack", "update", "3.24.6", "-r", rack]);
+        assert!(r.status.success(), "{situation}: {}", r.stderr);
+        assert!(!r.stderr.contains("WARNING"), "{situation}: {}", r.stderr);
+        assert_eq!(entries(&eks, rack).await, entries_before, "{situation}");
+
+        // Back up: the stored parameter acts again (and is still one-way).
+        h.ok(&["rack", "update", "-r", rack]);
+        let after = entries(&eks, rack).await;
+        for p in [CALLER_ROLE.to_string(), nodes_role(rack)] {
+            assert!(
+                after.contains_key(&p),
+                "{situation}: {p} missing: {after:?}"
+            );
+        }
+        let err = h.fails(&[
+            "rack",
+            "params",
+            "set",
+            "eks_access_entries=false",
+            "-r",
+            rack,
+        ]);
+        assert!(err.contains("one-way"), "{situation}: {err}");
     }
-    // A rack that never set eks_access_entries moves down freely, and back up.
+    // A rack that never set eks_access_entries moves down without a warning, and back up.
     h.install("plain", &[]);
-    h.ok(&["rack", "update", "3.24.6", "-r", "plain"]);
+    let r = h.run(&["rack", "update", "3.24.6", "-r", "plain"]);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(!r.stderr.contains("WARNING"), "{}", r.stderr);
     assert_eq!(h.json(&["rack", "-r", "plain"])["version"], "3.24.6");
     h.ok(&["rack", "update", "-r", "plain"]);
     assert_eq!(h.json(&["rack", "-r", "plain"])["version"], "3.24.7");

@@ -547,6 +547,7 @@ fn json_outputs_are_valid_and_stable() {
             "converged",
             "drift",
             "entries",
+            "inactive_params",
             "rack",
             "region",
             "table_row"
