@@ -16,6 +16,7 @@ Environment: ``EKS_SIM_BIN`` overrides the binary (default ``target/debug/eks-si
 with cargo if missing).
 """
 
+import itertools
 import json
 import os
 import shutil
@@ -36,6 +37,17 @@ SECRET_ACCESS_KEY = "c0nv0xSimulatorDefaultSecretKey/EXAMPLE1"
 SESSION_TOKEN = "convox-sim-default-session-token"
 DEFAULT_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/ops/ConvoxAdmin"
 DEFAULT_CALLER_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/ConvoxAdmin/convox"
+
+# boto3 clients made in this process read the environment and ~/.aws like the CLI does: a
+# profile, region, CA bundle, endpoint or FIPS switch of the machine's must not reach them
+# (the CLI subprocesses get a clean environment from Sim.env()).
+for _k in [k for k in os.environ if k.startswith("AWS_")]:
+    del os.environ[_k]
+os.environ.update(
+    AWS_CONFIG_FILE=os.devnull,
+    AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    AWS_EC2_METADATA_DISABLED="true",
+)
 
 ZERO_DURATIONS = {
     "cluster_create_ms": 0,
@@ -81,17 +93,23 @@ class Sim:
 
     def __init__(self, state_dir, extra_args=()):
         self.state_dir = state_dir
+        # The log goes to a (deleted) file: a pipe nobody reads fills up (64 KiB, e.g. with
+        # RUST_LOG set) and then blocks the server in the middle of a request.
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [_sim_bin(), "serve", "--listen", "127.0.0.1:0", "--state", state_dir, *extra_args],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
             text=True,
         )
         line = self.proc.stdout.readline().strip()
         prefix = "listening on "
         if not line.startswith(prefix):
             self.proc.kill()
-            err = self.proc.stderr.read()
+            self.proc.wait()
+            self.log.seek(0)
+            err = self.log.read().decode(errors="replace")
+            self.log.close()
             raise RuntimeError(f"eks-sim did not start: {line!r} {err}")
         self.url = line[len(prefix):]
         self.addr = self.url.removeprefix("http://")
@@ -188,6 +206,7 @@ class Sim:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.log.close()
 
 
 @pytest.fixture(scope="session")
@@ -237,6 +256,10 @@ def settings(sim):
         sim.set_settings(**{k: before[k] for k in changed})
 
 
+_unique_seq = itertools.count()
+
+
 def unique(prefix):
-    """A name unlikely to collide within the shared session state."""
-    return f"{prefix}{time.time_ns() % 10**12}"
+    """A name that does not collide within the shared session state (nor with a rerun on the
+    same state): the clock alone repeats when two calls fall in one tick of a coarse clock."""
+    return f"{prefix}{time.time_ns() % 10**12}{next(_unique_seq)}"
