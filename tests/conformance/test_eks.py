@@ -330,32 +330,48 @@ def test_bad_names_and_missing_role(eks, roles):
 
 
 def test_update_in_progress_and_propagation(eks, roles, settings):
+    # Each "not yet" is checked where the moment it is over is far away (ten minutes), so no
+    # slowness of the machine lets it pass before the check; each "done" is checked after a
+    # sleep longer than its duration (a lower bound, which a slow machine only lengthens).
+    # In progress: the cluster is UPDATING and a second update is refused.
+    busy = make_cluster(eks, roles)
+    settings(update_ms=600_000)
+    upd = eks.update_cluster_config(name=busy, accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})
+    assert upd["update"]["status"] == "InProgress"
+    assert eks.describe_cluster(name=busy)["cluster"]["status"] == "UPDATING"
+    with pytest.raises(ClientError) as ei:
+        eks.update_cluster_config(name=busy, accessConfig={"authenticationMode": "API"})
+    assert err(ei)[0] == "ResourceInUseException" and err(ei)[2] == 409
+
+    # Done after update_ms; then entries are refused while the change propagates...
     name = make_cluster(eks, roles)
-    settings(update_ms=1500, propagation_ms=2500)
+    settings(update_ms=1500, propagation_ms=600_000)
     upd = eks.update_cluster_config(name=name, accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})
     assert upd["update"]["status"] == "InProgress"
-    assert eks.describe_cluster(name=name)["cluster"]["status"] == "UPDATING"
-    with pytest.raises(ClientError) as ei:
-        eks.update_cluster_config(name=name, accessConfig={"authenticationMode": "API"})
-    assert err(ei)[0] == "ResourceInUseException" and err(ei)[2] == 409
     time.sleep(1.6)
     assert eks.describe_update(name=name, updateId=upd["update"]["id"])["update"]["status"] == "Successful"
     c = eks.describe_cluster(name=name)["cluster"]
     assert c["status"] == "ACTIVE" and c["accessConfig"]["authenticationMode"] == "API_AND_CONFIG_MAP"
-    # Propagation: still refused right after the update completed...
     with pytest.raises(ClientError) as ei:
         eks.create_access_entry(clusterName=name, principalArn=roles["dev"])
     assert err(ei) == ("InvalidRequestException", MODE_MSG, 400)
-    time.sleep(2.6)
+
     # ...and accepted once it has propagated.
+    name = make_cluster(eks, roles)
+    settings(update_ms=0, propagation_ms=1000)
+    eks.update_cluster_config(name=name, accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})
+    time.sleep(1.1)
     eks.create_access_entry(clusterName=name, principalArn=roles["dev"])
 
 
 def test_read_after_write_lag(eks, roles, settings):
     name = make_cluster(eks, roles, mode="API")
-    settings(read_lag_ms=1500)
+    # The lag applies when reading: an hour of it while checking "not visible yet" (so no
+    # slowness of the machine can let it pass first), then 1.5 s, slept out.
+    settings(read_lag_ms=3_600_000)
     eks.create_access_entry(clusterName=name, principalArn=roles["dev"])
     assert roles["dev"] not in eks.list_access_entries(clusterName=name)["accessEntries"]
+    settings(read_lag_ms=1500)
     time.sleep(1.6)
     assert roles["dev"] in eks.list_access_entries(clusterName=name)["accessEntries"]
 
@@ -404,7 +420,9 @@ def test_cli_list_clusters_pagination(aws, eks, roles):
 
 
 def test_cli_wait_cluster_active(aws, eks, roles, settings):
-    settings(cluster_create_ms=1500)
+    # CREATING for 10 s: the two CREATING checks below cannot miss it on a slow machine, and
+    # the waiter's 30 s poll still finds the cluster ACTIVE.
+    settings(cluster_create_ms=10_000)
     name = unique("wait")
     created = aws(
         "eks", "create-cluster", "--name", name, "--role-arn", roles["cluster"],
@@ -420,7 +438,9 @@ def test_cli_wait_cluster_active(aws, eks, roles, settings):
 
 
 def test_boto3_waiter_fast(eks, roles, settings):
-    settings(cluster_create_ms=1200)
+    # CREATING for 3 s: long enough that the check below cannot miss it on a slow machine,
+    # well within the waiter's 10 polls 1 s apart.
+    settings(cluster_create_ms=3000)
     name = make_cluster(eks, roles)
     assert eks.describe_cluster(name=name)["cluster"]["status"] == "CREATING"
     eks.get_waiter("cluster_active").wait(name=name, WaiterConfig={"Delay": 1, "MaxAttempts": 10})

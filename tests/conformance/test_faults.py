@@ -49,7 +49,9 @@ def test_botocore_retries_eks_throttling_429_until_it_gives_up(fresh_sim):
 
 def test_botocore_retry_succeeds_once_the_bucket_refills(fresh_sim):
     eks = retrying(fresh_sim, "eks", 8)
-    fresh_sim.set_settings(throttle_rate=2, throttle_burst=1)  # a token every 500 ms
+    # A token every 2 s: "right after" has to hold on a slow machine too (500 ms left little
+    # room), and botocore's backoff (up to 1, 2, 4, 8… s) gets past 2 s within its 7 retries.
+    fresh_sim.set_settings(throttle_rate=0.5, throttle_burst=1)
     fresh_sim.clear_requests()
     eks.list_clusters()
     r = eks.list_clusters()  # right after: throttled, retried with backoff, then served

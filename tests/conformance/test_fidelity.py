@@ -40,9 +40,11 @@ def test_an_updated_entry_reads_as_its_previous_version_during_the_lag(sim, clie
         name=name, roleArn=cluster_role, resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]},
         accessConfig={"authenticationMode": "API"},
     )
-    settings(read_lag_ms=400)
+    # The checks "within the lag" must come less than the lag after the update: 2 s leaves a
+    # slow machine room for them (400 ms left little).
+    settings(read_lag_ms=2000)
     eks.create_access_entry(clusterName=name, principalArn=dev, kubernetesGroups=["v1"])
-    time.sleep(0.45)
+    time.sleep(2.05)
     assert eks.describe_access_entry(clusterName=name, principalArn=dev)["accessEntry"]["kubernetesGroups"] == ["v1"]
     out = eks.update_access_entry(clusterName=name, principalArn=dev, kubernetesGroups=["v2"])
     assert out["accessEntry"]["kubernetesGroups"] == ["v2"]
@@ -50,7 +52,7 @@ def test_an_updated_entry_reads_as_its_previous_version_during_the_lag(sim, clie
     seen = eks.describe_access_entry(clusterName=name, principalArn=dev)["accessEntry"]
     assert seen["kubernetesGroups"] == ["v1"]
     assert dev in eks.list_access_entries(clusterName=name)["accessEntries"]
-    time.sleep(0.45)
+    time.sleep(2.05)
     assert eks.describe_access_entry(clusterName=name, principalArn=dev)["accessEntry"]["kubernetesGroups"] == ["v2"]
 
 
