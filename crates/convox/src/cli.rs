@@ -118,8 +118,8 @@ pub enum RackSub {
     Update {
         /// Target version (default: the newest this build knows).
         version: Option<String>,
-        /// Downgrade even when the cluster is in API mode, where access entries the target
-        /// version no longer manages are the only way in (the seed's "not safe" row).
+        /// Downgrade even when the cluster is in API mode: aws-auth is ignored there, so the
+        /// access entries the target version no longer manages are the only way in.
         #[arg(long)]
         force: bool,
         #[command(flatten)]

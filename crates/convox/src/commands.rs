@@ -275,7 +275,9 @@ async fn rack(rc: RackCmd) -> Result<(), Fail> {
             let store = open_store()?;
             let r = selected(&store, outer_sel.rack)?;
             let history = store.history(Some(&r.name), 10).map_err(store_err)?;
-            rack_info(&r, &history, output)
+            let params = store.params(&r.name).map_err(store_err)?;
+            let inactive = convox_params::inactive_at(&params, &r.version);
+            rack_info(&r, &history, &inactive, output)
         }
         Some(RackSub::Install { kind }) => install(kind).await,
         Some(RackSub::Uninstall { name }) => uninstall(&name).await,
@@ -321,7 +323,12 @@ async fn rack(rc: RackCmd) -> Result<(), Fail> {
     }
 }
 
-fn rack_info(r: &Rack, history: &[convox_store::HistoryEntry], output: Output) -> Result<(), Fail> {
+fn rack_info(
+    r: &Rack,
+    history: &[convox_store::HistoryEntry],
+    inactive: &[convox_params::LeftBehind],
+    output: Output,
+) -> Result<(), Fail> {
     let v = json!({
         "name": r.name,
         "provider": r.provider.as_str(),
@@ -336,6 +343,7 @@ fn rack_info(r: &Rack, history: &[convox_store::HistoryEntry], output: Output) -
         "created_at": r.created_at,
         "updated_at": r.updated_at,
         "history": history,
+        "inactive_params": inactive,
     });
     match output {
         Output::Json => print_json(&v),
@@ -364,6 +372,16 @@ fn rack_info(r: &Rack, history: &[convox_store::HistoryEntry], output: Output) -
             }
             if let Some(e) = &r.last_error {
                 rows.push(["Last error".into(), e.clone()]);
+            }
+            // Left behind by a downgrade: stored, not acting, back in force at `since`.
+            for l in inactive {
+                rows.push([
+                    "Inactive parameter".into(),
+                    format!(
+                        "{}={} ({} does not have it; acts again at {} or later)",
+                        l.key, l.value, r.version, l.since
+                    ),
+                ]);
             }
             let mut s = table(&rows);
             if !history.is_empty() {

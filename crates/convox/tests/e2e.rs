@@ -1042,6 +1042,11 @@ async fn downgrade_follows_every_row_of_the_seed_downgrade_table() {
             auth["table_row"]["eks_access_entries"], false,
             "{situation}"
         );
+        let info = h.json(&["rack", "-r", rack]);
+        assert_eq!(
+            info["inactive_params"][0]["since"], "3.24.7",
+            "{situation}: {info}"
+        );
 
         // At 3.24.6 nothing manages the entries: a repair run restores nothing, warns no more.
         let r = h.run(&["rack", "update", "3.24.6", "-r", rack]);
@@ -1067,6 +1072,12 @@ async fn downgrade_follows_every_row_of_the_seed_downgrade_table() {
             rack,
         ]);
         assert!(err.contains("one-way"), "{situation}: {err}");
+        let info = h.json(&["rack", "-r", rack]);
+        assert_eq!(
+            info["inactive_params"],
+            serde_json::json!([]),
+            "{situation}"
+        );
     }
     // A rack that never set eks_access_entries moves down without a warning, and back up.
     h.install("plain", &[]);

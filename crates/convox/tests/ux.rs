@@ -491,6 +491,7 @@ fn json_outputs_are_valid_and_stable() {
             "cluster",
             "created_at",
             "history",
+            "inactive_params",
             "karpenter_nodes_role_arn",
             "last_error",
             "name",
