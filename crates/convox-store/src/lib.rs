@@ -739,11 +739,13 @@ impl Store {
     /// `rack update`: checks the move with [`convox_params::validate_update`] (a known
     /// version; whether a downgrade is safe depends on the cluster and is the caller's call),
     /// stores the new version, sets the rack `updating` and opens an `update` history row. A
-    /// refusal stores nothing.
+    /// refusal stores nothing. The history row names the parameters a downgrade leaves
+    /// behind, and whether it was `forced` past the caller's safety check: an audit question.
     pub fn begin_update(
         &self,
         rack: &str,
         to: &Version,
+        forced: bool,
         actor: &str,
     ) -> Result<ChangeId, StoreError> {
         let now = now_rfc3339();
@@ -752,13 +754,23 @@ impl Store {
                 .rack_in(tx, rack)?
                 .ok_or_else(|| StoreError::UnknownRack(rack.to_string()))?;
             let current = self.params_in(tx, rack)?;
-            convox_params::validate_update(&current, &r.version, to)?;
+            let left = convox_params::validate_update(&current, &r.version, to)?;
+            let mut note = serde_json::Map::new();
+            if !left.is_empty() {
+                note.insert(
+                    "left_behind".into(),
+                    left.iter().map(|l| l.key.clone()).collect(),
+                );
+            }
+            if forced {
+                note.insert("forced".into(), true.into());
+            }
             self.begin_in(
                 tx,
                 rack,
                 "update",
                 &ChangeSet::default(),
-                Some((&r.version, to)),
+                Some((&r.version, to, note)),
                 actor,
                 &now,
             )
@@ -795,7 +807,11 @@ impl Store {
         rack: &str,
         action: &str,
         changes: &ChangeSet,
-        version: Option<(&Version, &Version)>,
+        version: Option<(
+            &Version,
+            &Version,
+            serde_json::Map<String, serde_json::Value>,
+        )>,
         actor: &str,
         now: &str,
     ) -> Result<ChangeId, StoreError> {
@@ -804,7 +820,7 @@ impl Store {
         self.close_interrupted_in(tx, rack, now)?;
         self.store_params_in(tx, rack, changes, now)?;
         let mut what = serde_json::json!({ "params": changes_json(changes) });
-        if let Some((from, to)) = version {
+        if let Some((from, to, note)) = version {
             tx.execute(
                 "UPDATE racks SET version = ?2 WHERE name = ?1",
                 params![rack, to.to_string()],
@@ -812,6 +828,9 @@ impl Store {
             .map_err(|e| self.sql(e))?;
             what["from"] = from.to_string().into();
             what["to"] = to.to_string().into();
+            for (k, v) in note {
+                what[k] = v;
+            }
         }
         // The previous error stays visible until this change finishes.
         let last_error: Option<String> = tx

@@ -290,13 +290,13 @@ fn failed_validation_stores_nothing() {
         .expect("begin");
     s2.finish_change(id, Ok(())).expect("finish");
     let before = snapshot(&s2, "new");
-    let r = s2.begin_update("new", &v("3.99.0"), ACTOR);
+    let r = s2.begin_update("new", &v("3.99.0"), false, ACTOR);
     assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
     assert_eq!(snapshot(&s2, "new"), before);
     // a downgrade past a set parameter is the binary's call (it depends on the cluster's
     // mode); the store keeps the parameter for the way back up
     let id = s2
-        .begin_update("new", &v("3.24.6"), ACTOR)
+        .begin_update("new", &v("3.24.6"), false, ACTOR)
         .expect("downgrade");
     s2.finish_change(id, Ok(())).expect("finish");
     assert_eq!(s2.get_rack("new").expect("rack").version, v("3.24.6"));
@@ -318,7 +318,9 @@ fn update_moves_version_and_records_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = installed(dir.path(), "r1", "3.24.6");
     let lock = s.lock_rack("r1", &opts(0, 30_000, "update")).expect("lock");
-    let id = s.begin_update("r1", &v("3.24.7"), ACTOR).expect("update");
+    let id = s
+        .begin_update("r1", &v("3.24.7"), false, ACTOR)
+        .expect("update");
     let r = s.get_rack("r1").expect("rack");
     assert_eq!((r.version, r.status), (v("3.24.7"), RackStatus::Updating));
     drop(lock);
@@ -432,7 +434,8 @@ fn a_change_left_pending_by_a_dead_run_is_closed_by_the_next() {
     let (id, _) = s
         .begin_install(&new_rack("r2", "3.24.7"), &[] as &[&str], LOCAL_ACTOR)
         .expect("install");
-    s.begin_update("r1", &v("3.24.7"), ACTOR).expect("update");
+    s.begin_update("r1", &v("3.24.7"), false, ACTOR)
+        .expect("update");
     let h = s.history(Some("r2"), 1).expect("history");
     assert_eq!((h[0].id, h[0].result), (id.0, Outcome::Pending));
 }

@@ -457,6 +457,13 @@ fn what_text(what: &serde_json::Value) -> String {
         } else {
             format!("version {from} -> {to}")
         });
+        if let Some(left) = what["left_behind"].as_array() {
+            let keys: Vec<String> = left.iter().filter_map(s).collect();
+            parts.push(format!("{} left inactive", keys.join(", ")));
+        }
+        if what["forced"].as_bool() == Some(true) {
+            parts.push("forced".into());
+        }
     }
     parts.extend(params);
     if parts.is_empty() {
@@ -879,8 +886,10 @@ async fn run_locked(
     };
     let ra = rack_aws(&fresh);
     let first = reconcile::snapshot(&conn.aws, &ra, &target, None).await?;
+    // Recorded in history only when --force actually overrode a refusal.
+    let mut forced = false;
     if let Begin::Update { to, force } = &begin {
-        downgrade_gate(
+        forced = downgrade_gate(
             &fresh,
             to,
             &left_behind,
@@ -897,7 +906,9 @@ async fn run_locked(
                 .map_err(store_err)?
                 .0
         }
-        Begin::Update { to, .. } => store.begin_update(rack, &to, &actor).map_err(store_err)?,
+        Begin::Update { to, .. } => store
+            .begin_update(rack, &to, forced, &actor)
+            .map_err(store_err)?,
     };
     let res = reconcile::converge_from(&conn.aws, &ra, &target, first, CONVERGE_DEADLINE, &|| {
         still_held(store, &lock)
@@ -1020,6 +1031,7 @@ async fn dry_run_plan(
 /// The seed's downgrade table, applied to what the cluster shows: a downgrade that leaves
 /// parameters behind goes ahead with a warning while `aws-auth` can still be the fallback,
 /// and is refused in API mode unless forced. Nothing has been changed when it refuses.
+/// Returns whether `force` overrode a refusal.
 fn downgrade_gate(
     r: &Rack,
     to: &Version,
@@ -1027,9 +1039,9 @@ fn downgrade_gate(
     mode: convox_planner::AuthMode,
     force: bool,
     progress: &Progress,
-) -> Result<(), Fail> {
+) -> Result<bool, Fail> {
     let Some(first) = left.first() else {
-        return Ok(());
+        return Ok(false);
     };
     let keys = left
         .iter()
@@ -1038,20 +1050,20 @@ fn downgrade_gate(
         .join(", ");
     let since = left.iter().map(|l| l.since).max().unwrap_or(first.since);
     match convox_planner::downgrade_safety(mode) {
-        DowngradeSafety::Safe => Ok(()),
+        DowngradeSafety::Safe => Ok(false),
         DowngradeSafety::SafeWhileAwsAuthKept => {
             warn(&format!(
                 "{to} does not manage {keys}: the access entries stay in AWS, but nothing restores one that is removed. This is safe while the aws-auth ConfigMap is kept and cluster {} stays in API_AND_CONFIG_MAP mode (convox cannot see aws-auth: do not delete it). Moving back to {since} or later manages them again.",
                 r.cluster
             ), progress);
-            Ok(())
+            Ok(false)
         }
         DowngradeSafety::NotSafe if force => {
             warn(&format!(
                 "downgrading with --force although cluster {} is in API mode: aws-auth is ignored, {to} does not manage {keys}, and losing an access entry now means losing access to the cluster. Move back to {since} or later to manage them again.",
                 r.cluster
             ), progress);
-            Ok(())
+            Ok(true)
         }
         DowngradeSafety::NotSafe => Err(Fail::msg(format!(
             "not downgrading rack {} to {to}: cluster {} is in API mode, where aws-auth is ignored, and {to} does not manage {keys}; an access entry lost after that would lock everyone out with nothing to restore it. Stay on {since} or later, or pass --force to accept that risk",

@@ -1047,6 +1047,27 @@ async fn downgrade_follows_every_row_of_the_seed_downgrade_table() {
             info["inactive_params"][0]["since"], "3.24.7",
             "{situation}: {info}"
         );
+        // History says what the downgrade left behind, and whether --force overrode a refusal.
+        let last = &info["history"][0];
+        assert_eq!(last["action"], "update", "{situation}");
+        assert_eq!(last["result"], "ok", "{situation}");
+        assert_eq!(
+            last["what"]["left_behind"],
+            serde_json::json!(["eks_access_entries"]),
+            "{situation}: {last}"
+        );
+        assert_eq!(
+            last["what"]["forced"].as_bool(),
+            (situation == "API").then_some(true),
+            "{situation}: {last}"
+        );
+        if situation == "API" {
+            let text = h.ok(&["rack", "-r", rack]);
+            assert!(
+                text.contains("eks_access_entries left inactive, forced"),
+                "{text}"
+            );
+        }
 
         // At 3.24.6 nothing manages the entries: a repair run restores nothing, warns no more.
         let r = h.run(&["rack", "update", "3.24.6", "-r", rack]);
