@@ -252,7 +252,8 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// The request head's size as it was on the wire, near enough: line, headers, separators.
 fn head_len<B>(req: &http::Request<B>) -> usize {
-    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    let target = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len());
+    let line = req.method().as_str().len() + target + 12;
     req.headers()
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
