@@ -431,27 +431,12 @@ pub fn validate_update(
     if !known_versions().contains(to) {
         return Err(VersionError::Unknown(to.to_string()).into());
     }
-    let mut left = Vec::new();
-    for def in CATALOG {
-        let since = def.since_version();
-        // Only what acts now and would stop acting: a parameter already inactive at `from`
-        // (left behind by an earlier downgrade) is not left behind again.
-        if *to >= since || *from < since {
-            continue;
-        }
-        if let Some(v) = current
-            .values
-            .get(def.name)
-            .filter(|v| v.as_str() != def.default)
-        {
-            left.push(LeftBehind {
-                key: def.name.to_string(),
-                value: v.clone(),
-                since,
-            });
-        }
-    }
-    Ok(left)
+    // Only what acts now and would stop acting: a parameter already inactive at `from` (left
+    // behind by an earlier downgrade) is not left behind again.
+    Ok(inactive_at(current, to)
+        .into_iter()
+        .filter(|l| *from >= l.since)
+        .collect())
 }
 
 /// The parameters that act at `version`: values of parameters the version does not have

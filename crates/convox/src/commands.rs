@@ -943,10 +943,8 @@ async fn params_set(
     let progress = Progress::new(dry_run);
     let conn = connect(&r, &progress).await?;
     let res = if dry_run {
-        {
-            let next = convox_params::effective_at(&changes.apply_to(&current), &r.version);
-            dry_run_plan(&conn.aws, &r, &changes, &next, output).await
-        }
+        let next = convox_params::effective_at(&changes.apply_to(&current), &r.version);
+        dry_run_plan(&conn.aws, &r, &changes, &next, output).await
     } else {
         run_locked(&store, &r.name, &conn, Begin::ParamsSet(args), &progress).await
     };
@@ -1040,7 +1038,8 @@ fn downgrade_gate(
     force: bool,
     progress: &Progress,
 ) -> Result<bool, Fail> {
-    let Some(first) = left.first() else {
+    // The version from which every parameter left behind is managed again.
+    let Some(since) = left.iter().map(|l| l.since).max() else {
         return Ok(false);
     };
     let keys = left
@@ -1048,7 +1047,6 @@ fn downgrade_gate(
         .map(|l| format!("{}={}", l.key, l.value))
         .collect::<Vec<_>>()
         .join(", ");
-    let since = left.iter().map(|l| l.since).max().unwrap_or(first.since);
     match convox_planner::downgrade_safety(mode) {
         DowngradeSafety::Safe => Ok(false),
         DowngradeSafety::SafeWhileAwsAuthKept => {
