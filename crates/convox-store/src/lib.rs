@@ -8,19 +8,25 @@
 //!   and a busy timeout let several `convox` processes share it.
 //! - The schema is versioned with `PRAGMA user_version` and migrated on open.
 //! - Every change runs in one `BEGIN IMMEDIATE` transaction: a refused call stores nothing.
-//! - `begin_*` … `finish_change` run under the rack's lock. A rack left `installing` or
-//!   `updating` with no live lock holder (its run died in between) reads as `failed` with
-//!   [`INTERRUPTED`]; the next locked run closes the pending change and takes over.
+//! - A rack is changed only through [`Fenced`], the store seen through the rack's held lock
+//!   ([`Store::fenced`]): `begin_*` … `finish_change` and `delete_rack` check, inside their
+//!   own transaction, that the lock is still the caller's. A run that lost its lock (stopped
+//!   past its lease while another run took the rack over) writes nothing
+//!   ([`StoreError::LockLost`]).
+//! - A rack left `installing` or `updating` with no live lock holder (its run died in
+//!   between) reads as `failed` with [`INTERRUPTED`]; the next locked run closes the pending
+//!   change and takes over.
 //!
 //! The flow of a `params set`:
 //! ```no_run
 //! # use convox_store::*;
 //! # fn main() -> Result<(), StoreError> {
 //! let store = Store::open(std::path::Path::new("/tmp/convox"))?;
-//! let _lock = store.lock_rack("rack1", &LockOptions::default())?;
-//! let (id, _changes) = store.begin_params_set("rack1", &["eks_access_entries=true"], "arn:…")?;
+//! let lock = store.lock_rack("rack1", &LockOptions::default())?;
+//! let rack = store.fenced(&lock);
+//! let (id, _changes) = rack.begin_params_set(&["eks_access_entries=true"], "arn:…")?;
 //! // … reconcile …
-//! store.finish_change(id, Ok(()))?;
+//! rack.finish_change(id, Ok(()))?;
 //! # Ok(()) }
 //! ```
 
@@ -31,9 +37,11 @@ use convox_params::{ChangeSet, ParamError, Params, Version};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+mod changes;
 mod lock;
 mod schema;
 
+pub use changes::Fenced;
 pub use lock::{LockHolder, LockOptions, RackLock};
 
 /// File name of the rack store inside the state directory.
@@ -84,6 +92,8 @@ pub enum StoreError {
     },
     #[error("lost the lock on rack {0} (another process took it over after the lease expired)")]
     LockLost(String),
+    #[error("rack {rack} is not the rack of the lock held ({locked})")]
+    NotLocked { rack: String, locked: String },
     #[error("no pending change {0} in the rack store")]
     UnknownChange(i64),
     #[error("corrupt rack store {path}: {what}")]
@@ -216,7 +226,7 @@ impl Rack {
     }
 }
 
-/// Id of a history row opened by a `begin_*` call, closed by [`Store::finish_change`].
+/// Id of a history row opened by a `begin_*` call, closed by [`Fenced::finish_change`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ChangeId(pub i64);
@@ -552,75 +562,6 @@ impl Store {
 
     // ---- racks ---------------------------------------------------------------------------
 
-    /// Records a new rack with status `installing` and its initial parameters (validated in
-    /// install mode against the rack's version), and opens an `install` history row.
-    /// Finish with [`Store::finish_change`].
-    pub fn begin_install<S: AsRef<str>>(
-        &self,
-        new: &NewRack,
-        param_args: &[S],
-        actor: &str,
-    ) -> Result<(ChangeId, ChangeSet), StoreError> {
-        validate_rack_name(&new.name)?;
-        let changes = if param_args.is_empty() {
-            ChangeSet::default()
-        } else {
-            convox_params::validate(
-                &Params::default(),
-                &new.version,
-                param_args,
-                convox_params::Mode::Set,
-            )?
-        };
-        let now = now_rfc3339();
-        let id = self.write(|tx| {
-            if self.rack_in(tx, &new.name)?.is_some() {
-                return Err(StoreError::RackExists(new.name.clone()));
-            }
-            tx.execute(
-                "INSERT INTO racks (name, provider, version, status, region, cluster, \
-                 nodes_role_arn, karpenter_nodes_role_arn, endpoint, profile, created_at, \
-                 updated_at, last_error) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11,NULL)",
-                params![
-                    new.name,
-                    new.provider.as_str(),
-                    new.version.to_string(),
-                    RackStatus::Installing.as_str(),
-                    new.region,
-                    new.cluster,
-                    new.nodes_role_arn,
-                    new.karpenter_nodes_role_arn,
-                    new.endpoint,
-                    new.profile,
-                    now
-                ],
-            )
-            .map_err(|e| self.sql(e))?;
-            self.store_params_in(tx, &new.name, &changes, &now)?;
-            let what = serde_json::json!({
-                "provider": new.provider.as_str(),
-                "version": new.version.to_string(),
-                "region": new.region,
-                "cluster": new.cluster,
-                "nodes_role_arn": new.nodes_role_arn,
-                "karpenter_nodes_role_arn": new.karpenter_nodes_role_arn,
-                "params": changes_json(&changes),
-            });
-            self.history_in(
-                tx,
-                &new.name,
-                actor,
-                "install",
-                &what,
-                Outcome::Pending,
-                None,
-                &now,
-            )
-        })?;
-        tracing::debug!(rack = %new.name, change = id.0, "install begun");
-        Ok((id, changes))
-    }
-
     /// The rack named `name`, if recorded.
     pub fn rack(&self, name: &str) -> Result<Option<Rack>, StoreError> {
         self.read(|c| self.rack_in(c, name))
@@ -650,37 +591,6 @@ impl Store {
         })
     }
 
-    /// Forgets a rack: its record, parameters and lock (history stays, plus an `uninstall`
-    /// row). Clears the current rack if it was this one.
-    pub fn delete_rack(&self, name: &str, actor: &str) -> Result<(), StoreError> {
-        let now = now_rfc3339();
-        self.write(|tx| {
-            if self.rack_in(tx, name)?.is_none() {
-                return Err(StoreError::UnknownRack(name.to_string()));
-            }
-            self.close_interrupted_in(tx, name, &now)?;
-            for sql in [
-                "DELETE FROM params WHERE rack = ?1",
-                "DELETE FROM locks WHERE rack = ?1",
-                "DELETE FROM racks WHERE name = ?1",
-                "DELETE FROM meta WHERE key = 'current_rack' AND value = ?1",
-            ] {
-                tx.execute(sql, params![name]).map_err(|e| self.sql(e))?;
-            }
-            self.history_in(
-                tx,
-                name,
-                actor,
-                "uninstall",
-                &serde_json::json!({}),
-                Outcome::Ok,
-                None,
-                &now,
-            )?;
-            Ok(())
-        })
-    }
-
     // ---- parameters and changes ----------------------------------------------------------
 
     /// The rack's explicitly set parameters.
@@ -690,207 +600,6 @@ impl Store {
                 return Err(StoreError::UnknownRack(rack.to_string()));
             }
             self.params_in(c, rack)
-        })
-    }
-
-    /// Validates `KEY=VALUE` arguments against the rack's current parameters and version
-    /// *inside* the write transaction (no window between reading and storing), then stores
-    /// them, sets the rack `updating` and opens a `params set` history row. A refusal
-    /// ([`StoreError::Invalid`]) stores nothing.
-    pub fn begin_params_set<S: AsRef<str>>(
-        &self,
-        rack: &str,
-        args: &[S],
-        actor: &str,
-    ) -> Result<(ChangeId, ChangeSet), StoreError> {
-        let now = now_rfc3339();
-        self.write(|tx| {
-            let r = self
-                .rack_in(tx, rack)?
-                .ok_or_else(|| StoreError::UnknownRack(rack.to_string()))?;
-            let current = self.params_in(tx, rack)?;
-            let changes = convox_params::validate_set(&current, &r.version, args)?;
-            let id = self.begin_in(tx, rack, "params set", &changes, None, actor, &now)?;
-            Ok((id, changes))
-        })
-    }
-
-    /// Stores an already validated change set, sets the rack `updating` and opens a
-    /// `params set` history row; returns its id.
-    ///
-    /// Like every `begin_*` on an existing rack, call it holding the rack's lock: a change
-    /// of the rack still pending then belongs to a run that died, and is closed as failed
-    /// ([`INTERRUPTED`]).
-    pub fn begin_change(
-        &self,
-        rack: &str,
-        changes: &ChangeSet,
-        actor: &str,
-    ) -> Result<ChangeId, StoreError> {
-        let now = now_rfc3339();
-        self.write(|tx| {
-            if self.rack_in(tx, rack)?.is_none() {
-                return Err(StoreError::UnknownRack(rack.to_string()));
-            }
-            self.begin_in(tx, rack, "params set", changes, None, actor, &now)
-        })
-    }
-
-    /// `rack update`: checks the move with [`convox_params::validate_update`] (a known
-    /// version; whether a downgrade is safe depends on the cluster and is the caller's call),
-    /// stores the new version, sets the rack `updating` and opens an `update` history row. A
-    /// refusal stores nothing. The history row names the parameters a downgrade leaves
-    /// behind, and whether it was `forced` past the caller's safety check: an audit question.
-    pub fn begin_update(
-        &self,
-        rack: &str,
-        to: &Version,
-        forced: bool,
-        actor: &str,
-    ) -> Result<ChangeId, StoreError> {
-        let now = now_rfc3339();
-        self.write(|tx| {
-            let r = self
-                .rack_in(tx, rack)?
-                .ok_or_else(|| StoreError::UnknownRack(rack.to_string()))?;
-            let current = self.params_in(tx, rack)?;
-            let left = convox_params::validate_update(&current, &r.version, to)?;
-            let mut note = serde_json::Map::new();
-            if !left.is_empty() {
-                note.insert(
-                    "left_behind".into(),
-                    left.iter().map(|l| l.key.clone()).collect(),
-                );
-            }
-            if forced {
-                note.insert("forced".into(), true.into());
-            }
-            self.begin_in(
-                tx,
-                rack,
-                "update",
-                &ChangeSet::default(),
-                Some((&r.version, to, note)),
-                actor,
-                &now,
-            )
-        })
-    }
-
-    fn close_interrupted_in(
-        &self,
-        tx: &Connection,
-        rack: &str,
-        now: &str,
-    ) -> Result<(), StoreError> {
-        let n = tx
-            .execute(
-                "UPDATE history SET result = 'failed', message = ?2, finished_at = ?3 \
-                 WHERE rack = ?1 AND result = 'pending'",
-                params![rack, INTERRUPTED, now],
-            )
-            .map_err(|e| self.sql(e))?;
-        if n > 0 {
-            tracing::warn!(
-                rack,
-                changes = n,
-                "closed changes left pending by an interrupted run"
-            );
-        }
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn begin_in(
-        &self,
-        tx: &Connection,
-        rack: &str,
-        action: &str,
-        changes: &ChangeSet,
-        version: Option<(
-            &Version,
-            &Version,
-            serde_json::Map<String, serde_json::Value>,
-        )>,
-        actor: &str,
-        now: &str,
-    ) -> Result<ChangeId, StoreError> {
-        // Callers hold the rack lock, so a change still pending belongs to a run that died
-        // (it would hold the lock otherwise): close it so history does not show it running.
-        self.close_interrupted_in(tx, rack, now)?;
-        self.store_params_in(tx, rack, changes, now)?;
-        let mut what = serde_json::json!({ "params": changes_json(changes) });
-        if let Some((from, to, note)) = version {
-            tx.execute(
-                "UPDATE racks SET version = ?2 WHERE name = ?1",
-                params![rack, to.to_string()],
-            )
-            .map_err(|e| self.sql(e))?;
-            what["from"] = from.to_string().into();
-            what["to"] = to.to_string().into();
-            for (k, v) in note {
-                what[k] = v;
-            }
-        }
-        // The previous error stays visible until this change finishes.
-        let last_error: Option<String> = tx
-            .query_row(
-                "SELECT last_error FROM racks WHERE name = ?1",
-                params![rack],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.sql(e))?;
-        self.set_status_in(tx, rack, RackStatus::Updating, last_error.as_deref(), now)?;
-        let id = self.history_in(tx, rack, actor, action, &what, Outcome::Pending, None, now)?;
-        tracing::debug!(rack, action, change = id.0, "change begun");
-        Ok(id)
-    }
-
-    /// Closes a change opened by a `begin_*` call: the history row gets the result, the rack
-    /// becomes `running` (last error cleared) or `failed` (with the message). Requested
-    /// parameters are kept either way, so a failed change can be rerun.
-    pub fn finish_change(&self, id: ChangeId, result: Result<(), &str>) -> Result<(), StoreError> {
-        let now = now_rfc3339();
-        self.write(|tx| {
-            let row: Option<(String, String)> = tx
-                .query_row(
-                    "SELECT rack, result FROM history WHERE id = ?1",
-                    params![id.0],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(|e| self.sql(e))?;
-            let Some((rack, outcome)) = row else {
-                return Err(StoreError::UnknownChange(id.0));
-            };
-            if outcome != Outcome::Pending.as_str() {
-                return Err(StoreError::UnknownChange(id.0));
-            }
-            let (outcome, message) = match result {
-                Ok(()) => (Outcome::Ok, None),
-                Err(m) => (Outcome::Failed, Some(m)),
-            };
-            tx.execute(
-                "UPDATE history SET result = ?2, message = ?3, finished_at = ?4 WHERE id = ?1",
-                params![id.0, outcome.as_str(), message, now],
-            )
-            .map_err(|e| self.sql(e))?;
-            // The rack may have been uninstalled meanwhile; the history row still closes.
-            if self.rack_in(tx, &rack)?.is_some() {
-                let status = if outcome == Outcome::Ok {
-                    RackStatus::Running
-                } else {
-                    RackStatus::Failed
-                };
-                self.set_status_in(tx, &rack, status, message, &now)?;
-            }
-            tracing::debug!(
-                rack,
-                change = id.0,
-                ok = outcome == Outcome::Ok,
-                "change finished"
-            );
-            Ok(())
         })
     }
 

@@ -822,3 +822,81 @@ fn a_rack_left_changing_by_a_dead_run_reads_as_failed_interrupted() {
     );
     drop(lock);
 }
+
+// ---- fencing ----------------------------------------------------------------------------
+
+#[test]
+fn a_run_that_lost_its_lock_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = installed(dir.path(), "r1", "3.24.7");
+    let a = s.lock_rack("r1", &opts(0, 30_000, "a")).expect("lock");
+    let (a_id, _) = s
+        .fenced(&a)
+        .begin_params_set(&["eks_access_entries=true"], ACTOR)
+        .expect("A begins");
+    // A stalls past its lease (simulated: its row renewed long ago) and B takes over.
+    s.conn()
+        .execute(
+            "UPDATE locks SET renewed_at_ms = ?1, lease_ms = 1000 WHERE rack = 'r1'",
+            params![now_ms() - 60_000],
+        )
+        .expect("age A's lock");
+    let b = s.lock_rack("r1", &opts(0, 30_000, "b")).expect("take over");
+    let (b_id, _) = s
+        .fenced(&b)
+        .begin_params_set(&["karpenter_auth_mode=true"], ACTOR)
+        .expect("B begins");
+
+    // Every write of A's is refused, whatever it is, and stores nothing.
+    let fa = s.fenced(&a);
+    let before = snapshot(&s, "r1");
+    let cs = convox_params::validate_set(
+        &s.params("r1").expect("params"),
+        &v("3.24.7"),
+        &["docker_hub_username=alice"],
+    )
+    .expect("valid");
+    let refused: Vec<(&str, Result<(), StoreError>)> = vec![
+        (
+            "begin_params_set",
+            fa.begin_params_set(&["docker_hub_username=alice"], ACTOR)
+                .map(|_| ()),
+        ),
+        ("begin_change", fa.begin_change(&cs, ACTOR).map(|_| ())),
+        (
+            "begin_update",
+            fa.begin_update(&v("3.24.7"), false, ACTOR).map(|_| ()),
+        ),
+        ("finish own", fa.finish_change(a_id, Err("boom"))),
+        ("finish B's", fa.finish_change(b_id, Ok(()))),
+        ("delete_rack", fa.delete_rack(LOCAL_ACTOR)),
+    ];
+    for (what, r) in refused {
+        assert!(matches!(r, Err(StoreError::LockLost(_))), "{what}: {r:?}");
+        assert_eq!(snapshot(&s, "r1"), before, "{what} changed the store");
+    }
+    // Installing the rack name anew under a lost lock is refused too.
+    let r = fa.begin_install(&new_rack("r1", "3.24.7"), &[] as &[&str], ACTOR);
+    assert!(matches!(r, Err(StoreError::LockLost(_))), "{r:?}");
+
+    // B's change is B's to finish; A's was closed as interrupted when B began.
+    s.fenced(&b).finish_change(b_id, Ok(())).expect("B finishes");
+    let r = s.get_rack("r1").expect("rack");
+    assert_eq!((r.status, r.last_error), (RackStatus::Running, None));
+    let h = s.history(Some("r1"), 10).expect("history");
+    let row = |id: ChangeId| h.iter().find(|e| e.id == id.0).expect("row").clone();
+    assert_eq!(row(a_id).result, Outcome::Failed);
+    assert_eq!(row(a_id).message.as_deref(), Some(INTERRUPTED));
+    assert_eq!(row(b_id).result, Outcome::Ok);
+    assert!(!s.params("r1").expect("params").values.contains_key("docker_hub_username"));
+
+    // A lock is for its own rack only.
+    let r = s
+        .fenced(&b)
+        .begin_install(&new_rack("other", "3.24.7"), &[] as &[&str], ACTOR);
+    assert!(matches!(r, Err(StoreError::NotLocked { .. })), "{r:?}");
+    assert!(s.rack("other").expect("get").is_none());
+    // A letting go does not release B's lock.
+    drop(a);
+    b.check(&s).expect("B still holds the rack");
+}

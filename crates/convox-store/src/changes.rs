@@ -1,0 +1,487 @@
+//! Changes of a rack made by a locked run: `begin_*` … `finish_change`, and `delete_rack`.
+//!
+//! Each is fenced by the lock the run holds: the write transaction itself checks that the
+//! rack's lock row still carries the run's token before it writes. A run that lost its lock
+//! (stopped past its lease while another run took the rack over) therefore writes nothing,
+//! whatever it was doing when it stopped; checking the lock first and writing after would
+//! leave a window in which the other run takes over. [`StoreError::LockLost`] says so.
+
+use convox_params::{ChangeSet, Params, Version};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::{
+    changes_json, lock, now_rfc3339, validate_rack_name, ChangeId, NewRack, Outcome, RackLock,
+    RackStatus, Store, StoreError, INTERRUPTED,
+};
+
+/// The rack store through a held rack lock: the way a run changes its rack. Every write
+/// checks, inside its own transaction, that the lock is still this run's.
+#[derive(Debug, Clone, Copy)]
+pub struct Fenced<'a> {
+    store: &'a Store,
+    lock: &'a RackLock,
+}
+
+impl Store {
+    /// Writes to the rack of `lock`, fenced by it.
+    pub fn fenced<'a>(&'a self, lock: &'a RackLock) -> Fenced<'a> {
+        Fenced { store: self, lock }
+    }
+
+    /// Runs `f` in one write transaction after checking, in that transaction, that `fence`
+    /// (when given) still holds `rack`'s lock.
+    fn write_fenced<T>(
+        &self,
+        fence: Option<&RackLock>,
+        rack: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.write(|tx| {
+            if let Some(l) = fence {
+                if l.rack() != rack {
+                    return Err(StoreError::NotLocked {
+                        rack: rack.to_string(),
+                        locked: l.rack().to_string(),
+                    });
+                }
+                let held = lock::holder(self, tx, rack)?.is_some_and(|h| h.token == l.token());
+                if !held {
+                    return Err(StoreError::LockLost(rack.to_string()));
+                }
+            }
+            f(tx)
+        })
+    }
+}
+
+impl Fenced<'_> {
+    /// The locked rack.
+    pub fn rack(&self) -> &str {
+        self.lock.rack()
+    }
+
+    /// Records a new rack with status `installing` and its initial parameters (validated in
+    /// install mode against the rack's version), and opens an `install` history row.
+    /// Finish with [`Fenced::finish_change`]. The lock must be `new.name`'s.
+    pub fn begin_install<S: AsRef<str>>(
+        &self,
+        new: &NewRack,
+        param_args: &[S],
+        actor: &str,
+    ) -> Result<(ChangeId, ChangeSet), StoreError> {
+        self.store
+            .begin_install_in(Some(self.lock), new, param_args, actor)
+    }
+
+    /// Validates `KEY=VALUE` arguments against the rack's current parameters and version
+    /// *inside* the write transaction (no window between reading and storing), then stores
+    /// them, sets the rack `updating` and opens a `params set` history row. A refusal
+    /// ([`StoreError::Invalid`]) stores nothing.
+    pub fn begin_params_set<S: AsRef<str>>(
+        &self,
+        args: &[S],
+        actor: &str,
+    ) -> Result<(ChangeId, ChangeSet), StoreError> {
+        self.store
+            .begin_params_set_in(Some(self.lock), self.rack(), args, actor)
+    }
+
+    /// Stores an already validated change set, sets the rack `updating` and opens a
+    /// `params set` history row; returns its id.
+    pub fn begin_change(&self, changes: &ChangeSet, actor: &str) -> Result<ChangeId, StoreError> {
+        self.store
+            .begin_change_in(Some(self.lock), self.rack(), changes, actor)
+    }
+
+    /// `rack update`: checks the move with [`convox_params::validate_update`] (a known
+    /// version; whether a downgrade is safe depends on the cluster and is the caller's call),
+    /// stores the new version, sets the rack `updating` and opens an `update` history row. A
+    /// refusal stores nothing. The history row names the parameters a downgrade leaves
+    /// behind, and whether it was `forced` past the caller's safety check: an audit question.
+    pub fn begin_update(
+        &self,
+        to: &Version,
+        forced: bool,
+        actor: &str,
+    ) -> Result<ChangeId, StoreError> {
+        self.store
+            .begin_update_in(Some(self.lock), self.rack(), to, forced, actor)
+    }
+
+    /// Closes a change opened by a `begin_*` call: the history row gets the result, the rack
+    /// becomes `running` (last error cleared) or `failed` (with the message). Requested
+    /// parameters are kept either way, so a failed change can be rerun.
+    pub fn finish_change(&self, id: ChangeId, result: Result<(), &str>) -> Result<(), StoreError> {
+        self.store.finish_change_in(Some(self.lock), id, result)
+    }
+
+    /// Forgets the rack: its record, parameters and lock (history stays, plus an
+    /// `uninstall` row). Clears the current rack if it was this one.
+    pub fn delete_rack(&self, actor: &str) -> Result<(), StoreError> {
+        self.store
+            .delete_rack_in(Some(self.lock), self.rack(), actor)
+    }
+}
+
+impl Store {
+    fn begin_install_in<S: AsRef<str>>(
+        &self,
+        fence: Option<&RackLock>,
+        new: &NewRack,
+        param_args: &[S],
+        actor: &str,
+    ) -> Result<(ChangeId, ChangeSet), StoreError> {
+        validate_rack_name(&new.name)?;
+        let changes = if param_args.is_empty() {
+            ChangeSet::default()
+        } else {
+            convox_params::validate(
+                &Params::default(),
+                &new.version,
+                param_args,
+                convox_params::Mode::Set,
+            )?
+        };
+        let now = now_rfc3339();
+        let id = self.write_fenced(fence, &new.name, |tx| {
+            if self.rack_in(tx, &new.name)?.is_some() {
+                return Err(StoreError::RackExists(new.name.clone()));
+            }
+            tx.execute(
+                "INSERT INTO racks (name, provider, version, status, region, cluster, \
+                 nodes_role_arn, karpenter_nodes_role_arn, endpoint, profile, created_at, \
+                 updated_at, last_error) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11,NULL)",
+                params![
+                    new.name,
+                    new.provider.as_str(),
+                    new.version.to_string(),
+                    RackStatus::Installing.as_str(),
+                    new.region,
+                    new.cluster,
+                    new.nodes_role_arn,
+                    new.karpenter_nodes_role_arn,
+                    new.endpoint,
+                    new.profile,
+                    now
+                ],
+            )
+            .map_err(|e| self.sql(e))?;
+            self.store_params_in(tx, &new.name, &changes, &now)?;
+            let what = serde_json::json!({
+                "provider": new.provider.as_str(),
+                "version": new.version.to_string(),
+                "region": new.region,
+                "cluster": new.cluster,
+                "nodes_role_arn": new.nodes_role_arn,
+                "karpenter_nodes_role_arn": new.karpenter_nodes_role_arn,
+                "params": changes_json(&changes),
+            });
+            self.history_in(
+                tx,
+                &new.name,
+                actor,
+                "install",
+                &what,
+                Outcome::Pending,
+                None,
+                &now,
+            )
+        })?;
+        tracing::debug!(rack = %new.name, change = id.0, "install begun");
+        Ok((id, changes))
+    }
+
+    fn begin_params_set_in<S: AsRef<str>>(
+        &self,
+        fence: Option<&RackLock>,
+        rack: &str,
+        args: &[S],
+        actor: &str,
+    ) -> Result<(ChangeId, ChangeSet), StoreError> {
+        let now = now_rfc3339();
+        self.write_fenced(fence, rack, |tx| {
+            let r = self
+                .rack_in(tx, rack)?
+                .ok_or_else(|| StoreError::UnknownRack(rack.to_string()))?;
+            let current = self.params_in(tx, rack)?;
+            let changes = convox_params::validate_set(&current, &r.version, args)?;
+            let id = self.begin_in(tx, rack, "params set", &changes, None, actor, &now)?;
+            Ok((id, changes))
+        })
+    }
+
+    fn begin_change_in(
+        &self,
+        fence: Option<&RackLock>,
+        rack: &str,
+        changes: &ChangeSet,
+        actor: &str,
+    ) -> Result<ChangeId, StoreError> {
+        let now = now_rfc3339();
+        self.write_fenced(fence, rack, |tx| {
+            if self.rack_in(tx, rack)?.is_none() {
+                return Err(StoreError::UnknownRack(rack.to_string()));
+            }
+            self.begin_in(tx, rack, "params set", changes, None, actor, &now)
+        })
+    }
+
+    fn begin_update_in(
+        &self,
+        fence: Option<&RackLock>,
+        rack: &str,
+        to: &Version,
+        forced: bool,
+        actor: &str,
+    ) -> Result<ChangeId, StoreError> {
+        let now = now_rfc3339();
+        self.write_fenced(fence, rack, |tx| {
+            let r = self
+                .rack_in(tx, rack)?
+                .ok_or_else(|| StoreError::UnknownRack(rack.to_string()))?;
+            let current = self.params_in(tx, rack)?;
+            let left = convox_params::validate_update(&current, &r.version, to)?;
+            let mut note = serde_json::Map::new();
+            if !left.is_empty() {
+                note.insert(
+                    "left_behind".into(),
+                    left.iter().map(|l| l.key.clone()).collect(),
+                );
+            }
+            if forced {
+                note.insert("forced".into(), true.into());
+            }
+            self.begin_in(
+                tx,
+                rack,
+                "update",
+                &ChangeSet::default(),
+                Some((&r.version, to, note)),
+                actor,
+                &now,
+            )
+        })
+    }
+
+    fn close_interrupted_in(
+        &self,
+        tx: &Connection,
+        rack: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let n = tx
+            .execute(
+                "UPDATE history SET result = 'failed', message = ?2, finished_at = ?3 \
+                 WHERE rack = ?1 AND result = 'pending'",
+                params![rack, INTERRUPTED, now],
+            )
+            .map_err(|e| self.sql(e))?;
+        if n > 0 {
+            tracing::warn!(
+                rack,
+                changes = n,
+                "closed changes left pending by an interrupted run"
+            );
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn begin_in(
+        &self,
+        tx: &Connection,
+        rack: &str,
+        action: &str,
+        changes: &ChangeSet,
+        version: Option<(
+            &Version,
+            &Version,
+            serde_json::Map<String, serde_json::Value>,
+        )>,
+        actor: &str,
+        now: &str,
+    ) -> Result<ChangeId, StoreError> {
+        // Callers hold the rack lock, so a change still pending belongs to a run that lost
+        // it (died, or stopped past its lease): fenced out, it can never close the change
+        // itself, so close it here rather than let history show it running.
+        self.close_interrupted_in(tx, rack, now)?;
+        self.store_params_in(tx, rack, changes, now)?;
+        let mut what = serde_json::json!({ "params": changes_json(changes) });
+        if let Some((from, to, note)) = version {
+            tx.execute(
+                "UPDATE racks SET version = ?2 WHERE name = ?1",
+                params![rack, to.to_string()],
+            )
+            .map_err(|e| self.sql(e))?;
+            what["from"] = from.to_string().into();
+            what["to"] = to.to_string().into();
+            for (k, v) in note {
+                what[k] = v;
+            }
+        }
+        // The previous error stays visible until this change finishes.
+        let last_error: Option<String> = tx
+            .query_row(
+                "SELECT last_error FROM racks WHERE name = ?1",
+                params![rack],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))?;
+        self.set_status_in(tx, rack, RackStatus::Updating, last_error.as_deref(), now)?;
+        let id = self.history_in(tx, rack, actor, action, &what, Outcome::Pending, None, now)?;
+        tracing::debug!(rack, action, change = id.0, "change begun");
+        Ok(id)
+    }
+
+    fn finish_change_in(
+        &self,
+        fence: Option<&RackLock>,
+        id: ChangeId,
+        result: Result<(), &str>,
+    ) -> Result<(), StoreError> {
+        let now = now_rfc3339();
+        // The fence names the rack; without one (the unit tests) the row does.
+        let rack = match fence {
+            Some(l) => l.rack().to_string(),
+            None => self
+                .read(|c| self.change_rack_in(c, id))?
+                .ok_or(StoreError::UnknownChange(id.0))?,
+        };
+        self.write_fenced(fence, &rack, |tx| {
+            let row: Option<String> = tx
+                .query_row(
+                    "SELECT result FROM history WHERE id = ?1 AND rack = ?2",
+                    params![id.0, rack],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.sql(e))?;
+            if row.as_deref() != Some(Outcome::Pending.as_str()) {
+                return Err(StoreError::UnknownChange(id.0));
+            }
+            let (outcome, message) = match result {
+                Ok(()) => (Outcome::Ok, None),
+                Err(m) => (Outcome::Failed, Some(m)),
+            };
+            tx.execute(
+                "UPDATE history SET result = ?2, message = ?3, finished_at = ?4 WHERE id = ?1",
+                params![id.0, outcome.as_str(), message, now],
+            )
+            .map_err(|e| self.sql(e))?;
+            // The rack may have been uninstalled meanwhile; the history row still closes.
+            if self.rack_in(tx, &rack)?.is_some() {
+                let status = if outcome == Outcome::Ok {
+                    RackStatus::Running
+                } else {
+                    RackStatus::Failed
+                };
+                self.set_status_in(tx, &rack, status, message, &now)?;
+            }
+            tracing::debug!(
+                rack,
+                change = id.0,
+                ok = outcome == Outcome::Ok,
+                "change finished"
+            );
+            Ok(())
+        })
+    }
+
+    fn change_rack_in(&self, c: &Connection, id: ChangeId) -> Result<Option<String>, StoreError> {
+        c.query_row(
+            "SELECT rack FROM history WHERE id = ?1",
+            params![id.0],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| self.sql(e))
+    }
+
+    fn delete_rack_in(
+        &self,
+        fence: Option<&RackLock>,
+        name: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let now = now_rfc3339();
+        self.write_fenced(fence, name, |tx| {
+            if self.rack_in(tx, name)?.is_none() {
+                return Err(StoreError::UnknownRack(name.to_string()));
+            }
+            self.close_interrupted_in(tx, name, &now)?;
+            for sql in [
+                "DELETE FROM params WHERE rack = ?1",
+                "DELETE FROM locks WHERE rack = ?1",
+                "DELETE FROM racks WHERE name = ?1",
+                "DELETE FROM meta WHERE key = 'current_rack' AND value = ?1",
+            ] {
+                tx.execute(sql, params![name]).map_err(|e| self.sql(e))?;
+            }
+            self.history_in(
+                tx,
+                name,
+                actor,
+                "uninstall",
+                &serde_json::json!({}),
+                Outcome::Ok,
+                None,
+                &now,
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// Unfenced forms of the changes, for the unit tests of what they store (validation,
+/// history, statuses); the product writes through [`Fenced`] only.
+#[cfg(test)]
+impl Store {
+    pub(crate) fn begin_install<S: AsRef<str>>(
+        &self,
+        new: &NewRack,
+        param_args: &[S],
+        actor: &str,
+    ) -> Result<(ChangeId, ChangeSet), StoreError> {
+        self.begin_install_in(None, new, param_args, actor)
+    }
+
+    pub(crate) fn begin_params_set<S: AsRef<str>>(
+        &self,
+        rack: &str,
+        args: &[S],
+        actor: &str,
+    ) -> Result<(ChangeId, ChangeSet), StoreError> {
+        self.begin_params_set_in(None, rack, args, actor)
+    }
+
+    pub(crate) fn begin_change(
+        &self,
+        rack: &str,
+        changes: &ChangeSet,
+        actor: &str,
+    ) -> Result<ChangeId, StoreError> {
+        self.begin_change_in(None, rack, changes, actor)
+    }
+
+    pub(crate) fn begin_update(
+        &self,
+        rack: &str,
+        to: &Version,
+        forced: bool,
+        actor: &str,
+    ) -> Result<ChangeId, StoreError> {
+        self.begin_update_in(None, rack, to, forced, actor)
+    }
+
+    pub(crate) fn finish_change(
+        &self,
+        id: ChangeId,
+        result: Result<(), &str>,
+    ) -> Result<(), StoreError> {
+        self.finish_change_in(None, id, result)
+    }
+
+    pub(crate) fn delete_rack(&self, name: &str, actor: &str) -> Result<(), StoreError> {
+        self.delete_rack_in(None, name, actor)
+    }
+}
