@@ -185,7 +185,20 @@ pub enum Step {
 pub struct Conflict {
     pub role: EntryRole,
     pub principal_arn: String,
+    /// What is wrong and what to do about it, without "rerun" (the caller says that once).
     pub message: String,
+    pub kind: ConflictKind,
+}
+
+/// Where a conflict lies: in the cluster, or in the rack's own principals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// An access entry the cluster has and the rack will not alter.
+    Entry,
+    /// One principal plays two parts that need entries of different types (e.g. the
+    /// caller is the nodes role): no entry of the cluster is at fault, maybe none exists.
+    Principals,
 }
 
 /// What differs between desired and observed (for `rack auth`).
@@ -445,15 +458,23 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
                 }
             }
             Some(w) => {
+                // The caller is whoever runs convox; the node roles are fixed at install.
+                let fix = match (w.role, e.role) {
+                    (EntryRole::Caller, other) | (other, EntryRole::Caller) => format!(
+                        ": run convox as another identity than the {}",
+                        other.describe()
+                    ),
+                    _ => String::new(),
+                };
                 let message = format!(
-                    "{} is both the {} ({}) and the {} ({}); one principal can have only one access entry",
+                    "{} is both the {} ({}) and the {} ({}), and one principal can have only one access entry{fix}",
                     e.principal_arn,
                     w.role.describe(),
                     w.entry_type,
                     e.role.describe(),
                     e.entry_type
                 );
-                push_conflict(&mut out, e, message);
+                push_conflict(&mut out, e, message, ConflictKind::Principals);
             }
         }
     }
@@ -489,13 +510,13 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
                         "was not created by this rack"
                     };
                     let message = format!(
-                        "access entry for the {} {} has type {} but the rack needs {}; it {whose}, and fixing it would mean deleting it, which convox never does: delete it yourself (aws eks delete-access-entry) and rerun",
+                        "access entry for the {} {} has type {} but the rack needs {}; it {whose}, and fixing it would mean deleting it, which convox never does: delete it yourself (aws eks delete-access-entry)",
                         w.role.describe(),
                         w.principal_arn,
                         o.entry_type,
                         w.entry_type
                     );
-                    push_conflict(&mut out, w, message);
+                    push_conflict(&mut out, w, message, ConflictKind::Entry);
                 }
                 Some(o) => plan_policies(desired, w, o, &mut steps, &mut out),
             }
@@ -524,7 +545,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
 }
 
 /// A difference convox will not fix: reported as drift and as a conflict, with one message.
-fn push_conflict(out: &mut Plan, w: &DesiredEntry, message: String) {
+fn push_conflict(out: &mut Plan, w: &DesiredEntry, message: String, kind: ConflictKind) {
     out.drift.push(Drift {
         what: message.clone(),
     });
@@ -532,6 +553,7 @@ fn push_conflict(out: &mut Plan, w: &DesiredEntry, message: String) {
         role: w.role,
         principal_arn: w.principal_arn.clone(),
         message,
+        kind,
     });
 }
 
@@ -603,7 +625,7 @@ fn plan_policies(
             }
             Some(h) => {
                 let message = format!(
-                    "access entry for the {} {} has {} at {} but the rack needs {}; the entry was not created by this rack, so convox leaves it alone: associate the policy at {} yourself (aws eks associate-access-policy) and rerun",
+                    "access entry for the {} {} has {} at {} but the rack needs {}; the entry was not created by this rack, so convox leaves it alone: associate the policy at {} yourself (aws eks associate-access-policy)",
                     w.role.describe(),
                     w.principal_arn,
                     policy_name(&p.policy_arn),
@@ -611,7 +633,7 @@ fn plan_policies(
                     p.scope,
                     p.scope
                 );
-                push_conflict(out, w, message);
+                push_conflict(out, w, message, ConflictKind::Entry);
             }
         }
     }

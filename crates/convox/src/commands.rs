@@ -2,31 +2,26 @@
 //! decisions convox-planner, AWS convox-aws.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use convox_aws::{Aws, CallerIdentity, Target};
 use convox_params::{Params, Version};
 use convox_planner::{is_managed_by, policy_name, DowngradeSafety, ObservedEntry, Scope};
-use convox_store::{LockOptions, NewRack, Provider, Rack, RackStatus, Store};
+use convox_store::{NewRack, Provider, Rack, RackStatus, Store};
 use serde_json::json;
 
 use crate::cli::{Cli, Cmd, InstallKind, Output, ParamsSub, RackCmd, RackSub, SimCmd};
 use crate::home;
+use crate::locked::{self, run_locked, take_lock, Begin};
 use crate::progress::Progress;
 use crate::reconcile::{self, RackAws};
 use crate::sim::{self, LocalSim};
 use crate::Fail;
 
-/// Longest wait for another run holding the rack's lock.
-const LOCK_WAIT: Duration = Duration::from_secs(15 * 60);
-/// Longest a reconcile may take in total.
-const CONVERGE_DEADLINE: Duration = Duration::from_secs(45 * 60);
-
 fn open_store() -> Result<Store, Fail> {
     Store::open(&home::state_dir()?).map_err(store_err)
 }
 
-fn store_err(e: convox_store::StoreError) -> Fail {
+pub(crate) fn store_err(e: convox_store::StoreError) -> Fail {
     Fail::msg(e.to_string())
 }
 
@@ -240,7 +235,7 @@ async fn connect(rack: &Rack, progress: &Progress) -> Result<Conn, Fail> {
     connect_provider(rack.provider, &rack.region, rack.profile.clone(), progress).await
 }
 
-fn rack_aws(r: &Rack) -> RackAws {
+pub(crate) fn rack_aws(r: &Rack) -> RackAws {
     RackAws {
         rack: r.name.clone(),
         cluster: r.cluster.clone(),
@@ -398,7 +393,7 @@ fn rack_info(
                         convox_store::Outcome::Ok => "ok".to_string(),
                         convox_store::Outcome::Pending => "pending".to_string(),
                         convox_store::Outcome::Failed => {
-                            format!("failed: {}", e.message.as_deref().unwrap_or(""))
+                            format!("failed: {}", summary(e.message.as_deref().unwrap_or("")))
                         }
                     };
                     h.push([
@@ -415,6 +410,19 @@ fn rack_info(
             Ok(())
         }
     }
+}
+
+/// Longest failure message a history row shows in text (JSON and the store keep it whole).
+const SUMMARY_CHARS: usize = 72;
+
+/// A failure message as one bounded line for the history table.
+fn summary(message: &str) -> String {
+    let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= SUMMARY_CHARS {
+        return line;
+    }
+    let cut: String = line.chars().take(SUMMARY_CHARS - 1).collect();
+    format!("{}…", cut.trim_end())
 }
 
 /// `2026-11-28T21:08:05.884323606Z` → `2026-11-28T21:08:05Z` (text output only).
@@ -485,71 +493,6 @@ async fn install(kind: InstallKind) -> Result<(), Fail> {
     let res = install_inner(kind, &progress).await;
     progress.finish();
     res
-}
-
-fn lock_opts(purpose: &str) -> LockOptions {
-    // CONVOX_LOCK_LEASE_MS: a test knob (lease expiry is otherwise 30 s away).
-    let lease = std::env::var("CONVOX_LOCK_LEASE_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(Duration::from_secs(30));
-    LockOptions {
-        wait: LOCK_WAIT,
-        lease,
-        purpose: purpose.to_string(),
-    }
-}
-
-/// Whether this run still holds the rack's lock (see [`reconcile::converge_from`]).
-fn still_held(store: &Store, lock: &convox_store::RackLock) -> Result<(), Fail> {
-    match lock.check(store) {
-        Ok(()) => Ok(()),
-        Err(convox_store::StoreError::LockLost(rack)) => Err(Fail::msg(format!(
-            "this run was stopped longer than its lock's lease and another run took rack {rack} over; stopped without changing anything more: see `convox rack -r {rack}` for that run's result"
-        ))),
-        // Could not read the lock (e.g. the store busy beyond its timeout): that says nothing
-        // about another run; carry on rather than abandon a run midway.
-        Err(e) => {
-            tracing::warn!("cannot check the rack lock: {e}");
-            Ok(())
-        }
-    }
-}
-
-/// Records how change `id` ended and passes its result on. A run that lost the lock records
-/// nothing: the run that took the rack over closed this change and records its own.
-fn record_end(
-    store: &Store,
-    lock: &convox_store::RackLock,
-    id: convox_store::ChangeId,
-    res: Result<(), Fail>,
-) -> Result<(), Fail> {
-    still_held(store, lock)?;
-    match &res {
-        Ok(()) => store.finish_change(id, Ok(())),
-        Err(e) => store.finish_change(id, Err(&e.to_string())),
-    }
-    .map_err(store_err)?;
-    res
-}
-
-/// Takes the rack's lock (waiting for another run, with progress), off the async threads.
-fn take_lock(
-    store: &Store,
-    rack: &str,
-    purpose: &str,
-    progress: &Progress,
-) -> Result<convox_store::RackLock, Fail> {
-    if let Ok(Some(h)) = store.lock_holder(rack) {
-        if h.pid != std::process::id() {
-            progress.say(&format!(
-                "waiting for rack {rack}'s lock (held by process {} since {}, {})",
-                h.pid, h.since, h.purpose
-            ));
-        }
-    }
-    tokio::task::block_in_place(|| store.lock_rack(rack, &lock_opts(purpose))).map_err(store_err)
 }
 
 async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fail> {
@@ -742,26 +685,10 @@ async fn install_with(
         karpenter_nodes_role_arn: new.karpenter_nodes_role_arn.clone(),
     };
     let first = reconcile::snapshot(&conn.aws, &ra, planned, Some(&caller)).await?;
-    // The lock is held from before the rack exists until its change is closed: a run on the
-    // new rack in between would take a pending install for an interrupted one (closing it
-    // and making this install's finish fail) or interleave with its reconcile.
-    let lock = take_lock(store, &name, "install", progress)?;
-    let (id, changes) = store
-        .begin_install(&new, params, &caller.arn)
-        .map_err(store_err)?;
-    let res = if changes.changes.is_empty() {
-        Ok(())
-    } else {
-        reconcile::converge_from(&conn.aws, &ra, planned, first, CONVERGE_DEADLINE, &|| {
-            still_held(store, &lock)
-        })
-        .await
-        .map(|_| ())
-    };
-    record_end(store, &lock, id, res)?;
+    let set = locked::install(store, conn, &new, params, planned, &ra, first, progress).await?;
     progress.finish();
     print(&format!("Installing rack {name}... OK\n"));
-    if !changes.changes.is_empty() {
+    if set {
         print("Setting parameters... OK\n");
     }
     Ok(())
@@ -771,7 +698,7 @@ async fn uninstall(name: &str) -> Result<(), Fail> {
     let store = open_store()?;
     let r = store.get_rack(name).map_err(store_err)?;
     let progress = Progress::new(false);
-    let _lock = take_lock(&store, name, "uninstall", &progress)?;
+    let lock = take_lock(&store, name, "uninstall", &progress)?;
     if r.provider == Provider::Local {
         let conn = connect(&r, &progress).await?;
         let res = conn
@@ -796,9 +723,11 @@ async fn uninstall(name: &str) -> Result<(), Fail> {
             r.cluster, r.region
         ));
     }
+    // Fenced: a run stopped past its lease while another took the rack over forgets nothing.
     store
-        .delete_rack(name, convox_store::LOCAL_ACTOR)
-        .map_err(store_err)?;
+        .fenced(&lock)
+        .delete_rack(convox_store::LOCAL_ACTOR)
+        .map_err(locked::fenced_err)?;
     print(&format!("Uninstalling rack {name}... OK\n"));
     Ok(())
 }
@@ -840,81 +769,6 @@ fn params_list(
             Ok(())
         }
     }
-}
-
-/// What a locked run does to the store once the cluster has been observed.
-enum Begin<'a> {
-    ParamsSet(&'a [String]),
-    Update { to: Version, force: bool },
-}
-
-/// Lock → re-validate against what is stored now → observe (resolves the caller, the
-/// history's actor, within the no-op call budget) → record the change → converge → record
-/// the result.
-async fn run_locked(
-    store: &Store,
-    rack: &str,
-    conn: &Conn,
-    begin: Begin<'_>,
-    progress: &Progress,
-) -> Result<(), Fail> {
-    let purpose = match begin {
-        Begin::ParamsSet(_) => "params set",
-        Begin::Update { .. } => "update",
-    };
-    let lock = take_lock(store, rack, purpose, progress)?;
-    // Another run may have changed the rack while we waited: validate against what is stored.
-    let fresh = store.get_rack(rack).map_err(store_err)?;
-    let current = store.params(rack).map_err(store_err)?;
-    // What acts is what the version (after the run) has: parameters a downgrade left
-    // behind stay stored for the way back up, but a reconcile must not act on them.
-    let (target, left_behind) = match &begin {
-        Begin::ParamsSet(args) => {
-            let next = convox_params::validate_set(&current, &fresh.version, args)
-                .map_err(|e| Fail::msg(e.to_string()))?
-                .apply_to(&current);
-            (
-                convox_params::effective_at(&next, &fresh.version),
-                Vec::new(),
-            )
-        }
-        Begin::Update { to, .. } => {
-            let left = convox_params::validate_update(&current, &fresh.version, to)
-                .map_err(|e| Fail::msg(e.to_string()))?;
-            (convox_params::effective_at(&current, to), left)
-        }
-    };
-    let ra = rack_aws(&fresh);
-    let first = reconcile::snapshot(&conn.aws, &ra, &target, None).await?;
-    // Recorded in history only when --force actually overrode a refusal.
-    let mut forced = false;
-    if let Begin::Update { to, force } = &begin {
-        forced = downgrade_gate(
-            &fresh,
-            to,
-            &left_behind,
-            first.observed.auth_mode,
-            *force,
-            progress,
-        )?;
-    }
-    let actor = first.caller.arn.clone();
-    let id = match begin {
-        Begin::ParamsSet(args) => {
-            store
-                .begin_params_set(rack, args, &actor)
-                .map_err(store_err)?
-                .0
-        }
-        Begin::Update { to, .. } => store
-            .begin_update(rack, &to, forced, &actor)
-            .map_err(store_err)?,
-    };
-    let res = reconcile::converge_from(&conn.aws, &ra, &target, first, CONVERGE_DEADLINE, &|| {
-        still_held(store, &lock)
-    })
-    .await;
-    record_end(store, &lock, id, res.map(|_| ()))
 }
 
 async fn params_set(
@@ -1030,7 +884,7 @@ async fn dry_run_plan(
 /// parameters behind goes ahead with a warning while `aws-auth` can still be the fallback,
 /// and is refused in API mode unless forced. Nothing has been changed when it refuses.
 /// Returns whether `force` overrode a refusal.
-fn downgrade_gate(
+pub(crate) fn downgrade_gate(
     r: &Rack,
     to: &Version,
     left: &[convox_params::LeftBehind],

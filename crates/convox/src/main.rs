@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod home;
+mod locked;
 mod progress;
 mod reconcile;
 mod sim;
@@ -14,23 +15,36 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// A command failure: printed as one `ERROR: …` line.
+/// A command failure: printed as one `ERROR: …` line, then the process exits with `code`.
 #[derive(Debug)]
-pub struct Fail(String);
+pub struct Fail {
+    msg: String,
+    code: u8,
+}
 
 impl Fail {
     pub fn msg(m: impl Into<String>) -> Fail {
-        Fail(m.into())
+        Fail {
+            msg: m.into(),
+            code: 1,
+        }
     }
     pub fn aws(e: convox_aws::AwsError) -> Fail {
-        Fail(e.to_string())
+        Fail::msg(e.to_string())
+    }
+    /// A run stopped by a signal: the shell's convention, 128 + the signal number.
+    pub fn signalled(m: impl Into<String>, signal: u8) -> Fail {
+        Fail {
+            msg: m.into(),
+            code: 128u8.saturating_add(signal),
+        }
     }
 }
 
 impl std::fmt::Display for Fail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // One line, whatever the source said.
-        write!(f, "{}", self.0.replace(['\n', '\r'], " "))
+        write!(f, "{}", self.msg.replace(['\n', '\r'], " "))
     }
 }
 
@@ -73,7 +87,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ERROR: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.code)
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use convox_aws::{Aws, CallerIdentity, Interest, Outcome};
 use convox_params::Params;
-use convox_planner::{Desired, Observed, Plan, RackIdentity};
+use convox_planner::{ConflictKind, Desired, Observed, Plan, RackIdentity, Step};
 
 use crate::Fail;
 
@@ -81,27 +81,58 @@ pub async fn snapshot(
     })
 }
 
-fn conflicts_error(rack: &RackAws, plan: &Plan) -> Fail {
-    let list: Vec<String> = plan.conflicts.iter().map(|c| c.message.clone()).collect();
-    Fail::msg(format!(
-        "cluster {} has conflicting access entries the rack will not change: {}; fix or remove them, then rerun",
-        rack.cluster,
-        list.join("; ")
-    ))
+/// The refusal of a plan with conflicts: what is wrong with the cluster's entries and with
+/// the rack's own principals, told apart (the latter may involve no entry at all).
+pub fn conflicts_error(rack: &RackAws, plan: &Plan) -> Fail {
+    let of = |kind: ConflictKind| {
+        plan.conflicts
+            .iter()
+            .filter(|c| c.kind == kind)
+            .map(|c| c.message.as_str())
+            .collect::<Vec<_>>()
+    };
+    let mut parts = Vec::new();
+    let principals = of(ConflictKind::Principals);
+    if !principals.is_empty() {
+        parts.push(format!(
+            "rack {} cannot give each of its principals an access entry: {}",
+            rack.rack,
+            principals.join("; ")
+        ));
+    }
+    let entries = of(ConflictKind::Entry);
+    if !entries.is_empty() {
+        parts.push(format!(
+            "cluster {} has access entries the rack will not change: {}",
+            rack.cluster,
+            entries.join("; ")
+        ));
+    }
+    Fail::msg(format!("{}, then rerun", parts.join("; ")))
+}
+
+/// What a run does around the steps of a converge.
+pub trait Hooks: Sync {
+    /// Before every step; an error stops the run. A run that has lost the rack's lock
+    /// (stopped for longer than the lease, e.g. Ctrl-Z, while another run took the rack
+    /// over) must stop acting instead of interleaving with the run that now holds it.
+    fn fence(&self) -> Result<(), Fail>;
+    /// Before every step that may change AWS (all but a wait), after [`Hooks::fence`]: a
+    /// locked run records its change the first time, so that a run that fails before
+    /// changing anything leaves the store as it was.
+    fn before_change(&self) -> Result<(), Fail>;
 }
 
 /// Converges the cluster to what `params` require, starting from a fresh observation
-/// `first`; returns how many steps were applied. Calls `fence` before every step: a run
-/// that has lost the rack's lock (stopped for longer than the lease, e.g. Ctrl-Z, while
-/// another run took the rack over) must stop acting instead of interleaving with the run
-/// that now holds it.
+/// `first`; returns how many steps were applied. Conflicts stop it before any step; `hooks`
+/// run around every step.
 pub async fn converge_from(
     aws: &Aws,
     rack: &RackAws,
     params: &Params,
     first: Snapshot,
     deadline: Duration,
-    fence: &(dyn Fn() -> Result<(), Fail> + Sync),
+    hooks: &dyn Hooks,
 ) -> Result<usize, Fail> {
     let started = Instant::now();
     let caller: CallerIdentity = first.caller.clone();
@@ -131,7 +162,10 @@ pub async fn converge_from(
         let mut replan = false;
         let mut progressed = false;
         for step in &snap.plan.steps {
-            fence()?;
+            hooks.fence()?;
+            if !matches!(step, Step::WaitClusterActive) {
+                hooks.before_change()?;
+            }
             tracing::info!("{step}");
             let outcome = aws
                 .apply(&rack.cluster, &rack.rack, step)
@@ -142,7 +176,7 @@ pub async fn converge_from(
                 Outcome::Done => progressed = true,
                 Outcome::ReObserve => {
                     // A completed switch/wait is progress too; an entry found existing is not.
-                    progressed |= !matches!(step, convox_planner::Step::CreateEntry { .. });
+                    progressed |= !matches!(step, Step::CreateEntry { .. });
                     replan = true;
                     break;
                 }

@@ -130,6 +130,11 @@ impl Home {
         self.dir.path()
     }
 
+    /// Process id of the served simulator (tests stop it to hold a run at its next call).
+    pub fn server_pid(&self) -> u32 {
+        self.server.as_ref().expect("Home::served").0.id()
+    }
+
     /// `convox {args}` in this home, isolated from the environment the tests run in: no
     /// AWS_* variable of the caller's (a profile, region, endpoint or FIPS switch of the
     /// machine's would reach the SDK) and a HOME of its own (no ~/.aws of the machine's);
