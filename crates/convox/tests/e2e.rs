@@ -632,8 +632,11 @@ fn throttling_and_server_errors_are_retried() {
     );
 }
 
+/// A conflict in the first plan refuses the change before anything is changed, in AWS or in
+/// the store (issue 6, defect 6: it used to store the one-way value and fail the rack); once
+/// the user fixes the conflict, the same command goes through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conflict_fails_keeps_params_and_rerun_or_update_repairs() {
+async fn conflict_refuses_with_nothing_stored_and_a_rerun_after_the_fix_succeeds() {
     let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
     let eks = h.eks("us-east-1");
     h.install("clash", &[]);
@@ -652,15 +655,14 @@ async fn conflict_fails_keeps_params_and_rerun_or_update_repairs() {
         err.contains(&nodes_role("clash")) && err.contains("STANDARD"),
         "{err}"
     );
+    assert!(err.contains("EC2_LINUX"), "{err}");
     let rack = h.json(&["rack", "-r", "clash"]);
-    assert_eq!(rack["status"], "failed");
-    assert!(rack["last_error"]
-        .as_str()
-        .is_some_and(|e| e.contains("EC2_LINUX")));
-    // The requested value is kept so the user can rerun.
+    assert_eq!(rack["status"], "running");
+    assert!(rack["last_error"].is_null(), "{rack}");
+    // Refused: nothing stored, so nothing one-way is set.
     assert_eq!(
         h.json(&["rack", "params", "-r", "clash"])["eks_access_entries"],
-        "true"
+        "false"
     );
     let got = entries(&eks, "clash").await;
     assert_eq!(
@@ -668,17 +670,6 @@ async fn conflict_fails_keeps_params_and_rerun_or_update_repairs() {
         "STANDARD",
         "left alone"
     );
-
-    // New changes on a failed rack need --force; a rerun does not.
-    let err = h.fails(&[
-        "rack",
-        "params",
-        "set",
-        "karpenter_auth_mode=true",
-        "-r",
-        "clash",
-    ]);
-    assert!(err.contains("--force"), "{err}");
     let err = h.fails(&set_args("clash"));
     assert!(
         err.contains("STANDARD"),
@@ -691,7 +682,7 @@ async fn conflict_fails_keeps_params_and_rerun_or_update_repairs() {
         .send()
         .await
         .expect("delete");
-    h.ok(&["rack", "update", "-r", "clash"]);
+    h.ok(&set_args("clash"));
     assert_eq!(h.json(&["rack", "-r", "clash"])["status"], "running");
     assert_eq!(
         entries(&eks, "clash").await[&nodes_role("clash")].entry_type,
