@@ -1,4 +1,5 @@
-//! Changes of a rack made by a locked run: `begin_*` … `finish_change`, and `delete_rack`.
+//! Changes of a rack made by a locked run: `begin_*` … `finish_change`, `delete_rack` and
+//! `record`.
 //!
 //! Each is fenced by the lock the run holds: the write transaction itself checks that the
 //! rack's lock row still carries the run's token before it writes. A run that lost its lock
@@ -120,6 +121,18 @@ impl Fenced<'_> {
     pub fn delete_rack(&self, actor: &str) -> Result<(), StoreError> {
         self.store
             .delete_rack_in(Some(self.lock), self.rack(), actor)
+    }
+
+    /// Records a finished action in one row (e.g. a refused `rack update` a user should see).
+    pub fn record(
+        &self,
+        actor: &str,
+        action: &str,
+        what: &serde_json::Value,
+        result: Result<(), &str>,
+    ) -> Result<ChangeId, StoreError> {
+        self.store
+            .record_in(Some(self.lock), self.rack(), actor, action, what, result)
     }
 }
 
@@ -397,6 +410,25 @@ impl Store {
         .map_err(|e| self.sql(e))
     }
 
+    fn record_in(
+        &self,
+        fence: Option<&RackLock>,
+        rack: &str,
+        actor: &str,
+        action: &str,
+        what: &serde_json::Value,
+        result: Result<(), &str>,
+    ) -> Result<ChangeId, StoreError> {
+        let now = now_rfc3339();
+        let (outcome, message) = match result {
+            Ok(()) => (Outcome::Ok, None),
+            Err(m) => (Outcome::Failed, Some(m)),
+        };
+        self.write_fenced(fence, rack, |tx| {
+            self.history_in(tx, rack, actor, action, what, outcome, message, &now)
+        })
+    }
+
     fn delete_rack_in(
         &self,
         fence: Option<&RackLock>,
@@ -483,5 +515,16 @@ impl Store {
 
     pub(crate) fn delete_rack(&self, name: &str, actor: &str) -> Result<(), StoreError> {
         self.delete_rack_in(None, name, actor)
+    }
+
+    pub(crate) fn record(
+        &self,
+        rack: &str,
+        actor: &str,
+        action: &str,
+        what: &serde_json::Value,
+        result: Result<(), &str>,
+    ) -> Result<ChangeId, StoreError> {
+        self.record_in(None, rack, actor, action, what, result)
     }
 }

@@ -603,23 +603,6 @@ impl Store {
         })
     }
 
-    /// Records a finished action in one row (e.g. a refused `rack update` a user should see).
-    pub fn record(
-        &self,
-        rack: &str,
-        actor: &str,
-        action: &str,
-        what: &serde_json::Value,
-        result: Result<(), &str>,
-    ) -> Result<ChangeId, StoreError> {
-        let now = now_rfc3339();
-        let (outcome, message) = match result {
-            Ok(()) => (Outcome::Ok, None),
-            Err(m) => (Outcome::Failed, Some(m)),
-        };
-        self.write(|tx| self.history_in(tx, rack, actor, action, what, outcome, message, &now))
-    }
-
     /// History, newest first; `rack = None` for all racks; at most `limit` rows.
     pub fn history(
         &self,

@@ -870,6 +870,11 @@ fn a_run_that_lost_its_lock_writes_nothing() {
         ("finish own", fa.finish_change(a_id, Err("boom"))),
         ("finish B's", fa.finish_change(b_id, Ok(()))),
         ("delete_rack", fa.delete_rack(LOCAL_ACTOR)),
+        (
+            "record",
+            fa.record(ACTOR, "update", &serde_json::json!({}), Err("refused"))
+                .map(|_| ()),
+        ),
     ];
     for (what, r) in refused {
         assert!(matches!(r, Err(StoreError::LockLost(_))), "{what}: {r:?}");

@@ -701,11 +701,14 @@ async fn uninstall(name: &str) -> Result<(), Fail> {
     let lock = take_lock(&store, name, "uninstall", &progress)?;
     if r.provider == Provider::Local {
         let conn = connect(&r, &progress).await?;
-        let res = conn
-            .aws
-            .delete_rack_cluster(&r.cluster, &r.name)
-            .await
-            .map_err(Fail::aws);
+        let res = match locked::still_held(&store, &lock) {
+            Ok(()) => conn
+                .aws
+                .delete_rack_cluster(&r.cluster, &r.name)
+                .await
+                .map_err(Fail::aws),
+            Err(e) => Err(e),
+        };
         if let Ok(false) = res {
             // Not ours (e.g. a rack installed before clusters were tagged): leave it.
             progress.say(&format!(

@@ -59,7 +59,7 @@ pub fn fenced_err(e: StoreError) -> Fail {
 }
 
 /// Whether this run still holds the rack's lock, checked before every AWS step.
-fn still_held(store: &Store, lock: &RackLock) -> Result<(), Fail> {
+pub fn still_held(store: &Store, lock: &RackLock) -> Result<(), Fail> {
     match lock.check(store) {
         Ok(()) => Ok(()),
         Err(StoreError::LockLost(rack)) => Err(lost(&rack)),
