@@ -885,7 +885,9 @@ fn a_run_that_lost_its_lock_writes_nothing() {
     assert!(matches!(r, Err(StoreError::LockLost(_))), "{r:?}");
 
     // B's change is B's to finish; A's was closed as interrupted when B began.
-    s.fenced(&b).finish_change(b_id, Ok(())).expect("B finishes");
+    s.fenced(&b)
+        .finish_change(b_id, Ok(()))
+        .expect("B finishes");
     let r = s.get_rack("r1").expect("rack");
     assert_eq!((r.status, r.last_error), (RackStatus::Running, None));
     let h = s.history(Some("r1"), 10).expect("history");
@@ -893,7 +895,11 @@ fn a_run_that_lost_its_lock_writes_nothing() {
     assert_eq!(row(a_id).result, Outcome::Failed);
     assert_eq!(row(a_id).message.as_deref(), Some(INTERRUPTED));
     assert_eq!(row(b_id).result, Outcome::Ok);
-    assert!(!s.params("r1").expect("params").values.contains_key("docker_hub_username"));
+    assert!(!s
+        .params("r1")
+        .expect("params")
+        .values
+        .contains_key("docker_hub_username"));
 
     // A lock is for its own rack only.
     let r = s

@@ -107,7 +107,9 @@ pub async fn interruptible<F: Future>(f: F) -> Result<F::Output, Interrupt> {
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
         ) else {
-            tracing::warn!("cannot watch for SIGINT/SIGTERM: an interrupted run will not be recorded as such");
+            tracing::warn!(
+                "cannot watch for SIGINT/SIGTERM: an interrupted run will not be recorded as such"
+            );
             return Ok(f.await);
         };
         tokio::select! {
@@ -173,37 +175,37 @@ impl<'a> Recorder<'a> {
         *guard(&self.opening) = Some((opening, actor));
     }
 
-    /// Opens the change unless it is open already.
-    fn open(&self) -> Result<(), Fail> {
+    /// Opens the change unless it is open already; its id.
+    fn open(&self) -> Result<ChangeId, Fail> {
         let mut id = guard(&self.id);
-        if id.is_some() {
-            return Ok(());
+        if let Some(id) = *id {
+            return Ok(id);
         }
         let opening = guard(&self.opening);
         let Some((how, actor)) = opening.as_ref() else {
-            return Err(Fail::msg("internal error: a change was begun before it was planned"));
+            return Err(Fail::msg(
+                "internal error: a change was begun before it was planned",
+            ));
         };
         let rack = self.rack();
         let opened = match how {
             Opening::ParamsSet(args) => rack.begin_params_set(args, actor).map(|(id, _)| id),
             Opening::Update { to, forced } => rack.begin_update(to, *forced, actor),
-        };
-        *id = Some(opened.map_err(fenced_err)?);
-        Ok(())
+        }
+        .map_err(fenced_err)?;
+        *id = Some(opened);
+        Ok(opened)
     }
 
-    /// Records how the run ended and passes its result on. A change never opened stays
-    /// unrecorded when the run failed (nothing was changed); one that needed no AWS step is
-    /// opened and closed now.
+    /// Records how the run ended and passes its result on.
     pub fn end(&self, res: Result<(), Fail>) -> Result<(), Fail> {
-        if guard(&self.id).is_none() {
-            if res.is_err() {
-                return res;
-            }
-            self.open()?;
-        }
-        let Some(id) = *guard(&self.id) else {
-            return res;
+        let opened = *guard(&self.id);
+        let id = match (opened, &res) {
+            (Some(id), _) => id,
+            // Failed before changing anything: nothing was recorded, nothing is.
+            (None, Err(_)) => return res,
+            // Needed no AWS step: the change is recorded now.
+            (None, Ok(())) => self.open()?,
         };
         let closed = match &res {
             Ok(()) => self.rack().finish_change(id, Ok(())),
@@ -248,7 +250,7 @@ impl Hooks for Recorder<'_> {
         still_held(self.store, self.lock)
     }
     fn before_change(&self) -> Result<(), Fail> {
-        self.open()
+        self.open().map(|_| ())
     }
 }
 

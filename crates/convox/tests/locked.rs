@@ -128,7 +128,10 @@ async fn a_run_that_lost_its_lock_while_observing_writes_nothing() {
         "A changed history while B holds the rack"
     );
     let params = h.json(&["rack", "params", "-r", "fenced"]);
-    assert_eq!(params["docker_hub_username"], "", "A's value landed: {params}");
+    assert_eq!(
+        params["docker_hub_username"], "",
+        "A's value landed: {params}"
+    );
 
     // B finishes its change as if A had never been there.
     signal(b.id(), "-CONT");
@@ -142,7 +145,9 @@ async fn a_run_that_lost_its_lock_while_observing_writes_nothing() {
     assert_eq!(hist[0].id, begun[0].id);
     assert_eq!(hist[0].result, convox_store::Outcome::Ok, "{hist:?}");
     assert!(
-        !hist.iter().any(|e| e.what.to_string().contains("docker_hub")),
+        !hist
+            .iter()
+            .any(|e| e.what.to_string().contains("docker_hub")),
         "{hist:?}"
     );
     assert_eq!(h.json(&["rack", "auth", "-r", "fenced"])["converged"], true);
@@ -338,5 +343,9 @@ async fn history_text_shows_a_bounded_summary_of_a_long_error() {
     assert!(result.starts_with("failed: "), "{row}");
     let head: String = full.chars().take(40).collect();
     assert!(result.contains(&head), "a summary of the message: {row}");
-    assert!(row.chars().count() <= 240, "{} chars: {row}", row.chars().count());
+    assert!(
+        row.chars().count() <= 240,
+        "{} chars: {row}",
+        row.chars().count()
+    );
 }
