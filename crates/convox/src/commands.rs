@@ -405,6 +405,17 @@ fn rack_info(
                     ]);
                 }
                 s.push_str(&table(&h));
+                let shortened = history.iter().any(|e| {
+                    e.message
+                        .as_deref()
+                        .is_some_and(|m| summary(m).ends_with('…'))
+                });
+                if shortened {
+                    s.push_str(&format!(
+                        "(results shortened; `convox rack -r {} --output json` has them whole)\n",
+                        r.name
+                    ));
+                }
             }
             print(&s);
             Ok(())

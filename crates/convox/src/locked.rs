@@ -227,10 +227,7 @@ impl<'a> Recorder<'a> {
                 sig.number,
             );
         };
-        let note = format!(
-            "interrupted by {}: the run making this change stopped before finishing",
-            sig.name
-        );
+        let note = format!("interrupted by {} before the change finished", sig.name);
         let recorded = match self.rack().finish_change(id, Err(&note)) {
             Ok(()) => "recorded as interrupted in its history".to_string(),
             Err(e) => format!("could not record it ({})", fenced_err(e)),
