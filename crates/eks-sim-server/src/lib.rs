@@ -8,10 +8,12 @@
 //!
 //! Reserved endpoints (unsigned only when listening on loopback):
 //! - `GET /_sim/requests` — per-operation request counts (`{"eks:DescribeCluster": 3, …}`);
-//!   `DELETE /_sim/requests` zeroes them;
+//!   `GET /_sim/answers` — answers sent per operation and HTTP status
+//!   (`{"eks:CreateAccessEntry": {"200": 2, "429": 1}}`); `DELETE /_sim/requests` zeroes both;
 //! - `GET /_sim/settings`, `POST /_sim/settings` (a JSON merge of `Settings`);
 //! - `POST /_sim/reset` — back to a fresh state (settings kept).
 
+mod counts;
 pub mod eks;
 pub mod faults;
 pub mod query;
@@ -84,7 +86,7 @@ struct Cached {
 struct Shared {
     sim: Arc<Sim>,
     loopback: bool,
-    counts: Mutex<HashMap<(&'static str, &'static str), u64>>,
+    counts: counts::Counts,
     faults: faults::Faults,
     keys: RwLock<HashMap<String, Arc<KeyRecord>>>,
     /// Derived signing keys by `akid/date/region/service`.
@@ -170,7 +172,7 @@ pub async fn start_with(
     let shared = Arc::new(Shared {
         sim,
         loopback: addr.ip().is_loopback(),
-        counts: Mutex::new(HashMap::new()),
+        counts: counts::Counts::default(),
         faults: faults::Faults::default(),
         keys: RwLock::new(HashMap::new()),
         signing_keys: RwLock::new(HashMap::new()),
@@ -524,21 +526,7 @@ fn to_response(w: WireResponse, rid: &str) -> http::Response<Full<Bytes>> {
 
 impl Shared {
     fn counts_snapshot(&self) -> BTreeMap<String, u64> {
-        let c = match self.counts.lock() {
-            Ok(c) => c,
-            Err(p) => p.into_inner(),
-        };
-        c.iter()
-            .map(|((svc, op), n)| (format!("{svc}:{op}"), *n))
-            .collect()
-    }
-
-    fn count(&self, service: &'static str, op: &'static str) {
-        let mut c = match self.counts.lock() {
-            Ok(c) => c,
-            Err(p) => p.into_inner(),
-        };
-        *c.entry((service, op)).or_insert(0) += 1;
+        self.counts.requests()
     }
 
     /// Current settings; re-read only when the state file changed since the last read.
@@ -848,11 +836,12 @@ impl Shared {
                         &format!("No operation matches {} {raw_path}", head.method),
                     );
                 };
-                self.count("eks", route.op);
+                self.counts.request("eks", route.op);
                 if let Some(r) = self
                     .faults(&settings, &ctx, "eks", route.op, Proto::RestJson, rid)
                     .await
                 {
+                    self.counts.answer("eks", route.op, r.status);
                     return r;
                 }
                 let wreq = WireRequest {
@@ -865,9 +854,11 @@ impl Shared {
                     body,
                 };
                 let sim = &self.sim;
-                guarded(Proto::RestJson, rid, || {
+                let resp = guarded(Proto::RestJson, rid, || {
                     eks::handle(sim, &ctx, &route, &wreq)
-                })
+                });
+                self.counts.answer("eks", route.op, resp.status);
+                resp
             }
             svc @ ("sts" | "iam") => {
                 let (proto, service): (Proto, &'static str) = if svc == "sts" {
@@ -906,18 +897,21 @@ impl Shared {
                     );
                     return proto_error(proto, &e, rid);
                 };
-                self.count(service, op);
+                self.counts.request(service, op);
                 if let Some(r) = self.faults(&settings, &ctx, service, op, proto, rid).await {
+                    self.counts.answer(service, op, r.status);
                     return r;
                 }
                 let sim = &self.sim;
-                guarded(proto, rid, || {
+                let resp = guarded(proto, rid, || {
                     if proto == Proto::Sts {
                         sts_iam::handle_sts(sim, &ctx, op, &params, rid)
                     } else {
                         sts_iam::handle_iam(sim, &ctx, op, &params, rid)
                     }
-                })
+                });
+                self.counts.answer(service, op, resp.status);
+                resp
             }
             other => json_error(
                 400,
@@ -952,10 +946,9 @@ impl Shared {
         let fail = |e: SimError| json_error(e.status, &e.code, &e.message);
         match (method.as_str(), path.trim_end_matches('/')) {
             ("GET", "requests") => ok_json(serde_json::json!(self.counts_snapshot())),
-            ("DELETE", "requests") => {
-                if let Ok(mut c) = self.counts.lock() {
-                    c.clear();
-                }
+            ("GET", "answers") => ok_json(serde_json::json!(self.counts.answers())),
+            ("DELETE", "requests") | ("DELETE", "answers") => {
+                self.counts.clear();
                 ok_json(serde_json::json!({}))
             }
             ("GET", "settings") => match self.state() {
@@ -982,9 +975,7 @@ impl Shared {
                 Ok(()) => {
                     self.forget_keys();
                     self.faults.reset();
-                    if let Ok(mut c) = self.counts.lock() {
-                        c.clear();
-                    }
+                    self.counts.clear();
                     ok_json(serde_json::json!({"reset": true}))
                 }
                 Err(e) => fail(e),
