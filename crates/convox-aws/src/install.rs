@@ -5,7 +5,7 @@ use aws_sdk_eks::types::{
     AuthenticationMode, CreateAccessConfigRequest, NodegroupScalingConfig, VpcConfigRequest,
 };
 
-use crate::error::{classify, AwsError};
+use crate::error::AwsError;
 use crate::{Aws, Backoff};
 use convox_planner::RACK_TAG;
 
@@ -48,24 +48,21 @@ impl Aws {
         service: &str,
     ) -> Result<String, AwsError> {
         let res = self
-            .iam
-            .create_role()
-            .role_name(name)
-            .path(path)
-            .assume_role_policy_document(trust(service))
-            .send()
-            .await
-            .map_err(|e| classify("iam:CreateRole", e));
+            .call("iam:CreateRole", || {
+                self.iam
+                    .create_role()
+                    .role_name(name)
+                    .path(path)
+                    .assume_role_policy_document(trust(service))
+                    .send()
+            })
+            .await;
         match res {
             Ok(o) => Ok(o.role().map(|r| r.arn().to_string()).unwrap_or_default()),
             Err(e) if e.code_is("EntityAlreadyExists") => {
                 let out = self
-                    .iam
-                    .get_role()
-                    .role_name(name)
-                    .send()
+                    .call("iam:GetRole", || self.iam.get_role().role_name(name).send())
                     .await
-                    .map_err(|e| classify("iam:GetRole", e))
                     .map_err(|e| self.err(e, "-", None))?;
                 Ok(out.role().map(|r| r.arn().to_string()).unwrap_or_default())
             }
@@ -110,10 +107,9 @@ impl Aws {
         if let Some(v) = &spec.version {
             req = req.version(v);
         }
-        match req
-            .send()
+        match self
+            .call("eks:CreateCluster", || req.clone().send())
             .await
-            .map_err(|e| classify("eks:CreateCluster", e))
         {
             Ok(_) => {}
             // Rerun of an interrupted install: keep the cluster if it is this rack's; any
@@ -130,22 +126,23 @@ impl Aws {
         }
         self.wait_cluster_active(&spec.cluster).await?;
         let res = self
-            .eks
-            .create_nodegroup()
-            .cluster_name(&spec.cluster)
-            .nodegroup_name(&spec.nodegroup)
-            .node_role(&nodes_role)
-            .subnets("subnet-0convox0000000001")
-            .scaling_config(
-                NodegroupScalingConfig::builder()
-                    .min_size(1)
-                    .max_size(3)
-                    .desired_size(1)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| classify("eks:CreateNodegroup", e));
+            .call("eks:CreateNodegroup", || {
+                self.eks
+                    .create_nodegroup()
+                    .cluster_name(&spec.cluster)
+                    .nodegroup_name(&spec.nodegroup)
+                    .node_role(&nodes_role)
+                    .subnets("subnet-0convox0000000001")
+                    .scaling_config(
+                        NodegroupScalingConfig::builder()
+                            .min_size(1)
+                            .max_size(3)
+                            .desired_size(1)
+                            .build(),
+                    )
+                    .send()
+            })
+            .await;
         match res {
             Ok(_) => {}
             Err(e) if e.code_is("ResourceInUseException") => {}
@@ -161,12 +158,10 @@ impl Aws {
     /// The `convox:rack` tag of a cluster (`None` if untagged or missing).
     async fn cluster_rack_tag(&self, cluster: &str) -> Result<Option<String>, AwsError> {
         match self
-            .eks
-            .describe_cluster()
-            .name(cluster)
-            .send()
+            .call("eks:DescribeCluster", || {
+                self.eks.describe_cluster().name(cluster).send()
+            })
             .await
-            .map_err(|e| classify("eks:DescribeCluster", e))
         {
             Ok(o) => Ok(o
                 .cluster
@@ -189,12 +184,10 @@ impl Aws {
     /// Deletes the cluster's node groups, then the cluster (a missing cluster is fine).
     pub async fn delete_cluster(&self, cluster: &str) -> Result<(), AwsError> {
         let ngs = match self
-            .eks
-            .list_nodegroups()
-            .cluster_name(cluster)
-            .send()
+            .call("eks:ListNodegroups", || {
+                self.eks.list_nodegroups().cluster_name(cluster).send()
+            })
             .await
-            .map_err(|e| classify("eks:ListNodegroups", e))
         {
             Ok(o) => o.nodegroups().to_vec(),
             Err(e) if e.is_not_found() => return Ok(()),
@@ -202,13 +195,14 @@ impl Aws {
         };
         for ng in &ngs {
             match self
-                .eks
-                .delete_nodegroup()
-                .cluster_name(cluster)
-                .nodegroup_name(ng)
-                .send()
+                .call("eks:DeleteNodegroup", || {
+                    self.eks
+                        .delete_nodegroup()
+                        .cluster_name(cluster)
+                        .nodegroup_name(ng)
+                        .send()
+                })
                 .await
-                .map_err(|e| classify("eks:DeleteNodegroup", e))
             {
                 Ok(_) => {}
                 Err(e) if e.is_not_found() => {}
@@ -218,12 +212,10 @@ impl Aws {
         let mut backoff = Backoff::new(&self.timing);
         loop {
             match self
-                .eks
-                .delete_cluster()
-                .name(cluster)
-                .send()
+                .call("eks:DeleteCluster", || {
+                    self.eks.delete_cluster().name(cluster).send()
+                })
                 .await
-                .map_err(|e| classify("eks:DeleteCluster", e))
             {
                 Ok(_) => return Ok(()),
                 Err(e) if e.is_not_found() => return Ok(()),

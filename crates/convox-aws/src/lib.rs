@@ -24,18 +24,21 @@
 //! whose mode already includes API (the change still propagating, or a describe racing
 //! someone else's switch) is described again with backoff up to the propagation deadline.
 //!
-//! Waits (DescribeUpdate, DescribeCluster polls) keep polling through throttling and 5xx
-//! that outlast the SDK's retries: the update runs on whether or not a poll gets through.
+//! One retry schedule for the whole run ([`retry`](Backoff)): every call survives throttling
+//! and transient 5xx up to the run's deadline (the SDK's own few attempts are off), and
+//! every wait polls on the same jittered backoff.
 
 mod counter;
 mod error;
 mod install;
 mod observe;
+mod retry;
 
 pub use counter::{is_mutating, CallCounter};
 pub use error::{credentials_summary, AwsError, CallError, CallErrorKind, ErrorContext};
 pub use install::{InstallSpec, InstalledRoles};
 pub use observe::Interest;
+pub use retry::{Backoff, Timing};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,7 +50,6 @@ use aws_sdk_eks::types::{
     AccessScope, AccessScopeType, AuthenticationMode, UpdateAccessConfigRequest,
 };
 use convox_planner::{AuthMode, DesiredEntry, PolicyAssociation, Scope, Step, RACK_TAG, ROLE_TAG};
-use rand::{Rng, SeedableRng};
 
 /// Where the SDK clients go.
 #[derive(Debug, Clone)]
@@ -81,97 +83,6 @@ impl Target {
             }
             Target::Endpoint { url, .. } => url.clone(),
         }
-    }
-}
-
-/// Polling and deadline policy. Polls start small and grow, so a fast update is seen fast and
-/// a slow one is not hammered.
-#[derive(Debug, Clone)]
-pub struct Timing {
-    pub poll_initial: Duration,
-    pub poll_factor: f64,
-    pub poll_max: Duration,
-    /// Longest wait for the cluster to become ACTIVE or an update to finish.
-    pub deadline: Duration,
-    /// Longest EKS may keep refusing entries after a mode switch (propagation); a refusal
-    /// lasting longer is reported instead of retried forever.
-    pub propagation_deadline: Duration,
-}
-
-impl Default for Timing {
-    fn default() -> Timing {
-        Timing {
-            poll_initial: Duration::from_millis(50),
-            poll_factor: 1.6,
-            poll_max: Duration::from_secs(1),
-            // Real auth-mode updates take minutes; be generous but bounded.
-            deadline: Duration::from_secs(30 * 60),
-            propagation_deadline: Duration::from_secs(10 * 60),
-        }
-    }
-}
-
-/// Longest interval between two polls, however long the wait has lasted.
-const POLL_CEILING: Duration = Duration::from_secs(15);
-
-/// The interval after `prev`: exponential growth, capped at `max` for short waits and at a
-/// tenth of the time waited so far for long ones (a minutes-long real update is polled every
-/// few seconds, not every second, yet a poll is never more than ~10% late), and never above
-/// [`POLL_CEILING`].
-fn next_interval(prev: Duration, factor: f64, max: Duration, elapsed: Duration) -> Duration {
-    let cap = max.max(elapsed.mul_f64(0.1)).min(POLL_CEILING.max(max));
-    prev.mul_f64(factor).min(cap)
-}
-
-/// Jittered exponential backoff (jitter ±20% so concurrent runs do not poll in lockstep).
-pub(crate) struct Backoff {
-    next: Duration,
-    factor: f64,
-    max: Duration,
-    started: Instant,
-    deadline: Duration,
-    rng: rand::rngs::SmallRng,
-}
-
-impl Backoff {
-    pub(crate) fn new(t: &Timing) -> Backoff {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0)
-            ^ u64::from(std::process::id());
-        Backoff {
-            next: t.poll_initial,
-            factor: t.poll_factor,
-            max: t.poll_max,
-            started: Instant::now(),
-            deadline: t.deadline,
-            rng: rand::rngs::SmallRng::seed_from_u64(seed),
-        }
-    }
-
-    /// Sleeps the next interval; `false` once the deadline has passed (nothing slept).
-    pub(crate) async fn wait(&mut self) -> bool {
-        let elapsed = self.started.elapsed();
-        if elapsed >= self.deadline {
-            return false;
-        }
-        let jitter: f64 = self.rng.gen_range(0.8..1.2);
-        let d = self.next.mul_f64(jitter).min(self.deadline - elapsed);
-        tokio::time::sleep(d).await;
-        self.next = next_interval(self.next, self.factor, self.max, self.started.elapsed());
-        true
-    }
-
-    /// The same policy with another deadline.
-    pub(crate) fn until(t: &Timing, deadline: Duration) -> Backoff {
-        let mut b = Backoff::new(t);
-        b.deadline = deadline;
-        b
-    }
-
-    pub(crate) fn deadline_secs(&self) -> u64 {
-        self.deadline.as_secs()
     }
 }
 
@@ -211,6 +122,8 @@ pub struct Aws {
     /// Where the calls go (endpoint, profile, simulator or not), as errors name it.
     pub(crate) error_ctx: ErrorContext,
     pub(crate) progress: Progress,
+    /// When the clients were built: the run's deadline counts from here.
+    pub(crate) started: Instant,
 }
 
 impl std::fmt::Debug for Aws {
@@ -223,12 +136,10 @@ impl std::fmt::Debug for Aws {
 }
 
 impl Aws {
-    /// Builds the clients. Retries: the SDK's standard mode (jittered exponential backoff on
-    /// throttling, 5xx and transient network errors), 5 attempts.
+    /// Builds the clients. The SDK's retries are off: every call goes through
+    /// [`Aws::call`](retry), the run's one retry schedule.
     pub async fn connect(target: &Target) -> Aws {
-        let retry = RetryConfig::standard()
-            .with_max_attempts(5)
-            .with_initial_backoff(Duration::from_millis(200));
+        let retry = RetryConfig::disabled();
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(5))
             .operation_attempt_timeout(Duration::from_secs(60))
@@ -305,6 +216,7 @@ impl Aws {
                 simulator: matches!(target, Target::Endpoint { .. }),
             },
             progress: Arc::new(|_: &str| {}),
+            started: Instant::now(),
         }
     }
 
@@ -316,6 +228,10 @@ impl Aws {
     pub fn with_progress(mut self, progress: Progress) -> Aws {
         self.progress = progress;
         self
+    }
+
+    pub fn timing(&self) -> &Timing {
+        &self.timing
     }
 
     pub fn counter(&self) -> &CallCounter {
@@ -355,11 +271,8 @@ impl Aws {
 
     pub(crate) async fn sts_identity(&self) -> Result<(String, String), CallError> {
         let out = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| error::classify("sts:GetCallerIdentity", e))?;
+            .call("sts:GetCallerIdentity", || self.sts.get_caller_identity().send())
+            .await?;
         Ok((
             out.arn().unwrap_or_default().to_string(),
             out.account().unwrap_or_default().to_string(),
@@ -388,12 +301,10 @@ impl Aws {
                     return Err(unsupported());
                 }
                 let out = self
-                    .iam
-                    .get_role()
-                    .role_name(role_name)
-                    .send()
+                    .call("iam:GetRole", || {
+                        self.iam.get_role().role_name(role_name).send()
+                    })
                     .await
-                    .map_err(|e| error::classify("iam:GetRole", e))
                     .map_err(|e| match e.kind {
                         CallErrorKind::Service => AwsError::Api {
                             op: e.op.clone(),
@@ -509,17 +420,18 @@ impl Aws {
             to.as_str()
         ));
         let res = self
-            .eks
-            .update_cluster_config()
-            .name(cluster)
-            .access_config(
-                UpdateAccessConfigRequest::builder()
-                    .authentication_mode(AuthenticationMode::from(to.as_str()))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| error::classify("eks:UpdateClusterConfig", e));
+            .call("eks:UpdateClusterConfig", || {
+                self.eks
+                    .update_cluster_config()
+                    .name(cluster)
+                    .access_config(
+                        UpdateAccessConfigRequest::builder()
+                            .authentication_mode(AuthenticationMode::from(to.as_str()))
+                            .build(),
+                    )
+                    .send()
+            })
+            .await;
         let update = match res {
             Ok(o) => o.update,
             Err(e) if e.code_is("ResourceInUseException") => {
@@ -555,13 +467,10 @@ impl Aws {
         let mut backoff = Backoff::new(&self.timing);
         loop {
             let out = match self
-                .eks
-                .describe_update()
-                .name(cluster)
-                .update_id(id)
-                .send()
+                .call("eks:DescribeUpdate", || {
+                    self.eks.describe_update().name(cluster).update_id(id).send()
+                })
                 .await
-                .map_err(|e| error::classify("eks:DescribeUpdate", e))
             {
                 Ok(o) => o,
                 // The update runs on whether or not we can see it: a throttled or failed poll
@@ -633,16 +542,17 @@ impl Aws {
         ));
         loop {
             let res = self
-                .eks
-                .create_access_entry()
-                .cluster_name(cluster)
-                .principal_arn(&entry.principal_arn)
-                .r#type(&entry.entry_type)
-                .tags(RACK_TAG, rack)
-                .tags(ROLE_TAG, entry.role.as_str())
-                .send()
-                .await
-                .map_err(|e| error::classify("eks:CreateAccessEntry", e));
+                .call("eks:CreateAccessEntry", || {
+                    self.eks
+                        .create_access_entry()
+                        .cluster_name(cluster)
+                        .principal_arn(&entry.principal_arn)
+                        .r#type(&entry.entry_type)
+                        .tags(RACK_TAG, rack)
+                        .tags(ROLE_TAG, entry.role.as_str())
+                        .send()
+                })
+                .await;
             match res {
                 Ok(_) => return Ok(Outcome::Done),
                 Err(e) if e.code_is("ResourceInUseException") => {
@@ -702,15 +612,16 @@ impl Aws {
         let mut backoff = Backoff::until(&self.timing, self.timing.propagation_deadline);
         loop {
             let res = self
-                .eks
-                .associate_access_policy()
-                .cluster_name(cluster)
-                .principal_arn(principal)
-                .policy_arn(&policy.policy_arn)
-                .access_scope(scope.clone())
-                .send()
-                .await
-                .map_err(|e| error::classify("eks:AssociateAccessPolicy", e));
+                .call("eks:AssociateAccessPolicy", || {
+                    self.eks
+                        .associate_access_policy()
+                        .cluster_name(cluster)
+                        .principal_arn(principal)
+                        .policy_arn(&policy.policy_arn)
+                        .access_scope(scope.clone())
+                        .send()
+                })
+                .await;
             match res {
                 Ok(_) => return Ok(Outcome::Done),
                 Err(e) if e.is_not_found() => {
@@ -798,62 +709,5 @@ mod tests {
             .expect_err("no network");
         assert!(matches!(e, AwsError::Unreachable { .. }), "{e}");
         assert!(aws.counter().snapshot().contains_key("iam:GetRole"));
-    }
-
-    #[test]
-    fn long_waits_poll_less_often_but_never_late_by_more_than_a_tenth() {
-        let max = Duration::from_secs(1);
-        // Short waits: capped at poll_max, as before.
-        assert_eq!(
-            next_interval(Duration::from_millis(800), 1.6, max, Duration::from_secs(3)),
-            max
-        );
-        // Long waits: a tenth of the time waited, up to the ceiling.
-        assert_eq!(
-            next_interval(Duration::from_secs(1), 1.6, max, Duration::from_secs(60)),
-            Duration::from_millis(1600)
-        );
-        assert_eq!(
-            next_interval(Duration::from_secs(5), 1.6, max, Duration::from_secs(60)),
-            Duration::from_secs(6)
-        );
-        assert_eq!(
-            next_interval(Duration::from_secs(14), 1.6, max, Duration::from_secs(3600)),
-            POLL_CEILING
-        );
-        // A five-minute update: count the polls of the whole schedule (jitter aside).
-        let (mut t, mut next, mut polls) = (Duration::ZERO, Duration::from_millis(50), 0);
-        while t < Duration::from_secs(300) {
-            t += next;
-            polls += 1;
-            next = next_interval(next, 1.6, max, t);
-        }
-        // 54 with this schedule; a flat 1 s cap would make 305.
-        assert!(polls < 70, "{polls} polls for a 5-minute wait");
-    }
-
-    #[tokio::test]
-    async fn backoff_grows_and_stops_at_the_deadline() {
-        let t = Timing {
-            poll_initial: Duration::from_millis(5),
-            poll_factor: 2.0,
-            poll_max: Duration::from_millis(20),
-            deadline: Duration::from_millis(100),
-            propagation_deadline: Duration::from_millis(100),
-        };
-        // Timed from before the backoff's own clock starts: a thread preempted between the
-        // two (a loaded machine) must not make the wait look shorter than the deadline.
-        let start = Instant::now();
-        let mut b = Backoff::new(&t);
-        let mut waits = 0;
-        while b.wait().await {
-            waits += 1;
-            assert!(waits < 100, "deadline not enforced");
-        }
-        let took = start.elapsed();
-        assert!(took >= Duration::from_millis(100), "{took:?}");
-        assert!(took < Duration::from_millis(400), "{took:?}");
-        // 5,10,20,20,… ms: a handful of waits, not a spin.
-        assert!((4..=30).contains(&waits), "{waits}");
     }
 }

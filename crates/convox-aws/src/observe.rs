@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use convox_planner::{AuthMode, Observed, ObservedEntry, PolicyAssociation, Scope};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use crate::error::{classify, AwsError, CallError};
+use crate::error::{AwsError, CallError};
 use crate::{Aws, Backoff, CallerIdentity};
 
 /// A principal whose access entry should be observed.
@@ -36,12 +36,10 @@ impl Aws {
         cluster: &str,
     ) -> Result<Option<ClusterView>, CallError> {
         let out = self
-            .eks
-            .describe_cluster()
-            .name(cluster)
-            .send()
-            .await
-            .map_err(|e| classify("eks:DescribeCluster", e));
+            .call("eks:DescribeCluster", || {
+                self.eks.describe_cluster().name(cluster).send()
+            })
+            .await;
         let c = match out {
             Ok(o) => o.cluster,
             Err(e) if e.is_not_found() => return Ok(None),
@@ -78,15 +76,16 @@ impl Aws {
         let mut token: Option<String> = None;
         loop {
             let page = self
-                .eks
-                .list_associated_access_policies()
-                .cluster_name(cluster)
-                .principal_arn(principal)
-                .max_results(100)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| classify("eks:ListAssociatedAccessPolicies", e))?;
+                .call("eks:ListAssociatedAccessPolicies", || {
+                    self.eks
+                        .list_associated_access_policies()
+                        .cluster_name(cluster)
+                        .principal_arn(principal)
+                        .max_results(100)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
             for p in page.associated_access_policies() {
                 let scope = match p.access_scope() {
                     Some(s) if s.r#type().map(|t| t.as_str()) == Some("namespace") => {
@@ -111,13 +110,14 @@ impl Aws {
 
     async fn describe_entry(&self, cluster: &str, principal: &str) -> EntryResult {
         let res = self
-            .eks
-            .describe_access_entry()
-            .cluster_name(cluster)
-            .principal_arn(principal)
-            .send()
-            .await
-            .map_err(|e| classify("eks:DescribeAccessEntry", e));
+            .call("eks:DescribeAccessEntry", || {
+                self.eks
+                    .describe_access_entry()
+                    .cluster_name(cluster)
+                    .principal_arn(principal)
+                    .send()
+            })
+            .await;
         match res {
             Ok(o) => Ok(o.access_entry.map(|e| ObservedEntry {
                 // Keyed by the principal asked about: EKS answered with that principal's
@@ -319,14 +319,15 @@ impl Aws {
         let mut token: Option<String> = None;
         loop {
             let page = self
-                .eks
-                .list_access_entries()
-                .cluster_name(cluster)
-                .max_results(100)
-                .set_next_token(token.take())
-                .send()
+                .call("eks:ListAccessEntries", || {
+                    self.eks
+                        .list_access_entries()
+                        .cluster_name(cluster)
+                        .max_results(100)
+                        .set_next_token(token.clone())
+                        .send()
+                })
                 .await
-                .map_err(|e| classify("eks:ListAccessEntries", e))
                 .map_err(|e| self.err(e, cluster, None))?;
             principals.extend(page.access_entries().iter().cloned());
             match page.next_token() {

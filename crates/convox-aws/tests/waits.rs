@@ -350,3 +350,33 @@ async fn propagation_outlasting_its_deadline_is_reported_after_few_attempts() {
     let n = count.load(Ordering::SeqCst);
     assert!((3..=30).contains(&n), "{n} attempts");
 }
+
+/// Not only waits: any call of a run (here the observation's DescribeCluster) outlasts
+/// throttling and 5xx far beyond the few attempts of the SDK's standard retry mode.
+#[tokio::test]
+async fn every_call_outlasts_throttling_and_5xx_beyond_the_sdk_retries() {
+    let cluster_calls = Arc::new(AtomicUsize::new(0));
+    let calls = cluster_calls.clone();
+    let (url, _) = serve_with(move |line: &str, _| {
+        let path = line.split(' ').nth(1).unwrap_or_default();
+        if path == "/clusters/c1" {
+            return match calls.fetch_add(1, Ordering::SeqCst) {
+                n if n < 12 && n % 3 == 2 => error(503, "ServiceUnavailableException"),
+                n if n < 12 => error(429, "ThrottlingException"),
+                _ => ok(
+                    r#"{"cluster":{"name":"c1","status":"ACTIVE","accessConfig":{"authenticationMode":"CONFIG_MAP"}}}"#,
+                ),
+            };
+        }
+        // CONFIG_MAP: EKS refuses access-entry calls, which agrees with "none".
+        error(400, "InvalidRequestException")
+    })
+    .await;
+    let (_, observed) = aws(url)
+        .await
+        .observe("c1", &[nodes_interest()], Some(&caller()))
+        .await
+        .expect("observed once the throttling ends");
+    assert_eq!(observed.auth_mode, convox_planner::AuthMode::ConfigMap);
+    assert_eq!(cluster_calls.load(Ordering::SeqCst), 13);
+}

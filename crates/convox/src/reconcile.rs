@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use convox_aws::{Aws, CallerIdentity, Interest, Outcome};
+use convox_aws::{Aws, Backoff, CallerIdentity, Interest, Outcome};
 use convox_params::Params;
 use convox_planner::{ConflictKind, Desired, Observed, Plan, RackIdentity, Step};
 
@@ -139,8 +139,9 @@ pub async fn converge_from(
     let mut next = Some(first);
     let mut applied = 0usize;
     // Consecutive re-observations that found work but made no progress (e.g. an entry whose
-    // create races a read lag): back off between them instead of spinning.
-    let mut idle_rounds = 0u32;
+    // create races a read lag): back off between them, on the run's one schedule, instead of
+    // spinning.
+    let mut idle: Option<Backoff> = None;
     loop {
         let snap = match next.take() {
             Some(s) => s,
@@ -187,11 +188,16 @@ pub async fn converge_from(
             return Ok(applied);
         }
         if progressed {
-            idle_rounds = 0;
+            idle = None;
         } else {
-            idle_rounds += 1;
-            let wait = Duration::from_millis(50u64 << idle_rounds.min(5));
-            tokio::time::sleep(wait).await;
+            let b = idle.get_or_insert_with(|| Backoff::new(aws.timing()));
+            if !b.wait().await {
+                return Err(Fail::msg(format!(
+                    "cluster {} made no progress within {}s; rerun the command to continue",
+                    rack.cluster,
+                    aws.timing().deadline.as_secs()
+                )));
+            }
         }
     }
 }
