@@ -33,6 +33,8 @@ mod error;
 mod install;
 mod observe;
 mod retry;
+mod roles;
+mod updates;
 
 pub use counter::{is_mutating, CallCounter};
 pub use error::{credentials_summary, AwsError, CallError, CallErrorKind, ErrorContext};

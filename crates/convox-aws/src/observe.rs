@@ -275,6 +275,15 @@ impl Aws {
             (None, None) => unreachable_identity(),
         };
         let view = view?;
+        // Not ACTIVE: an update may be moving the mode; what it moves it to is part of what
+        // the cluster is (never on a converged rack's no-op path, which sees ACTIVE).
+        let pending_update = if view.status == "ACTIVE" {
+            None
+        } else {
+            self.pending_update(cluster)
+                .await
+                .map_err(|e| self.err(e, cluster, None))?
+        };
         let mut results = results;
         if view.mode.includes_api() {
             self.redescribe_refused(cluster, &interests, &mut results)
@@ -305,7 +314,7 @@ impl Aws {
             Observed {
                 cluster_status: view.status,
                 auth_mode: view.mode,
-                pending_update: None,
+                pending_update,
                 entries,
             },
         ))

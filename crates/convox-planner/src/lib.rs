@@ -116,6 +116,10 @@ pub struct Desired {
     /// Whether the auth mode must include API (then: at least API_AND_CONFIG_MAP).
     pub api_mode: bool,
     pub entries: Vec<DesiredEntry>,
+    /// What the parameters call for that the rack lacks a fact for (a Karpenter node entry
+    /// without a Karpenter nodes role): never silently skipped, always a [`Conflict`].
+    #[serde(default)]
+    pub unmet: Vec<Conflict>,
 }
 
 /// Inputs of [`desired`] that are not parameters: the rack's identity in AWS.
@@ -140,11 +144,22 @@ pub struct ObservedEntry {
     pub policies: Option<Vec<PolicyAssociation>>,
 }
 
-/// An auth-mode update still running on the cluster.
+/// An update still running on the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingUpdate {
     pub id: String,
     pub status: String,
+    /// The authentication mode it sets, if it is an auth-mode update: the mode the cluster
+    /// is about to be in, whatever DescribeCluster still says.
+    #[serde(default)]
+    pub auth_mode: Option<AuthMode>,
+}
+
+impl PendingUpdate {
+    /// Still running (not Successful, Failed or Cancelled).
+    pub fn in_progress(&self) -> bool {
+        !matches!(self.status.as_str(), "Successful" | "Failed" | "Cancelled")
+    }
 }
 
 /// The cluster as observed.
@@ -158,6 +173,24 @@ pub struct Observed {
     /// Entries for the principals the rack cares about (and, for `rack auth`, all others).
     /// Empty when the mode excludes API (nothing can exist then).
     pub entries: Vec<ObservedEntry>,
+}
+
+impl Observed {
+    /// The mode an auth-mode update in progress is moving the cluster to, if any differs
+    /// from the mode read.
+    pub fn pending_auth_mode(&self) -> Option<AuthMode> {
+        self.pending_update
+            .as_ref()
+            .filter(|u| u.in_progress())
+            .and_then(|u| u.auth_mode)
+            .filter(|m| *m != self.auth_mode)
+    }
+
+    /// The mode every decision must be judged by: an update in progress is as good as done
+    /// (modes only move forward, so its target is also the stricter of the two).
+    pub fn auth_mode_to_come(&self) -> AuthMode {
+        self.pending_auth_mode().unwrap_or(self.auth_mode)
+    }
 }
 
 /// One step of a plan, in execution order.
@@ -290,7 +323,8 @@ pub fn table_row(params: &convox_params::Params) -> TableRow {
 
 /// What the parameters require (the seed's Karpenter table).
 ///
-/// The Karpenter node entry is only required when the rack has a Karpenter nodes role.
+/// A Karpenter node entry the rack has no Karpenter nodes role for is [`Desired::unmet`]:
+/// a conflict, never a silently skipped row.
 /// Entries come in the order caller, nodes, Karpenter nodes, so the identity running the
 /// rack gets its access first.
 pub fn desired(params: &convox_params::Params, id: &RackIdentity) -> Desired {
@@ -316,25 +350,40 @@ pub fn desired(params: &convox_params::Params, id: &RackIdentity) -> Desired {
             policies: Vec::new(),
         });
     }
+    let mut unmet = Vec::new();
     if row.karpenter_node_entry {
-        if let Some(arn) = id
+        match id
             .karpenter_nodes_role_arn
             .as_ref()
             .filter(|a| !a.is_empty())
         {
-            entries.push(DesiredEntry {
+            Some(arn) => entries.push(DesiredEntry {
                 role: EntryRole::KarpenterNodes,
                 principal_arn: arn.clone(),
                 entry_type: "EC2_LINUX".to_string(),
                 policies: Vec::new(),
-            });
+            }),
+            None => unmet.push(Conflict {
+                role: EntryRole::KarpenterNodes,
+                principal_arn: String::new(),
+                message: no_karpenter_role(&id.rack),
+            }),
         }
     }
     Desired {
         rack: id.rack.clone(),
         api_mode: row.auth_mode_switch,
         entries,
+        unmet,
     }
+}
+
+/// Why `karpenter_auth_mode=true` cannot be met by a rack without a Karpenter nodes role,
+/// and what to do (the role is fixed at install).
+pub fn no_karpenter_role(rack: &str) -> String {
+    format!(
+        "karpenter_auth_mode=true needs an access entry for the Karpenter nodes role, but rack {rack} has no Karpenter nodes role (it is set at install only): `convox rack uninstall {rack}` (an aws rack's cluster and entries are left as they are) and install it again with --karpenter-nodes-role-arn ARN"
+    )
 }
 
 impl EntryRole {
@@ -424,6 +473,8 @@ const DEAD_STATUSES: &[&str] = &["DELETING", "FAILED"];
 ///   when there is something to do). The rest of such a plan is a preview: the executor
 ///   must re-observe after the wait (a pending update may be the very mode switch planned
 ///   next) and replan.
+/// - An auth-mode update in progress counts as done ([`Observed::auth_mode_to_come`]): a
+///   switch already under way is waited for, never planned again, and reported as drift.
 /// - Mode `CONFIG_MAP` and API needed → [`Step::SwitchAuthMode`] to `API_AND_CONFIG_MAP`,
 ///   then creation of every desired entry (none can exist yet). The executor must re-observe
 ///   after the switch and replan: EKS itself may have created node entries meanwhile.
@@ -440,6 +491,12 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         return out;
     }
     let mut steps = Vec::new();
+    for u in &desired.unmet {
+        out.drift.push(Drift {
+            what: u.message.clone(),
+        });
+        out.conflicts.push(u.clone());
+    }
 
     // Desired entries, one per principal: a principal wanted twice with different types can
     // never be satisfied (one entry per principal), which is a conflict of the parameters.
@@ -479,7 +536,24 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         }
     }
 
-    if !observed.auth_mode.includes_api() {
+    if let (Some(to), Some(u)) = (observed.pending_auth_mode(), &observed.pending_update) {
+        out.drift.push(Drift {
+            what: format!(
+                "authentication mode is {}, changing to {} (update {} in progress)",
+                observed.auth_mode.as_str(),
+                to.as_str(),
+                u.id
+            ),
+        });
+    }
+    if !observed.auth_mode.includes_api() && observed.auth_mode_to_come().includes_api() {
+        // The switch is already under way (another run's, or someone else's): wait for it
+        // (the plan starts with WaitClusterActive below) rather than start another. No entry
+        // can exist yet.
+        for w in &wanted {
+            plan_absent(w, &mut steps, &mut out.drift);
+        }
+    } else if !observed.auth_mode.includes_api() {
         out.drift.push(Drift {
             what: format!(
                 "authentication mode is {}; the parameters need {}",
@@ -527,7 +601,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         let pending = observed
             .pending_update
             .as_ref()
-            .is_some_and(|u| !matches!(u.status.as_str(), "Successful" | "Failed" | "Cancelled"));
+            .is_some_and(PendingUpdate::in_progress);
         if observed.cluster_status != "ACTIVE" || pending {
             if DEAD_STATUSES.contains(&observed.cluster_status.as_str()) {
                 out.drift.push(Drift {
@@ -656,6 +730,12 @@ pub enum DowngradeSafety {
     NotSafe,
 }
 
+/// [`downgrade_safety`] of the mode the cluster is in or about to be in: a downgrade judged
+/// on a cluster in mid-update is judged by where the update goes.
+pub fn downgrade_safety_of(observed: &Observed) -> DowngradeSafety {
+    downgrade_safety(observed.auth_mode_to_come())
+}
+
 pub fn downgrade_safety(mode: AuthMode) -> DowngradeSafety {
     match mode {
         AuthMode::ConfigMap => DowngradeSafety::Safe,
@@ -666,3 +746,5 @@ pub fn downgrade_safety(mode: AuthMode) -> DowngradeSafety {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_pending;

@@ -260,6 +260,7 @@ fn not_active_or_pending_update_waits_first() {
         o.pending_update = pending.map(|s| PendingUpdate {
             id: "u1".into(),
             status: s.into(),
+            auth_mode: None,
         });
         let p = plan(&d, &o);
         assert_eq!(
@@ -814,6 +815,7 @@ fn namespace_scope_order_does_not_matter() {
             entry_type: "STANDARD".into(),
             policies: vec![admin("aws", ns(&["a", "b"]))],
         }],
+        unmet: vec![],
     };
     let o = observed(
         AuthMode::Api,
@@ -836,6 +838,7 @@ fn a_switch_left_running_is_waited_for_not_repeated() {
     o.pending_update = Some(PendingUpdate {
         id: "u1".into(),
         status: "InProgress".into(),
+        auth_mode: None,
     });
     let p = plan(&d, &o);
     assert_eq!(p.steps[0], Step::WaitClusterActive);
