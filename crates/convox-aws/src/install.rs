@@ -107,10 +107,7 @@ impl Aws {
         if let Some(v) = &spec.version {
             req = req.version(v);
         }
-        match self
-            .call("eks:CreateCluster", || req.clone().send())
-            .await
-        {
+        match self.call("eks:CreateCluster", || req.clone().send()).await {
             Ok(_) => {}
             // Rerun of an interrupted install: keep the cluster if it is this rack's; any
             // other cluster of that name is not ours to take over (uninstall would delete it).

@@ -273,7 +273,9 @@ impl Aws {
 
     pub(crate) async fn sts_identity(&self) -> Result<(String, String), CallError> {
         let out = self
-            .call("sts:GetCallerIdentity", || self.sts.get_caller_identity().send())
+            .call("sts:GetCallerIdentity", || {
+                self.sts.get_caller_identity().send()
+            })
             .await?;
         Ok((
             out.arn().unwrap_or_default().to_string(),
@@ -470,7 +472,11 @@ impl Aws {
         loop {
             let out = match self
                 .call("eks:DescribeUpdate", || {
-                    self.eks.describe_update().name(cluster).update_id(id).send()
+                    self.eks
+                        .describe_update()
+                        .name(cluster)
+                        .update_id(id)
+                        .send()
                 })
                 .await
             {

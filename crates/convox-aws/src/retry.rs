@@ -107,7 +107,6 @@ impl Backoff {
     }
 }
 
-
 /// Attempts of a call that got no answer at all (connection refused, timed out) before it is
 /// reported: such a failure is rarely cured by waiting, and a wrong endpoint must be said
 /// promptly.

@@ -62,7 +62,11 @@ impl Aws {
     ) -> Result<Option<PendingUpdate>, CallError> {
         let out = match self
             .call("eks:DescribeUpdate", || {
-                self.eks.describe_update().name(cluster).update_id(id).send()
+                self.eks
+                    .describe_update()
+                    .name(cluster)
+                    .update_id(id)
+                    .send()
             })
             .await
         {

@@ -367,6 +367,8 @@ pub fn desired(params: &convox_params::Params, id: &RackIdentity) -> Desired {
                 role: EntryRole::KarpenterNodes,
                 principal_arn: String::new(),
                 message: no_karpenter_role(&id.rack),
+                // A fact the rack lacks about its own principals, not an entry at fault.
+                kind: ConflictKind::Principals,
             }),
         }
     }

@@ -164,10 +164,14 @@ fn a_karpenter_row_without_a_karpenter_role_is_a_conflict_never_skipped() {
         let plan = plan(&d, &o);
         assert!(!plan.is_converged(), "{plan:?}");
         assert!(
-            plan.drift.iter().any(|x| x.what.contains("Karpenter nodes role")),
+            plan.drift
+                .iter()
+                .any(|x| x.what.contains("Karpenter nodes role")),
             "{plan:?}"
         );
-        assert!(plan.conflicts[0].message.contains("--karpenter-nodes-role-arn"));
+        assert!(plan.conflicts[0]
+            .message
+            .contains("--karpenter-nodes-role-arn"));
     }
     // With the role: met, no conflict.
     let mut p = Params::default();

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use convox_aws::{Aws, CallerIdentity, Target};
 use convox_params::{Params, Version};
-use convox_planner::{is_managed_by, policy_name, DowngradeSafety, ObservedEntry, Scope};
+use convox_planner::{is_managed_by, policy_name, ObservedEntry, Scope};
 use convox_store::{NewRack, Provider, Rack, RackStatus, Store};
 use serde_json::json;
 
 use crate::cli::{Cli, Cmd, InstallKind, Output, ParamsSub, RackCmd, RackSub, SimCmd};
+use crate::gates;
 use crate::home;
 use crate::locked::{self, run_locked, take_lock, Begin};
 use crate::progress::Progress;
@@ -25,13 +26,13 @@ pub(crate) fn store_err(e: convox_store::StoreError) -> Fail {
     Fail::msg(e.to_string())
 }
 
-fn print(s: &str) {
+pub(crate) fn print(s: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(s.as_bytes());
 }
 
-fn print_json(v: &serde_json::Value) -> Result<(), Fail> {
+pub(crate) fn print_json(v: &serde_json::Value) -> Result<(), Fail> {
     let s = serde_json::to_string_pretty(v).map_err(|e| Fail::msg(format!("json: {e}")))?;
     print(&format!("{s}\n"));
     Ok(())
@@ -583,6 +584,9 @@ async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fai
             .map_err(|e| Fail::msg(e.to_string()))?
             .apply_to(&Params::default())
     };
+    if new.provider == Provider::Aws {
+        gates::check_install_needs(&new, &planned)?;
+    }
     if store.rack(&new.name).map_err(store_err)?.is_some() {
         return Err(store_err(convox_store::StoreError::RackExists(
             new.name.clone(),
@@ -670,6 +674,7 @@ async fn install_with(
     let caller = conn.aws.identity().await.map_err(Fail::aws)?;
     if new.provider == Provider::Aws {
         check_node_role_account(&new, &caller.account)?;
+        gates::check_install_roles(&conn.aws, &new).await?;
     }
     if new.provider == Provider::Local {
         let spec = convox_aws::InstallSpec {
@@ -798,6 +803,7 @@ async fn params_set(
     // Validation first: a refused call touches nothing, not even AWS.
     let changes = convox_params::validate_set(&current, &r.version, args)
         .map_err(|e| Fail::msg(e.to_string()))?;
+    gates::check_needs(&r, &changes.apply_to(&current), &r.version)?;
     // A failed rack accepts a rerun of what failed (the requested values are kept) without
     // ceremony; piling *new* changes on it needs --force.
     if r.status == RackStatus::Failed && !changes.is_noop() && !force && !dry_run {
@@ -812,7 +818,7 @@ async fn params_set(
     let conn = connect(&r, &progress).await?;
     let res = if dry_run {
         let next = convox_params::effective_at(&changes.apply_to(&current), &r.version);
-        dry_run_plan(&conn.aws, &r, &changes, &next, output).await
+        gates::dry_run_plan(&conn.aws, &r, &changes, &next, output).await
     } else {
         run_locked(&store, &r.name, &conn, Begin::ParamsSet(args), &progress).await
     };
@@ -823,124 +829,6 @@ async fn params_set(
         print("Setting parameters... OK\n");
     }
     Ok(())
-}
-
-/// A parameter value as a plan may show it: sensitive values masked (a plan is often pasted
-/// into tickets and CI logs).
-fn shown(key: &str, value: &str) -> String {
-    match convox_params::lookup(key) {
-        Some(d) if d.sensitive && !value.is_empty() => convox_params::MASK.to_string(),
-        _ => value.to_string(),
-    }
-}
-
-async fn dry_run_plan(
-    aws: &Aws,
-    r: &Rack,
-    changes: &convox_params::ChangeSet,
-    next: &Params,
-    output: Output,
-) -> Result<(), Fail> {
-    let snap = reconcile::snapshot(aws, &rack_aws(r), next, None).await?;
-    match output {
-        Output::Json => print_json(&json!({
-            "rack": r.name,
-            "cluster": r.cluster,
-            "dry_run": true,
-            "changes": changes.changed().map(|c| json!({
-                "key": c.key,
-                "old": c.old.as_deref().map(|v| shown(&c.key, v)),
-                "new": shown(&c.key, &c.new),
-            })).collect::<Vec<_>>(),
-            "auth_mode": snap.observed.auth_mode.as_str(),
-            "steps": snap.plan.steps,
-            "conflicts": snap.plan.conflicts,
-            "drift": snap.plan.drift,
-        })),
-        Output::Text => {
-            let mut s = format!("Plan for rack {} (cluster {}):\n", r.name, r.cluster);
-            for c in changes.changed() {
-                s.push_str(&format!(
-                    "  set {} {} -> {}\n",
-                    c.key,
-                    c.old
-                        .as_deref()
-                        .map(|v| shown(&c.key, v))
-                        .unwrap_or_else(|| "(unset)".into()),
-                    shown(&c.key, &c.new)
-                ));
-            }
-            if snap.plan.steps.is_empty() {
-                s.push_str("  no AWS changes: the cluster already matches\n");
-            }
-            for (i, st) in snap.plan.steps.iter().enumerate() {
-                s.push_str(&format!("  {}. {st}\n", i + 1));
-            }
-            for c in &snap.plan.conflicts {
-                s.push_str(&format!("  CONFLICT: {}\n", c.message));
-            }
-            if snap
-                .plan
-                .steps
-                .iter()
-                .any(|st| matches!(st, convox_planner::Step::SwitchAuthMode { .. }))
-            {
-                s.push_str("  (EKS may create some of these entries itself when the mode changes; convox accepts them as they are)\n");
-            }
-            s.push_str("(dry run: nothing changed)\n");
-            print(&s);
-            Ok(())
-        }
-    }
-}
-
-/// The seed's downgrade table, applied to what the cluster shows: a downgrade that leaves
-/// parameters behind goes ahead with a warning while `aws-auth` can still be the fallback,
-/// and is refused in API mode unless forced. Nothing has been changed when it refuses.
-/// Returns whether `force` overrode a refusal.
-pub(crate) fn downgrade_gate(
-    r: &Rack,
-    to: &Version,
-    left: &[convox_params::LeftBehind],
-    mode: convox_planner::AuthMode,
-    force: bool,
-    progress: &Progress,
-) -> Result<bool, Fail> {
-    // The version from which every parameter left behind is managed again.
-    let Some(since) = left.iter().map(|l| l.since).max() else {
-        return Ok(false);
-    };
-    let keys = left
-        .iter()
-        .map(|l| format!("{}={}", l.key, l.value))
-        .collect::<Vec<_>>()
-        .join(", ");
-    match convox_planner::downgrade_safety(mode) {
-        DowngradeSafety::Safe => Ok(false),
-        DowngradeSafety::SafeWhileAwsAuthKept => {
-            warn(&format!(
-                "{to} does not manage {keys}: the access entries stay in AWS, but nothing restores one that is removed. This is safe while the aws-auth ConfigMap is kept and cluster {} stays in API_AND_CONFIG_MAP mode (convox cannot see aws-auth: do not delete it). Moving back to {since} or later manages them again.",
-                r.cluster
-            ), progress);
-            Ok(false)
-        }
-        DowngradeSafety::NotSafe if force => {
-            warn(&format!(
-                "downgrading with --force although cluster {} is in API mode: aws-auth is ignored, {to} does not manage {keys}, and losing an access entry now means losing access to the cluster. Move back to {since} or later to manage them again.",
-                r.cluster
-            ), progress);
-            Ok(true)
-        }
-        DowngradeSafety::NotSafe => Err(Fail::msg(format!(
-            "not downgrading rack {} to {to}: cluster {} is in API mode, where aws-auth is ignored, and {to} does not manage {keys}; an access entry lost after that would lock everyone out with nothing to restore it. Stay on {since} or later, or pass --force to accept that risk",
-            r.name, r.cluster
-        ))),
-    }
-}
-
-/// A warning for a person: on stderr, never swallowed by a spinner or by quiet progress.
-fn warn(msg: &str, progress: &Progress) {
-    progress.suspend(|| eprintln!("WARNING: {msg}"));
 }
 
 async fn update(sel: Option<String>, version: Option<String>, force: bool) -> Result<(), Fail> {
@@ -1041,6 +929,8 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
             "region": r.region,
             "cluster_status": seen.cluster_status,
             "auth_mode": seen.auth_mode.as_str(),
+            "pending_auth_mode": seen.pending_auth_mode().map(|m| m.as_str()),
+            "pending_update": seen.pending_update,
             "caller": snap.caller,
             "table_row": row,
             "entries": entries.iter().map(|e| entry_json(e, &r.name, &roles)).collect::<Vec<_>>(),
@@ -1056,7 +946,7 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
                     "Cluster".into(),
                     format!("{} ({}, {})", r.cluster, r.region, seen.cluster_status),
                 ],
-                ["Auth mode".into(), seen.auth_mode.as_str().to_string()],
+                ["Auth mode".into(), gates::mode_text(seen)],
                 ["Caller".into(), caller_text(&snap.caller)],
                 ["Table row".into(), row_text(&row)],
             ]);

@@ -1,7 +1,8 @@
 //! The locked-run protocol of `params set`, `rack update` and `rack install`:
 //!
 //! lock → re-validate against what is stored now → observe → refuse what the first plan
-//! refuses (conflicts, an unsafe downgrade) → record the change right before the first step
+//! refuses (conflicts, an unsafe downgrade, a node role IAM does not have, an unmet
+//! parameter: see [`crate::gates`]) → record the change right before the first step
 //! that may change AWS → converge → record the result.
 //!
 //! - Every store write goes through [`convox_store::Fenced`]: the write transaction itself
@@ -19,7 +20,8 @@ use std::time::Duration;
 use convox_params::Version;
 use convox_store::{ChangeId, Fenced, LockOptions, RackLock, Store, StoreError};
 
-use crate::commands::{downgrade_gate, rack_aws, store_err, Conn};
+use crate::commands::{rack_aws, store_err, Conn};
+use crate::gates;
 use crate::progress::Progress;
 use crate::reconcile::{self, Hooks};
 use crate::Fail;
@@ -312,17 +314,19 @@ async fn plan_and_converge<'a>(
         Begin::ParamsSet(args) => Opening::ParamsSet(args),
         Begin::Update { to, force } => {
             // Recorded in history only when --force actually overrode a refusal.
-            let forced = downgrade_gate(
+            let forced = gates::downgrade_gate(
                 &fresh,
                 &to,
                 &left_behind,
-                first.observed.auth_mode,
+                &first.observed,
                 force,
                 progress,
             )?;
             Opening::Update { to, forced }
         }
     };
+    // Node roles proven, the parameters' needs met: refused before anything is recorded.
+    gates::preflight(&conn.aws, rack, &first).await?;
     // The history's actor is the caller the observation resolved.
     rec.set_opening(opening, first.caller.arn.clone());
     reconcile::converge_from(&conn.aws, &ra, &target, first, CONVERGE_DEADLINE, rec)

@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod gates;
 mod home;
 mod locked;
 mod progress;

@@ -167,7 +167,11 @@ async fn install_aws_refuses_a_node_role_iam_does_not_have() {
         assert!(err.contains(bad), "{bad}: {err}");
         assert!(err.contains(flag), "says which flag to fix: {err}");
         // Nothing stored, nothing changed in AWS.
-        assert_eq!(h.json(&["racks"]).as_array().map(Vec::len), Some(1), "{bad}");
+        assert_eq!(
+            h.json(&["racks"]).as_array().map(Vec::len),
+            Some(1),
+            "{bad}"
+        );
         assert_eq!(mode(&eks, "made").await, "CONFIG_MAP", "{bad}");
     }
     // The path IAM has is named, so the user can copy it.
@@ -216,7 +220,10 @@ async fn a_deleted_nodes_role_is_refused_before_the_mode_switch() {
     let err = r.error_line(&args);
     assert_eq!(dry_err, err, "the dry run shows the same refusal");
     assert!(err.contains(&nodes) && err.contains("IAM"), "{err}");
-    assert!(err.contains("uninstall"), "says how to change the role: {err}");
+    assert!(
+        err.contains("uninstall"),
+        "says how to change the role: {err}"
+    );
     assert_eq!(mutating(&calls), 0, "{calls:?}");
     assert_eq!(mode(&eks, "lost").await, "CONFIG_MAP");
     assert_eq!(h.json(&["rack", "params", "-r", "lost"]), params_before);
@@ -419,6 +426,18 @@ async fn chaos_the_whole_migration_converges_from_every_starting_mode() {
             assert_ne!(e["result"], "failed", "{rack}: {info}");
         }
     }
+    // The faults did happen: throttled and failed answers, on reads and on changes.
+    let faults = |status: &str| -> u64 {
+        after
+            .values()
+            .map(|m| m.get(status).copied().unwrap_or(0))
+            .sum::<u64>()
+            - before
+                .values()
+                .map(|m| m.get(status).copied().unwrap_or(0))
+                .sum::<u64>()
+    };
+    assert!(faults("429") > 0 && faults("500") > 0, "{after:?}");
     // Each entry the racks made was created exactly once: no create took effect twice, and
     // none was sent for an entry that already existed.
     assert_eq!(
@@ -426,9 +445,5 @@ async fn chaos_the_whole_migration_converges_from_every_starting_mode() {
         ours,
         "{after:?}"
     );
-    assert_eq!(
-        created(&after, "409"),
-        created(&before, "409"),
-        "{after:?}"
-    );
+    assert_eq!(created(&after, "409"), created(&before, "409"), "{after:?}");
 }
