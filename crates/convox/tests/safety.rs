@@ -29,19 +29,36 @@ fn destructive(calls: &BTreeMap<String, u64>) -> Vec<String> {
 /// the error names the cluster and principal, the store keeps the requested parameters and
 /// marks the rack failed, `rack auth` shows what is missing, the caller keeps its access,
 /// and once the cause is fixed a plain rerun finishes the job without repeating the switch.
+/// The role goes while the switch runs: a role missing before the run is refused before the
+/// switch (issue 6, defect 4), so only a role lost after that check can fail an entry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entry_failure_after_the_switch_is_recorded_and_a_rerun_finishes() {
-    let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    let h = Home::served(&[
+        "update_ms=1500",
+        "bootstrap_creator_admin=false",
+        "auto_node_entries=false",
+    ]);
     h.install("half", &[]);
     let conf = h.sdk_config("us-east-1");
     let iam = aws_sdk_iam::Client::new(&conf);
+    let eks = h.eks("us-east-1");
+
+    let calls_file = h.path().join("half-calls.json");
+    let child = h
+        .cmd(&set_args("half"))
+        .env("CONVOX_CALLS_FILE", &calls_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_status(&eks, "half", "UPDATING").await;
     iam.delete_role()
         .role_name("half-nodes")
         .send()
         .await
         .expect("delete nodes role");
-
-    let (r, calls) = h.counted(&set_args("half"));
+    let r: Run = child.wait_with_output().expect("wait").into();
+    let calls = read_calls(&calls_file);
     let err = r.error_line(&set_args("half"));
     assert!(err.contains("half"), "names the cluster: {err}");
     assert!(
@@ -51,7 +68,6 @@ async fn entry_failure_after_the_switch_is_recorded_and_a_rerun_finishes() {
     assert!(destructive(&calls).is_empty(), "{calls:?}");
     assert_eq!(calls.get("eks:UpdateClusterConfig"), Some(&1), "{calls:?}");
 
-    let eks = h.eks("us-east-1");
     assert_eq!(mode(&eks, "half").await, "API_AND_CONFIG_MAP");
     let got = entries(&eks, "half").await;
     assert_eq!(
