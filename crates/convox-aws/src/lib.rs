@@ -18,6 +18,11 @@
 //!    its path, as Terraform's `aws_iam_session_context` resolves it);
 //! 3. `eks:DescribeAccessEntry` ‖ `eks:ListAssociatedAccessPolicies` for that caller role.
 //!
+//! A cluster that is not ACTIVE also gets ListUpdates and DescribeUpdate (the update in
+//! progress and the authentication mode it sets: [`convox_planner::PendingUpdate`]), so
+//! nothing judges a mode about to change as the mode; a converged rack never pays for it.
+//! [`Aws::iam_role_arn`] proves a node role exists as IAM spells it before an entry names it.
+//!
 //! On a CONFIG_MAP cluster round 3 is skipped (no entry can exist) and the describes of round
 //! 1 answer InvalidRequestException, which agrees with the mode and means "none". Any other
 //! describe failure is an error, never "absent" — except that the same refusal on a cluster

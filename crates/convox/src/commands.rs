@@ -923,22 +923,23 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
     }
     let drift: Vec<String> = snap.plan.drift.iter().map(|d| d.what.clone()).collect();
     match output {
-        Output::Json => print_json(&json!({
-            "rack": r.name,
-            "cluster": r.cluster,
-            "region": r.region,
-            "cluster_status": seen.cluster_status,
-            "auth_mode": seen.auth_mode.as_str(),
-            "pending_auth_mode": seen.pending_auth_mode().map(|m| m.as_str()),
-            "pending_update": seen.pending_update,
-            "caller": snap.caller,
-            "table_row": row,
-            "entries": entries.iter().map(|e| entry_json(e, &r.name, &roles)).collect::<Vec<_>>(),
-            "drift": drift,
-            "conflicts": snap.plan.conflicts,
-            "converged": snap.plan.is_converged(),
-            "inactive_params": inactive,
-        })),
+        Output::Json => print_json(&gates::with_pending(
+            json!({
+                "rack": r.name,
+                "cluster": r.cluster,
+                "region": r.region,
+                "cluster_status": seen.cluster_status,
+                "auth_mode": seen.auth_mode.as_str(),
+                "caller": snap.caller,
+                "table_row": row,
+                "entries": entries.iter().map(|e| entry_json(e, &r.name, &roles)).collect::<Vec<_>>(),
+                "drift": drift,
+                "conflicts": snap.plan.conflicts,
+                "converged": snap.plan.is_converged(),
+                "inactive_params": inactive,
+            }),
+            seen,
+        )),
         Output::Text => {
             let mut s = table(&[
                 ["Rack".to_string(), r.name.clone()],

@@ -38,21 +38,23 @@ pub(crate) async fn dry_run_plan(
     preflight(aws, &r.name, &snap).await?;
     let pending = snap.observed.pending_auth_mode();
     match output {
-        Output::Json => print_json(&json!({
-            "rack": r.name,
-            "cluster": r.cluster,
-            "dry_run": true,
-            "changes": changes.changed().map(|c| json!({
-                "key": c.key,
-                "old": c.old.as_deref().map(|v| shown(&c.key, v)),
-                "new": shown(&c.key, &c.new),
-            })).collect::<Vec<_>>(),
-            "auth_mode": snap.observed.auth_mode.as_str(),
-            "pending_auth_mode": pending.map(|m| m.as_str()),
-            "steps": snap.plan.steps,
-            "conflicts": snap.plan.conflicts,
-            "drift": snap.plan.drift,
-        })),
+        Output::Json => print_json(&with_pending(
+            json!({
+                "rack": r.name,
+                "cluster": r.cluster,
+                "dry_run": true,
+                "changes": changes.changed().map(|c| json!({
+                    "key": c.key,
+                    "old": c.old.as_deref().map(|v| shown(&c.key, v)),
+                    "new": shown(&c.key, &c.new),
+                })).collect::<Vec<_>>(),
+                "auth_mode": snap.observed.auth_mode.as_str(),
+                "steps": snap.plan.steps,
+                "conflicts": snap.plan.conflicts,
+                "drift": snap.plan.drift,
+            }),
+            &snap.observed,
+        )),
         Output::Text => {
             let mut s = format!("Plan for rack {} (cluster {}):\n", r.name, r.cluster);
             for c in changes.changed() {
@@ -146,6 +148,24 @@ pub(crate) fn downgrade_gate(
 /// A warning for a person: on stderr, never swallowed by a spinner or by quiet progress.
 pub(crate) fn warn(msg: &str, progress: &Progress) {
     progress.suspend(|| eprintln!("WARNING: {msg}"));
+}
+
+/// Adds `pending_auth_mode` (the mode an update in progress sets) and `pending_update` to a
+/// JSON answer, only while such an update runs: the keys of a settled cluster's answer stay
+/// as they were.
+pub(crate) fn with_pending(
+    mut v: serde_json::Value,
+    observed: &convox_planner::Observed,
+) -> serde_json::Value {
+    if let (Some(to), Some(u), Some(o)) = (
+        observed.pending_auth_mode(),
+        &observed.pending_update,
+        v.as_object_mut(),
+    ) {
+        o.insert("pending_auth_mode".into(), json!(to.as_str()));
+        o.insert("pending_update".into(), json!(u));
+    }
+    v
 }
 
 /// The mode as `rack auth` shows it: with where an update in progress is taking it.
