@@ -107,6 +107,7 @@ impl Aws {
         if let Some(v) = &spec.version {
             req = req.version(v);
         }
+        let req = req.client_request_token(crate::retry::request_token());
         match self.call("eks:CreateCluster", || req.clone().send()).await {
             Ok(_) => {}
             // Rerun of an interrupted install: keep the cluster if it is this rack's; any
@@ -122,10 +123,12 @@ impl Aws {
             Err(e) => return Err(self.err(e, &spec.cluster, None)),
         }
         self.wait_cluster_active(&spec.cluster).await?;
+        let token = crate::retry::request_token();
         let res = self
             .call("eks:CreateNodegroup", || {
                 self.eks
                     .create_nodegroup()
+                    .client_request_token(&token)
                     .cluster_name(&spec.cluster)
                     .nodegroup_name(&spec.nodegroup)
                     .node_role(&nodes_role)

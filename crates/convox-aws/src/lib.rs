@@ -428,11 +428,13 @@ impl Aws {
             "switching cluster {cluster} authentication mode to {}",
             to.as_str()
         ));
+        let token = retry::request_token();
         let res = self
             .call("eks:UpdateClusterConfig", || {
                 self.eks
                     .update_cluster_config()
                     .name(cluster)
+                    .client_request_token(&token)
                     .access_config(
                         UpdateAccessConfigRequest::builder()
                             .authentication_mode(AuthenticationMode::from(to.as_str()))
@@ -554,11 +556,15 @@ impl Aws {
             entry.entry_type, entry.principal_arn
         ));
         loop {
+            // One token per create: reused by the retries of this attempt, not by the next
+            // attempt after EKS refused this one.
+            let token = retry::request_token();
             let res = self
                 .call("eks:CreateAccessEntry", || {
                     self.eks
                         .create_access_entry()
                         .cluster_name(cluster)
+                        .client_request_token(&token)
                         .principal_arn(&entry.principal_arn)
                         .r#type(&entry.entry_type)
                         .tags(RACK_TAG, rack)

@@ -107,6 +107,14 @@ impl Backoff {
     }
 }
 
+/// An idempotency token (`clientRequestToken`) for one logical call, reused by every attempt
+/// of [`Aws::call`]: a retry of a create that took effect although its answer was lost (a
+/// 5xx or a timeout after the change) is then the same request, not a second one. The SDK
+/// fills a fresh token per request it builds, and each attempt here builds its own.
+pub(crate) fn request_token() -> String {
+    format!("convox-{:032x}", rand::random::<u128>())
+}
+
 /// Attempts of a call that got no answer at all (connection refused, timed out) before it is
 /// reported: such a failure is rarely cured by waiting, and a wrong endpoint must be said
 /// promptly.
