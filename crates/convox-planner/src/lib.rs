@@ -500,54 +500,9 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         out.conflicts.push(u.clone());
     }
 
-    // Desired entries, one per principal: a principal wanted twice with different types can
-    // never be satisfied (one entry per principal), which is a conflict of the parameters.
-    let mut wanted: Vec<DesiredEntry> = Vec::new();
-    for e in &desired.entries {
-        match wanted
-            .iter_mut()
-            .find(|w| w.principal_arn == e.principal_arn)
-        {
-            None => wanted.push(e.clone()),
-            Some(w) if w.entry_type.eq_ignore_ascii_case(&e.entry_type) => {
-                for p in &e.policies {
-                    if !w.policies.contains(p) {
-                        w.policies.push(p.clone());
-                    }
-                }
-            }
-            Some(w) => {
-                // The caller is whoever runs convox; the node roles are fixed at install.
-                let fix = match (w.role, e.role) {
-                    (EntryRole::Caller, other) | (other, EntryRole::Caller) => format!(
-                        ": run convox as another identity than the {}",
-                        other.describe()
-                    ),
-                    _ => String::new(),
-                };
-                let message = format!(
-                    "{} is both the {} ({}) and the {} ({}), and one principal can have only one access entry{fix}",
-                    e.principal_arn,
-                    w.role.describe(),
-                    w.entry_type,
-                    e.role.describe(),
-                    e.entry_type
-                );
-                push_conflict(&mut out, e, message, ConflictKind::Principals);
-            }
-        }
-    }
+    let wanted = one_per_principal(desired, &mut out);
 
-    if let (Some(to), Some(u)) = (observed.pending_auth_mode(), &observed.pending_update) {
-        out.drift.push(Drift {
-            what: format!(
-                "authentication mode is {}, changing to {} (update {} in progress)",
-                observed.auth_mode.as_str(),
-                to.as_str(),
-                u.id
-            ),
-        });
-    }
+    pending_drift(observed, &mut out);
     if !observed.auth_mode.includes_api() && observed.auth_mode_to_come().includes_api() {
         // The switch is already under way (another run's, or someone else's): wait for it
         // (the plan starts with WaitClusterActive below) rather than start another. No entry
@@ -599,6 +554,68 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         }
     }
 
+    wait_first(observed, &mut steps, &mut out);
+    out.steps = steps;
+    out
+}
+
+/// Desired entries, one per principal: a principal wanted twice with different types can
+/// never be satisfied (one entry per principal), which is a conflict of the parameters.
+fn one_per_principal(desired: &Desired, out: &mut Plan) -> Vec<DesiredEntry> {
+    let mut wanted: Vec<DesiredEntry> = Vec::new();
+    for e in &desired.entries {
+        match wanted
+            .iter_mut()
+            .find(|w| w.principal_arn == e.principal_arn)
+        {
+            None => wanted.push(e.clone()),
+            Some(w) if w.entry_type.eq_ignore_ascii_case(&e.entry_type) => {
+                for p in &e.policies {
+                    if !w.policies.contains(p) {
+                        w.policies.push(p.clone());
+                    }
+                }
+            }
+            Some(w) => {
+                // The caller is whoever runs convox; the node roles are fixed at install.
+                let fix = match (w.role, e.role) {
+                    (EntryRole::Caller, other) | (other, EntryRole::Caller) => format!(
+                        ": run convox as another identity than the {}",
+                        other.describe()
+                    ),
+                    _ => String::new(),
+                };
+                let message = format!(
+                    "{} is both the {} ({}) and the {} ({}), and one principal can have only one access entry{fix}",
+                    e.principal_arn,
+                    w.role.describe(),
+                    w.entry_type,
+                    e.role.describe(),
+                    e.entry_type
+                );
+                push_conflict(out, e, message, ConflictKind::Principals);
+            }
+        }
+    }
+    wanted
+}
+
+/// An auth-mode update in progress is drift: the cluster is changing under the rack.
+fn pending_drift(observed: &Observed, out: &mut Plan) {
+    if let (Some(to), Some(u)) = (observed.pending_auth_mode(), &observed.pending_update) {
+        out.drift.push(Drift {
+            what: format!(
+                "authentication mode is {}, changing to {} (update {} in progress)",
+                observed.auth_mode.as_str(),
+                to.as_str(),
+                u.id
+            ),
+        });
+    }
+}
+
+/// Work to do on a cluster that is not ACTIVE (or has an update running) starts with waiting.
+fn wait_first(observed: &Observed, steps: &mut Vec<Step>, out: &mut Plan) {
     if !steps.is_empty() {
         let pending = observed
             .pending_update
@@ -616,8 +633,6 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             steps.insert(0, Step::WaitClusterActive);
         }
     }
-    out.steps = steps;
-    out
 }
 
 /// A difference convox will not fix: reported as drift and as a conflict, with one message.
