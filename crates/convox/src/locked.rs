@@ -314,14 +314,8 @@ async fn plan_and_converge<'a>(
         Begin::ParamsSet(args) => Opening::ParamsSet(args),
         Begin::Update { to, force } => {
             // Recorded in history only when --force actually overrode a refusal.
-            let forced = gates::downgrade_gate(
-                &fresh,
-                &to,
-                &left_behind,
-                &first.observed,
-                force,
-                progress,
-            )?;
+            let forced =
+                gates::downgrade_gate(&fresh, &to, &left_behind, &first.observed, force, progress)?;
             Opening::Update { to, forced }
         }
     };

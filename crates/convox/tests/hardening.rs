@@ -309,11 +309,17 @@ fn rack_auth_reports_an_unmet_karpenter_row_as_drift() {
         "--nodes-role-arn",
         &nodes_role("made"),
     ]);
-    let store = convox_store::Store::open(h.path()).expect("store");
-    let (id, _) = store
-        .begin_params_set("old", &["karpenter_auth_mode=true"], "test")
-        .expect("store the legacy value");
-    store.finish_change(id, Ok(())).expect("finish");
+    {
+        let store = convox_store::Store::open(h.path()).expect("store");
+        let lock = store
+            .lock_rack("old", &convox_store::LockOptions::default())
+            .expect("lock");
+        let rack = store.fenced(&lock);
+        let (id, _) = rack
+            .begin_params_set(&["karpenter_auth_mode=true"], "test")
+            .expect("store the legacy value");
+        rack.finish_change(id, Ok(())).expect("finish");
+    }
     let auth = h.json(&["rack", "auth", "-r", "old"]);
     assert_eq!(auth["converged"], false, "{auth}");
     let drift = auth["drift"].to_string();

@@ -308,18 +308,31 @@ async fn a_run_interrupted_by_a_signal_says_so_and_records_it() {
 }
 
 /// A long failure message is kept whole in the store (and JSON), but the history table
-/// shows a one-line summary of it.
+/// shows a one-line summary of it. (The nodes role goes while the switch runs: one missing
+/// before the run is refused before anything is recorded.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_text_shows_a_bounded_summary_of_a_long_error() {
-    let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    let h = Home::served(&[
+        "update_ms=1500",
+        "bootstrap_creator_admin=false",
+        "auto_node_entries=false",
+    ]);
     h.install("long", &[]);
     let iam = aws_sdk_iam::Client::new(&h.sdk_config("us-east-1"));
+    let child = h
+        .cmd(&set_args("long"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_status(&h.eks("us-east-1"), "long", "UPDATING").await;
     iam.delete_role()
         .role_name("long-nodes")
         .send()
         .await
         .expect("delete nodes role");
-    h.fails(&set_args("long"));
+    let r: Run = child.wait_with_output().expect("wait").into();
+    r.error_line(&set_args("long"));
     let rack = h.json(&["rack", "-r", "long"]);
     let full = rack["history"][0]["message"]
         .as_str()
