@@ -217,6 +217,11 @@ pub enum AwsError {
     ClusterTaken { cluster: String },
     #[error("cluster {cluster} is {status}; it cannot become ACTIVE by waiting")]
     ClusterBroken { cluster: String, status: String },
+    // The AWS CLI's own words first, so that a search for them finds the cause.
+    #[error("The config profile ({profile}) could not be found: AWS profile `{profile}` is not defined in the AWS config files (AWS_CONFIG_FILE, ~/.aws/config) or the credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials); check the profile name (`aws configure list-profiles` lists them)")]
+    ProfileNotFound { profile: String },
+    #[error("cannot read the AWS config files for profile `{profile}` ({detail}); fix them (`aws configure list-profiles` reads the same files) and retry")]
+    ProfileFiles { profile: String, detail: String },
 }
 
 /// Why an identity cannot be an access-entry principal, and what to use instead.

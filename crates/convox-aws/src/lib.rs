@@ -37,6 +37,7 @@ mod counter;
 mod error;
 mod install;
 mod observe;
+mod profile;
 mod retry;
 mod roles;
 mod updates;
@@ -45,6 +46,7 @@ pub use counter::{is_mutating, CallCounter};
 pub use error::{credentials_summary, AwsError, CallError, CallErrorKind, ErrorContext};
 pub use install::{InstallSpec, InstalledRoles};
 pub use observe::Interest;
+pub use profile::check_profile;
 pub use retry::{Backoff, Timing};
 
 use std::sync::Arc;
@@ -62,7 +64,8 @@ use convox_planner::{AuthMode, DesiredEntry, PolicyAssociation, Scope, Step, RAC
 #[derive(Debug, Clone)]
 pub enum Target {
     /// Real AWS through the standard configuration chain (env, profiles, SSO,
-    /// `AWS_ENDPOINT_URL`, …) exactly as the AWS CLI reads it; the rack's region wins.
+    /// `AWS_ENDPOINT_URL`, …) exactly as the AWS CLI reads it; the rack's region wins. A
+    /// named profile's credentials win over the environment's (see [`check_profile`]).
     Aws {
         region: String,
         profile: Option<String>,
@@ -156,9 +159,13 @@ impl Aws {
             .timeout_config(timeouts)
             .region(aws_config::Region::new(target.region().to_string()));
         match target {
-            Target::Aws { profile, .. } => {
+            Target::Aws { profile, region } => {
                 if let Some(p) = profile {
-                    loader = loader.profile_name(p);
+                    // An explicit profile wins over environment keys, as in the AWS CLI: the
+                    // default chain would read AWS_ACCESS_KEY_ID first.
+                    loader = loader
+                        .profile_name(p)
+                        .credentials_provider(profile::credentials_for(p, region));
                 }
             }
             Target::Endpoint {

@@ -215,6 +215,11 @@ async fn connect_provider(
         let l = sim::local(&home::state_dir()?).await?;
         (sim::target(&l.url, region), Some(l))
     } else {
+        // A named profile must exist (at install, and for a stored one that has vanished
+        // since), as the AWS CLI requires; nothing is called or recorded otherwise.
+        if let Some(p) = &profile {
+            convox_aws::check_profile(p).await.map_err(Fail::aws)?;
+        }
         (
             Target::Aws {
                 region: region.to_string(),
