@@ -472,10 +472,10 @@ def test_a_region_that_does_not_exist_is_refused(srv, region):
 
 def test_no_body_limit_locks_the_settings_endpoint(tmp_path):
     """max_body_bytes applies to AWS requests only: the reserved endpoints keep their own
-    limit, so a limit of 0 can still be undone."""
+    limit, so the smallest limit (1 byte; 0 is refused) can still be undone."""
     s = Sim(str(tmp_path))
     try:
-        s.set_settings(max_body_bytes=0)
+        s.set_settings(max_body_bytes=1)
         body = b"Action=GetCallerIdentity&Version=2011-06-15"
         assert call(s, "sts", "POST", "/", body, FORM)[:2] == (413, "RequestEntityTooLarge")
         assert s.set_settings(max_body_bytes=1024)["max_body_bytes"] == 1024

@@ -37,6 +37,44 @@ pub const KARPENTER_NODES_ROLE_ARN: &str = "karpenter_nodes_role_arn";
 /// Value shown instead of a sensitive value unless the caller asks to reveal it.
 pub const MASK: &str = "****";
 
+/// Longest string value, in characters: far above any name, token or password the catalog
+/// holds, far below what would flood a terminal or a history row.
+pub const MAX_VALUE_CHARS: usize = 1024;
+
+/// Characters that must never reach a terminal raw: controls (C0 with ESC, DEL, C1) drive
+/// it, and bidirectional overrides/isolates make text read other than it is.
+fn unsafe_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` as it may be printed: every character a terminal would act on (see [`unsafe_char`])
+/// shown as its escape (`\u{1b}`), everything else as is. Values are validated on the way
+/// in; this is for the way out, whatever the source (older stores, AWS's messages, keys).
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    printable_keeping(s, false)
+}
+
+/// [`printable`] that keeps line breaks: for whole outputs and listings.
+pub fn printable_text(s: &str) -> std::borrow::Cow<'_, str> {
+    printable_keeping(s, true)
+}
+
+fn printable_keeping(s: &str, newlines: bool) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| unsafe_char(c) && !(newlines && c == '\n');
+    if !s.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if bad(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The type of a parameter's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -244,6 +282,15 @@ pub enum ParamError {
     },
     #[error("{0} is fixed at install and cannot be changed with `params set`; install a new rack to use a different value")]
     InstallOnly(String),
+    // The value is not echoed: it may be sensitive, and it is what cannot be printed.
+    #[error("invalid value for {key}: character {position} is {code}, a control character; values must be printable text (no terminal escape sequences, tabs or invisible direction overrides)")]
+    ControlChar {
+        key: String,
+        position: usize,
+        code: String,
+    },
+    #[error("invalid value for {key}: it is {len} characters long, at most {max} are allowed")]
+    TooLong { key: String, len: usize, max: usize },
     #[error(transparent)]
     Version(#[from] VersionError),
 }
@@ -331,16 +378,50 @@ fn check_value(def: &ParamDef, value: &str) -> Result<(), ParamError> {
     match def.ty {
         ParamType::Bool if value != "true" && value != "false" => Err(ParamError::BadValue {
             key: def.name.to_string(),
-            value: value.to_string(),
+            value: printable(&truncated(value)).into_owned(),
             expected: "true or false".to_string(),
         }),
         ParamType::String if value.contains(['\n', '\r']) => Err(ParamError::BadValue {
             key: def.name.to_string(),
-            value: value.escape_default().to_string(),
+            value: if def.sensitive {
+                MASK.to_string()
+            } else {
+                printable(&truncated(value)).into_owned()
+            },
             expected: "a single line of text".to_string(),
         }),
+        ParamType::String => check_text(def.name, value),
         _ => Ok(()),
     }
+}
+
+/// A string value's length and characters (see [`MAX_VALUE_CHARS`], [`printable`]).
+fn check_text(key: &str, value: &str) -> Result<(), ParamError> {
+    let len = value.chars().count();
+    if len > MAX_VALUE_CHARS {
+        return Err(ParamError::TooLong {
+            key: key.to_string(),
+            len,
+            max: MAX_VALUE_CHARS,
+        });
+    }
+    match value.chars().enumerate().find(|(_, c)| unsafe_char(*c)) {
+        Some((i, c)) => Err(ParamError::ControlChar {
+            key: key.to_string(),
+            position: i + 1,
+            code: format!("U+{:04X}", u32::from(c)),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The first 40 characters of `value` (an error line quotes no more).
+fn truncated(value: &str) -> String {
+    let mut t: String = value.chars().take(40).collect();
+    if t.len() < value.len() {
+        t.push('…');
+    }
+    t
 }
 
 /// Which kind of call is validated.
@@ -524,7 +605,7 @@ pub fn list(
 
 impl fmt::Display for Listed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}  {}", self.key, self.value)
+        write!(f, "{}  {}", self.key, printable(&self.value))
     }
 }
 
@@ -533,7 +614,12 @@ pub fn render_listing(rows: &[Listed]) -> String {
     let width = rows.iter().map(|r| r.key.len()).max().unwrap_or(0);
     let mut s = String::new();
     for r in rows {
-        s.push_str(&format!("{:<width$}  {}\n", r.key, r.value, width = width));
+        s.push_str(&format!(
+            "{:<width$}  {}\n",
+            r.key,
+            printable(&r.value),
+            width = width
+        ));
     }
     s
 }

@@ -361,3 +361,58 @@ fn listing_sorted_with_defaults_groups_and_masking() {
         "eks_access_entries   true\nkarpenter_auth_mode  false\n"
     );
 }
+
+#[test]
+fn string_values_are_printable_and_bounded() {
+    let cur = Params::default();
+    let ver = v("3.24.7");
+    for (arg, want) in [
+        ("docker_hub_username=\u{1b}[31mred", "character 1 is U+001B"),
+        ("docker_hub_username=a\u{7}", "character 2 is U+0007"),
+        ("docker_hub_username=tab\there", "U+0009"),
+        ("docker_hub_username=\u{9b}2J", "U+009B"),
+        ("docker_hub_username=abc\u{202e}gpj", "U+202E"),
+        ("docker_hub_password=\u{1b}]0;pwned\u{7}", "U+001B"),
+    ] {
+        let e = validate_set(&cur, &ver, &[arg]).expect_err(arg);
+        let msg = e.to_string();
+        assert!(msg.contains(want), "{arg:?}: {msg}");
+        assert!(!msg.chars().any(|c| c.is_control()), "{arg:?}: {msg:?}");
+    }
+    // The value of a sensitive parameter is never echoed.
+    let e = validate_set(&cur, &ver, &["docker_hub_password=hunter2\u{1b}"]).expect_err("esc");
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+    let e = validate_set(&cur, &ver, &["docker_hub_password=hunter2\nx"]).expect_err("nl");
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+    // A bool's bad value is quoted printable and short.
+    let e = validate_set(&cur, &ver, &["eks_access_entries=\u{1b}[2J"]).expect_err("bool");
+    assert!(e.to_string().contains("\\u{1b}[2J"), "{e}");
+    // Length: the cap holds, the value is not echoed.
+    let long = format!("docker_hub_username={}", "x".repeat(100 * 1024));
+    let e = validate_set(&cur, &ver, &[long.as_str()]).expect_err("long");
+    assert_eq!(
+        e.to_string(),
+        "invalid value for docker_hub_username: it is 102400 characters long, at most 1024 are allowed"
+    );
+    let ok = format!("docker_hub_username={}", "é".repeat(MAX_VALUE_CHARS));
+    assert!(validate_set(&cur, &ver, &[ok.as_str()]).is_ok());
+    // Unicode text that is not a control is fine.
+    assert!(validate_set(&cur, &ver, &["docker_hub_username=zoë-日本"]).is_ok());
+}
+
+#[test]
+fn rendering_never_prints_control_characters() {
+    assert_eq!(printable("plain"), "plain");
+    assert_eq!(printable("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+    assert_eq!(printable("x\ny"), "x\\u{a}y");
+    assert_eq!(printable_text("x\ny\u{7}\n"), "x\ny\\u{7}\n");
+    // A value stored before validation existed is escaped in the listing.
+    let mut p = Params::default();
+    p.values
+        .insert("docker_hub_username".into(), "\u{1b}[2Jboo".into());
+    let rows = list(&p, &v("3.24.7"), Some("registry"), false).expect("list");
+    let text = render_listing(&rows);
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    assert!(text.contains("\\u{1b}[2Jboo"), "{text:?}");
+    assert!(rows.iter().all(|r| !r.to_string().contains('\u{1b}')));
+}

@@ -26,10 +26,12 @@ pub(crate) fn store_err(e: convox_store::StoreError) -> Fail {
     Fail::msg(e.to_string())
 }
 
+/// Every result goes to stdout through here: line breaks kept, any other character a
+/// terminal would act on escaped, whatever a value's source (an older store, AWS).
 pub(crate) fn print(s: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(s.as_bytes());
+    let _ = out.write_all(convox_params::printable_text(s).as_bytes());
 }
 
 pub(crate) fn print_json(v: &serde_json::Value) -> Result<(), Fail> {
@@ -43,7 +45,7 @@ pub async fn run(cli: Cli) -> Result<(), Fail> {
         Cmd::Sim { cmd } => match cmd {
             SimCmd::Serve { listen, state, set } => sim::serve(&listen, state, &set).await,
             SimCmd::Env { listen } => {
-                print(&sim::env(listen));
+                print(&sim::env(listen)?);
                 Ok(())
             }
             SimCmd::Config {
@@ -294,10 +296,10 @@ async fn rack(rc: RackCmd) -> Result<(), Fail> {
                 force,
                 dry_run,
                 sel,
-                out,
+                output,
             }) => {
                 let sel = sel.or(p.sel.or(outer_sel)).rack;
-                let out = out.or(p.out.or(outer_out));
+                let out = crate::cli::OutputArg { output }.or(p.out.or(outer_out));
                 if out.output.is_some() && !dry_run {
                     return Err(Fail::msg(
                         "--output applies to `params set --dry-run` only (a real run prints `Setting parameters... OK`)",

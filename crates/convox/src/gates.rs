@@ -147,7 +147,7 @@ pub(crate) fn downgrade_gate(
 
 /// A warning for a person: on stderr, never swallowed by a spinner or by quiet progress.
 pub(crate) fn warn(msg: &str, progress: &Progress) {
-    progress.suspend(|| eprintln!("WARNING: {msg}"));
+    progress.suspend(|| eprintln!("WARNING: {}", convox_params::printable(msg)));
 }
 
 /// Adds `pending_auth_mode` (the mode an update in progress sets) and `pending_update` to a

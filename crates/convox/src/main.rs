@@ -44,13 +44,23 @@ impl Fail {
 
 impl std::fmt::Display for Fail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // One line, whatever the source said.
-        write!(f, "{}", self.msg.replace(['\n', '\r'], " "))
+        // One line, whatever the source said, and nothing a terminal would act on (a key
+        // typed with an escape sequence, a server's message).
+        let line = self.msg.replace(['\n', '\r'], " ");
+        write!(f, "{}", convox_params::printable(&line))
     }
 }
 
 /// Default log filter: warnings from convox's own crates, only errors from dependencies.
 const DEFAULT_LOG: &str = "error,convox=warn,convox_aws=warn,convox_store=warn,convox_planner=warn,convox_params=warn,eks_sim_server=warn,eks_sim_model=warn";
+
+/// Colour codes only for a person at a terminal: never in a file, a pipe or CI logs, and
+/// never when `NO_COLOR` is set to anything (no-color.org).
+fn log_colours() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stderr().is_terminal()
+}
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
@@ -62,6 +72,7 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(log_colours())
         .with_target(false)
         .try_init();
 }

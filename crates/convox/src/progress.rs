@@ -51,6 +51,8 @@ impl Progress {
     }
 
     pub fn say(&self, msg: &str) {
+        // Messages name ARNs and clusters as AWS spelled them: never raw controls.
+        let msg = &*convox_params::printable(msg);
         if let Some(b) = &self.bar {
             b.set_message(msg.to_string());
             return;

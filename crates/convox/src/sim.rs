@@ -179,19 +179,22 @@ async fn wait_for_signal() {
 }
 
 /// `convox sim env`: export lines for the AWS CLI and SDKs.
-pub fn env(listen: Option<String>) -> String {
-    let url = listen
-        .or_else(|| {
-            std::env::var("CONVOX_SIM_ENDPOINT")
-                .ok()
-                .filter(|u| !u.is_empty())
-        })
-        .unwrap_or_else(|| "127.0.0.1:4599".to_string());
-    let url = if url.contains("://") {
-        url
-    } else {
-        format!("http://{url}")
+pub fn env(listen: Option<String>) -> Result<String, Fail> {
+    let (url, from) = match listen {
+        Some(l) => (l, "--listen"),
+        None => match std::env::var("CONVOX_SIM_ENDPOINT")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(e) => (e, "CONVOX_SIM_ENDPOINT"),
+            None => ("127.0.0.1:4599".to_string(), "the default"),
+        },
     };
+    let url = endpoint_url(&url).map_err(|why| {
+        Fail::msg(format!(
+            "invalid {from} address `{url}`: {why}; expected HOST:PORT or http://HOST:PORT (e.g. 127.0.0.1:4599, the address `convox sim serve` printed)"
+        ))
+    })?;
     let region = eks_sim_model::DEFAULT_REGION;
     let lines = [
         ("AWS_ENDPOINT_URL", url.as_str()),
@@ -204,10 +207,47 @@ pub fn env(listen: Option<String>) -> String {
         ("AWS_DEFAULT_REGION", region),
         ("AWS_REGION", region),
     ];
-    lines
+    Ok(lines
         .iter()
         .map(|(k, v)| format!("export {k}={}\n", shell_quote(v)))
-        .collect()
+        .collect())
+}
+
+/// `HOST:PORT` or `http://HOST:PORT` (a trailing `/` allowed) as an endpoint URL, checked as a
+/// socket address without resolving the name: an IP (IPv6 in brackets) or a DNS name, and a
+/// port from 1 to 65535. Anything else would only fail later, at the first call, far from
+/// the typo.
+fn endpoint_url(s: &str) -> Result<String, String> {
+    let (scheme, rest) = match s.split_once("://") {
+        Some((scheme @ ("http" | "https"), rest)) => (scheme, rest),
+        Some((other, _)) => return Err(format!("unsupported scheme `{other}`")),
+        None => ("http", s),
+    };
+    let hostport = rest.strip_suffix('/').unwrap_or(rest);
+    if let Ok(a) = hostport.parse::<SocketAddr>() {
+        if a.port() == 0 {
+            return Err("port 0 is not an address to connect to".into());
+        }
+        return Ok(format!("{scheme}://{hostport}"));
+    }
+    let Some((host, port)) = hostport.rsplit_once(':') else {
+        return Err("no port".into());
+    };
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => {}
+        _ => return Err(format!("`{port}` is not a port (1-65535)")),
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if host.is_empty() || host.len() > 253 || !host.split('.').all(label_ok) {
+        return Err(format!("`{host}` is not a host name or IP address"));
+    }
+    Ok(format!("{scheme}://{hostport}"))
 }
 
 fn shell_quote(v: &str) -> String {
@@ -257,6 +297,32 @@ mod tests {
         assert!(listen_addr("localhost:4599").is_ok_and(|a| a.ip().is_loopback()));
         assert!(listen_addr("4599").is_err());
         assert!(listen_addr("127.0.0.1").is_err());
+    }
+
+    #[test]
+    fn endpoint_urls() {
+        for (given, want) in [
+            ("127.0.0.1:4599", "http://127.0.0.1:4599"),
+            ("http://127.0.0.1:4599/", "http://127.0.0.1:4599"),
+            ("localhost:4599", "http://localhost:4599"),
+            ("[::1]:4599", "http://[::1]:4599"),
+            ("https://sim.example.com:443", "https://sim.example.com:443"),
+        ] {
+            assert_eq!(endpoint_url(given).as_deref(), Ok(want), "{given}");
+        }
+        for bad in [
+            "foo",
+            "http://foo",
+            "127.0.0.1",
+            "127.0.0.1:0",
+            "127.0.0.1:99999",
+            ":4599",
+            "ftp://h:1",
+            "a b:1",
+            "h:x",
+        ] {
+            assert!(endpoint_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

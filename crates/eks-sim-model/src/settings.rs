@@ -63,6 +63,8 @@ use crate::error::{SimError, SimResult};
 pub const MAX_DURATION_MS: u64 = 30 * 24 * 3600 * 1000;
 /// Upper bound of `latency_ms` (10 minutes).
 pub const MAX_LATENCY_MS: u64 = 10 * 60 * 1000;
+/// Upper bound of `max_body_bytes` (64 MiB): a body is held in memory while it is verified.
+pub const MAX_BODY_LIMIT: u64 = 64 * 1024 * 1024;
 use std::cell::RefCell;
 
 thread_local! {
@@ -178,6 +180,13 @@ impl Settings {
                 return bad(&format!("{name} must be <= {MAX_DURATION_MS} (30 days)"));
             }
         }
+        // 0 reads like "no limit" but would refuse every request that has a body; there is
+        // no unlimited.
+        if !(1..=MAX_BODY_LIMIT).contains(&self.max_body_bytes) {
+            return bad(&format!(
+                "max_body_bytes must be within 1..={MAX_BODY_LIMIT} (64 MiB); 0 is not \"no limit\", it would refuse every request body"
+            ));
+        }
         // Beyond every client's read timeout: more would only hang requests.
         if self.latency_ms > MAX_LATENCY_MS {
             return bad(&format!(
@@ -213,6 +222,12 @@ mod tests {
                 .auto_node_entries
         );
         assert!(set_kv(&s, "update_ms").is_err());
+        // Every setting has a range: 0 bytes is not "no limit".
+        assert!(set_kv(&s, "max_body_bytes=0").is_err());
+        assert!(set_kv(&s, &format!("max_body_bytes={}", MAX_BODY_LIMIT + 1)).is_err());
+        assert_eq!(set_kv(&s, "max_body_bytes=1").unwrap().max_body_bytes, 1);
+        assert!(set_kv(&s, "error_rate=-0.1").is_err());
+        assert!(set_kv(&s, "throttle_rate=-1").is_err());
     }
 
     #[test]

@@ -703,7 +703,7 @@ impl Shared {
             }
         };
         // Size first, as AWS's front end does, before reading or verifying anything. The
-        // reserved endpoints have a fixed limit of their own: no setting (max_body_bytes = 0)
+        // reserved endpoints have a fixed limit of their own: no setting (max_body_bytes = 1)
         // may lock the settings endpoint that would undo it.
         let is_sim_path = raw_path.starts_with("/_sim/");
         let max_body = if is_sim_path {
