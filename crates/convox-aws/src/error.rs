@@ -226,6 +226,18 @@ pub enum AwsError {
 
 /// Why an identity cannot be an access-entry principal, and what to use instead.
 fn unsupported_principal_text(arn: &str) -> String {
+    format!(
+        "the AWS identity {arn} is {}; {RUN_AS}",
+        why_not_a_principal(arn)
+    )
+}
+
+/// What to do instead of acting as an identity that cannot have an access entry.
+pub const RUN_AS: &str = "run convox as an IAM role (an SSO or assumed-role session, e.g. AWS_PROFILE=<role profile>) or an IAM user";
+
+/// What the identity `arn` is, and that it cannot be an EKS access entry principal (EKS
+/// takes IAM roles and users only), e.g. "the account's root user, which cannot be …".
+pub fn why_not_a_principal(arn: &str) -> String {
     let what = if arn.ends_with(":root") {
         "the account's root user"
     } else if arn.contains(":federated-user/") {
@@ -233,9 +245,7 @@ fn unsupported_principal_text(arn: &str) -> String {
     } else {
         "not an IAM role or user"
     };
-    format!(
-        "the AWS identity {arn} is {what}, which cannot be an EKS access entry principal; run convox as an IAM role (an SSO or assumed-role session, e.g. AWS_PROFILE=<role profile>) or an IAM user"
-    )
+    format!("{what}, which cannot be an EKS access entry principal")
 }
 
 /// What the adapter knows about where its calls go, for error messages.

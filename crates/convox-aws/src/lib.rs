@@ -43,7 +43,10 @@ mod roles;
 mod updates;
 
 pub use counter::{is_mutating, CallCounter};
-pub use error::{credentials_summary, AwsError, CallError, CallErrorKind, ErrorContext};
+pub use error::{
+    credentials_summary, why_not_a_principal, AwsError, CallError, CallErrorKind, ErrorContext,
+    RUN_AS,
+};
 pub use install::{InstallSpec, InstalledRoles};
 pub use observe::Interest;
 pub use profile::check_profile;

@@ -320,6 +320,46 @@ impl Aws {
         ))
     }
 
+    /// The cluster and the entries of `others`, without the caller: for reading the state
+    /// as an identity that cannot be an access entry principal (root, a federated user),
+    /// which [`Aws::observe`] refuses. DescribeCluster ‖ the describes of `others`.
+    pub async fn observe_without_caller(
+        &self,
+        cluster: &str,
+        others: &[Interest],
+    ) -> Result<Observed, AwsError> {
+        let entries_fut = futures::future::join_all(
+            others
+                .iter()
+                .map(|i| async move { (i.principal_arn.clone(), self.entry(cluster, i).await) }),
+        );
+        let (view, results) = futures::join!(self.cluster_view(cluster), entries_fut);
+        let view = view?;
+        // As in `observe`: an update moving the mode is part of what the cluster is.
+        let pending_update = if view.status == "ACTIVE" {
+            None
+        } else {
+            self.pending_update(cluster)
+                .await
+                .map_err(|e| self.err(e, cluster, None))?
+        };
+        let mut results = results;
+        if view.mode.includes_api() {
+            self.redescribe_refused(cluster, others, &mut results).await;
+        }
+        let mut entries = Vec::new();
+        self.fold_entries(cluster, view.mode, results, &mut entries)?;
+        if !view.mode.includes_api() {
+            entries.clear();
+        }
+        Ok(Observed {
+            cluster_status: view.status,
+            auth_mode: view.mode,
+            pending_update,
+            entries,
+        })
+    }
+
     /// Every access entry of the cluster (for `rack auth`, on a cluster whose mode includes
     /// API, as an [`Aws::observe`] saw it): ListAccessEntries (paginated), then each entry
     /// described and STANDARD entries' policies listed, a few at a time.

@@ -899,18 +899,25 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
     let progress = Progress::new(true);
     let conn = connect(&r, &progress).await?;
     // The cluster's status and mode are the snapshot's: what the drift was computed from.
+    // Read-only: a caller that cannot have an entry (root, federated) still sees the state.
     let res = async {
-        let snap = reconcile::snapshot(&conn.aws, &rack_aws(&r), &params, None).await?;
+        let (snap, no_entry) =
+            reconcile::snapshot_for_reading(&conn.aws, &rack_aws(&r), &params).await?;
         let entries = if snap.observed.auth_mode.includes_api() {
             conn.aws.all_entries(&r.cluster).await.map_err(Fail::aws)?
         } else {
             Vec::new()
         };
-        Ok::<_, Fail>((snap, entries))
+        Ok::<_, Fail>((snap, no_entry, entries))
     }
     .await;
     conn.close().await;
-    let (snap, entries) = res?;
+    let (snap, no_entry, entries) = res?;
+    let mut caller_json = json!(snap.caller);
+    if let Some(why) = &no_entry {
+        caller_json["principal_arn"] = serde_json::Value::Null;
+        caller_json["no_entry"] = json!(format!("{why}; {}", convox_aws::RUN_AS));
+    }
     let seen = &snap.observed;
     let row = convox_planner::table_row(&params);
     // Which principal plays which part for this rack, whatever the parameters ask for now
@@ -924,7 +931,9 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
         roles.insert(k.clone(), "karpenter-nodes".into());
     }
     roles.insert(r.nodes_role_arn.clone(), "nodes".into());
-    roles.insert(snap.caller.principal_arn.clone(), "caller".into());
+    if no_entry.is_none() {
+        roles.insert(snap.caller.principal_arn.clone(), "caller".into());
+    }
     for d in &snap.desired.entries {
         roles.insert(d.principal_arn.clone(), d.role.as_str().to_string());
     }
@@ -937,7 +946,7 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
                 "region": r.region,
                 "cluster_status": seen.cluster_status,
                 "auth_mode": seen.auth_mode.as_str(),
-                "caller": snap.caller,
+                "caller": caller_json,
                 "table_row": row,
                 "entries": entries.iter().map(|e| entry_json(e, &r.name, &roles)).collect::<Vec<_>>(),
                 "drift": drift,
@@ -955,7 +964,17 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
                     format!("{} ({}, {})", r.cluster, r.region, seen.cluster_status),
                 ],
                 ["Auth mode".into(), gates::mode_text(seen)],
-                ["Caller".into(), caller_text(&snap.caller)],
+                [
+                    "Caller".into(),
+                    match &no_entry {
+                        None => caller_text(&snap.caller),
+                        Some(why) => format!(
+                            "{} ({why}: it has no entry, and `params set`/`rack update` refuse it; {} to change the rack)",
+                            snap.caller.arn,
+                            convox_aws::RUN_AS
+                        ),
+                    },
+                ],
                 ["Table row".into(), row_text(&row)],
             ]);
             s.push('\n');

@@ -81,6 +81,55 @@ pub async fn snapshot(
     })
 }
 
+/// [`snapshot`] for reading only (`rack auth`): an identity that cannot be an access entry
+/// principal (the root user, a federated user) still sees the cluster's state. Its
+/// snapshot plans without a caller entry; the second value says why it cannot have one.
+pub async fn snapshot_for_reading(
+    aws: &Aws,
+    rack: &RackAws,
+    params: &Params,
+) -> Result<(Snapshot, Option<String>), Fail> {
+    let arn = match aws.observe(&rack.cluster, &rack.interests(), None).await {
+        Ok((caller, observed)) => {
+            let desired = convox_planner::desired(params, &rack.identity(&caller));
+            let plan = convox_planner::plan(&desired, &observed);
+            let snap = Snapshot {
+                caller,
+                desired,
+                observed,
+                plan,
+            };
+            return Ok((snap, None));
+        }
+        Err(convox_aws::AwsError::UnsupportedPrincipal { arn }) => arn,
+        Err(e) => return Err(Fail::aws(e)),
+    };
+    let observed = aws
+        .observe_without_caller(&rack.cluster, &rack.interests())
+        .await
+        .map_err(Fail::aws)?;
+    let field = |i: usize| arn.split(':').nth(i).unwrap_or_default().to_string();
+    let caller = CallerIdentity {
+        account: field(4),
+        partition: field(1),
+        principal_arn: arn.clone(),
+        arn: arn.clone(),
+    };
+    let mut desired = convox_planner::desired(params, &rack.identity(&caller));
+    desired
+        .entries
+        .retain(|e| e.role != convox_planner::EntryRole::Caller);
+    let plan = convox_planner::plan(&desired, &observed);
+    let why = convox_aws::why_not_a_principal(&arn);
+    let snap = Snapshot {
+        caller,
+        desired,
+        observed,
+        plan,
+    };
+    Ok((snap, Some(why)))
+}
+
 /// The refusal of a plan with conflicts: what is wrong with the cluster's entries and with
 /// the rack's own principals, told apart (the latter may involve no entry at all).
 pub fn conflicts_error(rack: &RackAws, plan: &Plan) -> Fail {

@@ -167,3 +167,126 @@ async fn an_unknown_profile_is_refused_at_install_and_when_it_vanishes() {
     assert_eq!(h.json(&["rack", "-r", "prod"]), before);
     assert_eq!(mode(&h.eks("us-east-1"), "made").await, "CONFIG_MAP");
 }
+
+/// `convox {args}` as the identity of the given keys (a local rack's key pair overridden);
+/// returns the run and the calls it made.
+fn run_as(
+    h: &Home,
+    args: &[&str],
+    key: &str,
+    secret: &str,
+    token: Option<&str>,
+) -> (Run, std::collections::BTreeMap<String, u64>) {
+    let file = h.path().join("calls-as.json");
+    let _ = std::fs::remove_file(&file);
+    let mut c = h.cmd(args);
+    c.env("CONVOX_SIM_ACCESS_KEY_ID", key)
+        .env("CONVOX_SIM_SECRET_ACCESS_KEY", secret)
+        .env("CONVOX_CALLS_FILE", &file);
+    match token {
+        Some(t) => c.env("CONVOX_SIM_SESSION_TOKEN", t),
+        None => c.env_remove("CONVOX_SIM_SESSION_TOKEN"),
+    };
+    let r: Run = c.output().expect("run").into();
+    (r, read_calls(&file))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rack_auth_shows_root_and_federated_callers_the_state_and_why_they_have_no_entry() {
+    let h = Home::served(&["bootstrap_creator_admin=false", "auto_node_entries=false"]);
+    h.install("who", &["eks_access_entries=true"]);
+    // A federated user: an IAM user's long-term key → GetFederationToken.
+    let cfg = h.sdk_config("us-east-1");
+    let iam = aws_sdk_iam::Client::new(&cfg);
+    iam.create_user()
+        .user_name("fed-source")
+        .send()
+        .await
+        .expect("user");
+    let key = iam
+        .create_access_key()
+        .user_name("fed-source")
+        .send()
+        .await
+        .expect("key")
+        .access_key
+        .expect("access key");
+    let user_cfg = h.sdk_config_with(
+        "us-east-1",
+        aws_credential_types::Credentials::new(
+            key.access_key_id(),
+            key.secret_access_key(),
+            None,
+            None,
+            "test",
+        ),
+    );
+    let fed = aws_sdk_sts::Client::new(&user_cfg)
+        .get_federation_token()
+        .name("bob")
+        .send()
+        .await
+        .expect("federation token");
+    let fc = fed.credentials().expect("credentials");
+
+    let root = (
+        eks_sim_model::ROOT_ACCESS_KEY_ID,
+        eks_sim_model::ROOT_SECRET_ACCESS_KEY,
+        None,
+        "arn:aws:iam::123456789012:root",
+        "root user",
+    );
+    let federated = (
+        fc.access_key_id(),
+        fc.secret_access_key(),
+        Some(fc.session_token()),
+        "arn:aws:sts::123456789012:federated-user/bob",
+        "federated user",
+    );
+    for (key, secret, token, arn, what) in [root, federated] {
+        let (r, calls) = run_as(&h, &["rack", "auth", "-r", "who"], key, secret, token);
+        assert!(r.status.success(), "{arn}: {}", r.stderr);
+        assert_eq!(mutating(&calls), 0, "{calls:?}");
+        let caller = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("Caller"))
+            .unwrap_or_default();
+        assert!(caller.contains(arn), "{}", r.stdout);
+        assert!(caller.contains(what), "{}", r.stdout);
+        assert!(
+            caller.contains("cannot be an EKS access entry principal"),
+            "{caller}"
+        );
+        assert!(r.stdout.contains("API_AND_CONFIG_MAP"), "{}", r.stdout);
+        // The entries are shown (the rack's caller and nodes entries).
+        assert!(r.stdout.contains(CALLER_ROLE), "{}", r.stdout);
+        assert!(r.stdout.contains(&nodes_role("who")), "{}", r.stdout);
+        assert!(
+            r.stdout.contains("Drift: none"),
+            "the rack's entries are in place: {}",
+            r.stdout
+        );
+        assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret));
+
+        let (r, _) = run_as(
+            &h,
+            &["rack", "auth", "-r", "who", "--output", "json"],
+            key,
+            secret,
+            token,
+        );
+        assert!(r.status.success(), "{}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+        assert_eq!(v["caller"]["arn"], arn, "{v}");
+        assert!(v["caller"]["principal_arn"].is_null(), "{v}");
+        assert!(
+            v["caller"]["no_entry"]
+                .as_str()
+                .is_some_and(|s| s.contains(what)),
+            "{v}"
+        );
+        assert_eq!(v["entries"].as_array().map(Vec::len), Some(2), "{v}");
+        assert_eq!(v["converged"], true, "{v}");
+    }
+}
