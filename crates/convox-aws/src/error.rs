@@ -1,5 +1,6 @@
 //! Errors of the AWS adapter: one clear line each, saying what to do.
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -20,8 +21,13 @@ pub enum CallErrorKind {
     Service,
     /// No credentials, or credentials the service refuses (expired, unknown, bad signature).
     Credentials,
-    /// Could not connect / no answer.
+    /// Could not connect.
     Unreachable,
+    /// Connected, but no answer within the time allowed (a hung endpoint).
+    TimedOut,
+    /// An answer without an AWS error code or message (a bare 404 from a web server):
+    /// not an AWS API endpoint.
+    NotAws,
     /// Anything else (malformed response, construction failure).
     Other,
 }
@@ -81,7 +87,7 @@ const CREDENTIAL_CODES: &[&str] = &[
     "RequestExpired",
 ];
 
-fn chain_text(e: &(dyn std::error::Error + 'static)) -> (String, bool) {
+pub(crate) fn chain_text(e: &(dyn std::error::Error + 'static)) -> (String, bool) {
     let mut parts = Vec::new();
     let mut creds = false;
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
@@ -102,13 +108,25 @@ fn chain_text(e: &(dyn std::error::Error + 'static)) -> (String, bool) {
 }
 
 /// Classifies an SDK error of operation `op`.
-pub(crate) fn classify<E, R>(op: &str, err: SdkError<E, R>) -> CallError
+pub(crate) fn classify<E>(op: &str, err: SdkError<E, HttpResponse>) -> CallError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let op = op.to_string();
     match &err {
+        SdkError::ServiceError(se) if se.err().code().is_none() && se.err().message().is_none() => {
+            // Neither code nor message: whatever answered is not speaking AWS's protocol.
+            let status = se.raw().status();
+            CallError {
+                op,
+                kind: CallErrorKind::NotAws,
+                code: None,
+                message: format!(
+                    "HTTP {} without an AWS error code or message",
+                    status.as_u16()
+                ),
+            }
+        }
         SdkError::ServiceError(se) => {
             let e = se.err();
             let code = e.code().map(str::to_string);
@@ -131,6 +149,19 @@ where
                 message,
             }
         }
+        SdkError::TimeoutError(_) => CallError {
+            op,
+            kind: CallErrorKind::TimedOut,
+            code: None,
+            message: chain_text(&err).0,
+        },
+        // An attempt that timed out once connected (no byte of an answer in time).
+        SdkError::DispatchFailure(df) if df.is_timeout() && !chain_text(&err).1 => CallError {
+            op,
+            kind: CallErrorKind::TimedOut,
+            code: None,
+            message: chain_text(&err).0,
+        },
         SdkError::DispatchFailure(df) => {
             let (text, creds) = chain_text(&err);
             let kind = if creds || text.contains("credentials") {
@@ -147,12 +178,6 @@ where
                 message: text,
             }
         }
-        SdkError::TimeoutError(_) => CallError {
-            op,
-            kind: CallErrorKind::Unreachable,
-            code: None,
-            message: chain_text(&err).0,
-        },
         _ => {
             let (text, creds) = chain_text(&err);
             CallError {
@@ -182,6 +207,21 @@ pub enum AwsError {
     },
     /// `summary` says what is wrong with the credentials and what to do (see
     /// [`credentials_summary`]); `detail` keeps the raw cause for logs.
+    #[error("{endpoint} did not answer {op} within {waited}; {hint}, then retry")]
+    NoAnswer {
+        endpoint: String,
+        op: String,
+        /// How long was allowed (`60 s`), or `the time allowed`.
+        waited: String,
+        hint: String,
+    },
+    #[error("{endpoint} answered {op} with {detail}: it is not an AWS API endpoint; {hint}")]
+    NotAws {
+        endpoint: String,
+        op: String,
+        detail: String,
+        hint: String,
+    },
     #[error("{summary}")]
     Credentials {
         op: String,
@@ -260,6 +300,14 @@ pub struct ErrorContext {
 }
 
 impl ErrorContext {
+    fn not_aws_hint(&self) -> String {
+        if self.simulator {
+            "point CONVOX_SIM_ENDPOINT at a `convox sim serve` (the address it printed), or unset it to use the embedded simulator".to_string()
+        } else {
+            "check AWS_ENDPOINT_URL and any endpoint_url in the AWS config (unset them to use AWS's own endpoints)".to_string()
+        }
+    }
+
     fn unreachable_hint(&self) -> String {
         if self.simulator {
             "is the simulator running there? (start it with `convox sim serve`, or unset CONVOX_SIM_ENDPOINT to use the embedded one)".to_string()
@@ -365,6 +413,18 @@ impl AwsError {
             CallErrorKind::Unreachable => AwsError::Unreachable {
                 endpoint: ctx.endpoint.clone(),
                 hint: ctx.unreachable_hint(),
+                op: e.op,
+                detail: e.message,
+            },
+            CallErrorKind::TimedOut => AwsError::NoAnswer {
+                endpoint: ctx.endpoint.clone(),
+                hint: ctx.unreachable_hint(),
+                op: e.op,
+                waited: "the time allowed".into(),
+            },
+            CallErrorKind::NotAws => AwsError::NotAws {
+                endpoint: ctx.endpoint.clone(),
+                hint: ctx.not_aws_hint(),
                 op: e.op,
                 detail: e.message,
             },

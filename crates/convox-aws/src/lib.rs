@@ -32,6 +32,14 @@
 //! One retry schedule for the whole run ([`retry`](Backoff)): every call survives throttling
 //! and transient 5xx up to the run's deadline (the SDK's own few attempts are off), and
 //! every wait polls on the same jittered backoff.
+//!
+//! Every call is bounded ([`CallTimeouts`]: 5 s to connect, 20 s per attempt, 60 s for all
+//! the attempts of a call that gets no answer); a call still unanswered after 5 s is reported through
+//! [`Aws::with_notices`] (which endpoint, which operation, when it gives up), and one never
+//! answered fails with [`AwsError::NoAnswer`]. An answer that is not AWS's (no error code or
+//! message: a web server's bare 404) is [`AwsError::NotAws`], never "no message".
+//! An explicit profile's credentials win over the environment's, and a profile the AWS
+//! config files do not define is refused ([`check_profile`]).
 
 mod counter;
 mod error;
@@ -41,6 +49,7 @@ mod profile;
 mod retry;
 mod roles;
 mod updates;
+mod watch;
 
 pub use counter::{is_mutating, CallCounter};
 pub use error::{
@@ -51,9 +60,10 @@ pub use install::{InstallSpec, InstalledRoles};
 pub use observe::Interest;
 pub use profile::check_profile;
 pub use retry::{Backoff, Timing};
+pub use watch::CallTimeouts;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -137,6 +147,9 @@ pub struct Aws {
     pub(crate) progress: Progress,
     /// When the clients were built: the run's deadline counts from here.
     pub(crate) started: Instant,
+    /// Where "still waiting for an answer" notices go (see [`Aws::with_notices`]).
+    notices: watch::Notices,
+    call_timeouts: CallTimeouts,
 }
 
 impl std::fmt::Debug for Aws {
@@ -149,13 +162,21 @@ impl std::fmt::Debug for Aws {
 }
 
 impl Aws {
-    /// Builds the clients. The SDK's retries are off: every call goes through
-    /// [`Aws::call`](retry), the run's one retry schedule.
+    /// Builds the clients with the default [`CallTimeouts`]. The SDK's retries are off:
+    /// every call goes through [`Aws::call`](retry), the run's one retry schedule.
     pub async fn connect(target: &Target) -> Aws {
+        Aws::connect_with(target, CallTimeouts::default()).await
+    }
+
+    /// [`Aws::connect`] with explicit per-call bounds. A call unanswered after
+    /// `notice_after` is reported to [`Aws::with_notices`]; one unanswered after `operation`
+    /// (all its attempts) fails with [`AwsError::NoAnswer`].
+    pub async fn connect_with(target: &Target, call_timeouts: CallTimeouts) -> Aws {
         let retry = RetryConfig::disabled();
         let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .operation_attempt_timeout(Duration::from_secs(60))
+            .connect_timeout(call_timeouts.connect)
+            .operation_attempt_timeout(call_timeouts.attempt)
+            .operation_timeout(call_timeouts.operation)
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(retry)
@@ -196,11 +217,18 @@ impl Aws {
             _ => target.endpoint_label(),
         };
         let counter = CallCounter::new();
+        let notices = watch::Notices::default();
+        let watcher = || watch::WatchInterceptor {
+            endpoint: endpoint.clone(),
+            timeouts: call_timeouts,
+            notices: notices.clone(),
+        };
         let eks = aws_sdk_eks::Client::from_conf(
             aws_sdk_eks::config::Builder::from(&shared)
                 .interceptor(counter::CountingInterceptor {
                     counter: counter.clone(),
                 })
+                .interceptor(watcher())
                 .build(),
         );
         let sts = aws_sdk_sts::Client::from_conf(
@@ -208,6 +236,7 @@ impl Aws {
                 .interceptor(counter::CountingInterceptor {
                     counter: counter.clone(),
                 })
+                .interceptor(watcher())
                 .build(),
         );
         let iam = aws_sdk_iam::Client::from_conf(
@@ -215,6 +244,7 @@ impl Aws {
                 .interceptor(counter::CountingInterceptor {
                     counter: counter.clone(),
                 })
+                .interceptor(watcher())
                 .build(),
         );
         Aws {
@@ -234,7 +264,16 @@ impl Aws {
             },
             progress: Arc::new(|_: &str| {}),
             started: Instant::now(),
+            notices,
+            call_timeouts,
         }
+    }
+
+    /// Where to say that a call is still waiting for its answer (and when it will give up):
+    /// a message a person must see even when progress is quiet.
+    pub fn with_notices(self, notices: Progress) -> Aws {
+        self.notices.set(notices);
+        self
     }
 
     pub fn with_timing(mut self, timing: Timing) -> Aws {
@@ -260,7 +299,20 @@ impl Aws {
     }
 
     pub(crate) fn err(&self, e: CallError, cluster: &str, principal: Option<&str>) -> AwsError {
-        AwsError::from_call_in(e, &self.error_ctx, cluster, principal)
+        match AwsError::from_call_in(e, &self.error_ctx, cluster, principal) {
+            AwsError::NoAnswer {
+                endpoint, op, hint, ..
+            } => AwsError::NoAnswer {
+                endpoint,
+                op,
+                hint,
+                waited: format!(
+                    "{} s (the most convox waits for one call, retries included)",
+                    watch::secs(self.call_timeouts.operation)
+                ),
+            },
+            other => other,
+        }
     }
 
     pub(crate) fn not_found(&self, cluster: &str) -> AwsError {
@@ -674,6 +726,7 @@ impl Aws {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     async fn offline() -> Aws {
         // Nothing listens on port 9: any call that reaches the network fails.

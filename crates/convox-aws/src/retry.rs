@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rand::{Rng, SeedableRng};
@@ -125,28 +126,44 @@ impl Aws {
     /// throttling and transient server errors on the run's schedule until the run's deadline
     /// ([`Timing::deadline`] from when the clients were built), and calls that got no answer
     /// [`UNREACHABLE_ATTEMPTS`] times. Any other error is returned at once.
-    pub(crate) async fn call<T, E, R, F, Fut>(&self, op: &str, mut send: F) -> Result<T, CallError>
+    ///
+    /// A call that gets no answer at all (a hung endpoint) is given up on once
+    /// [`CallTimeouts::operation`](crate::CallTimeouts) has passed without one, however many
+    /// attempts that took; any answer (a throttling one too) starts that bound again.
+    pub(crate) async fn call<T, E, F, Fut>(&self, op: &str, mut send: F) -> Result<T, CallError>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, SdkError<E, R>>>,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         let mut backoff: Option<Backoff> = None;
         let mut unanswered = 0u32;
+        let bound = self.call_timeouts.operation;
+        let mut quiet_since = Instant::now();
         loop {
-            let e = match send().await {
-                Ok(v) => return Ok(v),
-                Err(e) => classify(op, e),
+            let left = bound.saturating_sub(quiet_since.elapsed());
+            let e = match tokio::time::timeout(left, send()).await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => classify(op, e),
+                Err(_) => CallError {
+                    op: op.to_string(),
+                    kind: CallErrorKind::TimedOut,
+                    code: None,
+                    message: "no answer".into(),
+                },
             };
+            let answered = !matches!(e.kind, CallErrorKind::Unreachable | CallErrorKind::TimedOut);
             let retry = if e.is_transient() {
                 true
-            } else if e.kind == CallErrorKind::Unreachable {
+            } else if !answered {
                 unanswered += 1;
-                unanswered < UNREACHABLE_ATTEMPTS
+                unanswered < UNREACHABLE_ATTEMPTS && quiet_since.elapsed() < bound
             } else {
                 false
             };
+            if answered {
+                quiet_since = Instant::now();
+            }
             if !retry {
                 return Err(e);
             }

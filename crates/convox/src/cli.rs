@@ -209,7 +209,7 @@ pub enum ParamsSub {
         sel: RackSel,
         /// Output format of the --dry-run plan: `text` or `json` (only with --dry-run: a real
         /// run prints `Setting parameters... OK`).
-        #[arg(long, value_enum, value_name = "FORMAT", requires = "dry_run")]
+        #[arg(long, value_enum, value_name = "FORMAT")]
         output: Option<Output>,
         /// Make new changes on a rack whose last change failed (rerunning the failed change
         /// needs no --force; the per-rack lock and all validation still apply).

@@ -233,10 +233,21 @@ async fn connect_provider(
     progress.status(&format!(
         "checking the credentials and the cluster ({region})"
     ));
-    let aws = Aws::connect(&target)
+    let aws = Aws::connect_with(&target, call_timeouts())
         .await
-        .with_progress(progress.callback());
+        .with_progress(progress.callback())
+        .with_notices(progress.notice_callback());
     Ok(Conn { aws, local })
+}
+
+/// The bound of one AWS call; CONVOX_CALL_TIMEOUT_MS is a test knob (a hung endpoint is
+/// otherwise given up on after the default minute).
+fn call_timeouts() -> convox_aws::CallTimeouts {
+    std::env::var("CONVOX_CALL_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(|ms| convox_aws::CallTimeouts::within(std::time::Duration::from_millis(ms)))
+        .unwrap_or_default()
 }
 
 async fn connect(rack: &Rack, progress: &Progress) -> Result<Conn, Fail> {
@@ -564,6 +575,7 @@ async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fai
             params,
             ..
         } => {
+            crate::checks::check_cluster_name(&cluster)?;
             for arn in std::iter::once(&nodes_role_arn).chain(karpenter_nodes_role_arn.iter()) {
                 check_node_role_arn(arn, &region)?;
             }

@@ -2,6 +2,7 @@
 //! Wiring only: the catalog is convox-params, the store convox-store, the decisions
 //! convox-planner, every AWS call convox-aws (official SDK), the simulator eks-sim-*.
 
+mod checks;
 mod cli;
 mod commands;
 mod gates;

@@ -70,6 +70,31 @@ impl Progress {
         }
     }
 
+    /// Something a person must see even when progress is quiet (JSON output, `rack auth`):
+    /// a call still waiting for its answer, and when it gives up. On stderr, so stdout stays
+    /// a clean result.
+    pub fn notice(&self, msg: &str) {
+        let msg = &*convox_params::printable(msg);
+        if let Some(b) = &self.bar {
+            b.set_message(msg.to_string());
+            return;
+        }
+        // Each distinct notice once (every retry of a hung call says the same).
+        let mut last = match self.last.lock() {
+            Ok(l) => l,
+            Err(p) => p.into_inner(),
+        };
+        if *last != msg {
+            eprintln!("{msg}");
+            *last = msg.to_string();
+        }
+    }
+
+    pub fn notice_callback(&self) -> convox_aws::Progress {
+        let me = self.clone();
+        Arc::new(move |m: &str| me.notice(m))
+    }
+
     /// A spinner-only status for a phase that is usually quick but may not be (a slow network,
     /// the SDK retrying): shown on a terminal, never as a plain line (logs stay quiet).
     pub fn status(&self, msg: &str) {
