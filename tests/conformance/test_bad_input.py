@@ -47,7 +47,7 @@ def srv():
     eks = s.client("eks")
     s.cluster = "bad-input"
     eks.create_cluster(
-        name=s.cluster, roleArn=s.cluster_role, resourcesVpcConfig={"subnetIds": ["subnet-1"]},
+        name=s.cluster, roleArn=s.cluster_role, resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]},
         accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"},
     )
     eks.create_access_entry(clusterName=s.cluster, principalArn=s.entry_role, tags={"k": "v"})
@@ -378,7 +378,8 @@ def test_http_1_0(srv):
 
 def test_pipelined_requests_are_answered_in_order(srv):
     name = "pipelined"
-    create = json.dumps({"name": name, "roleArn": srv.cluster_role, "resourcesVpcConfig": {}}).encode()
+    create = json.dumps({"name": name, "roleArn": srv.cluster_role,
+                         "resourcesVpcConfig": {"subnetIds": ["subnet-1", "subnet-2"]}}).encode()
     data = b"".join([
         request_bytes(srv, "eks", "GET", f"/clusters/{name}"),
         request_bytes(srv, "eks", "POST", "/clusters", create, JSON),

@@ -261,11 +261,11 @@ def test_partition_follows_region(sim, roles):
     name = unique("cn")
     # IAM is one account across partitions here; in China its ARNs are aws-cn ones.
     with pytest.raises(ClientError) as ei:
-        cn.create_cluster(name=name, roleArn=roles["cluster"], resourcesVpcConfig={"subnetIds": ["s"]})
+        cn.create_cluster(name=name, roleArn=roles["cluster"], resourcesVpcConfig={"subnetIds": ["s1", "s2"]})
     assert err(ei)[0] == "InvalidParameterException"
     cn_role = roles["cluster"].replace("arn:aws:", "arn:aws-cn:")
     cn.create_cluster(
-        name=name, roleArn=cn_role, resourcesVpcConfig={"subnetIds": ["s"]},
+        name=name, roleArn=cn_role, resourcesVpcConfig={"subnetIds": ["s1", "s2"]},
         accessConfig={"authenticationMode": "API"},
     )
     assert cn.describe_cluster(name=name)["cluster"]["arn"].startswith("arn:aws-cn:eks:cn-north-1:")

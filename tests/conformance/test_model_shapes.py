@@ -142,7 +142,7 @@ def test_eks_success_shapes(checker, roles, sim):
     eks = "eks"
     name = _cluster(checker, roles, tags={"team": "a"}, version="1.31",
                     clientRequestToken=unique("tok"),
-                    resourcesVpcConfig={"subnetIds": ["subnet-1"], "securityGroupIds": ["sg-1"],
+                    resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"], "securityGroupIds": ["sg-1"],
                                         "endpointPublicAccess": True, "endpointPrivateAccess": False,
                                         "publicAccessCidrs": ["0.0.0.0/0"]},
                     logging={"clusterLogging": [{"types": ["api", "audit"], "enabled": True}]},
@@ -174,6 +174,13 @@ def test_eks_success_shapes(checker, roles, sim):
     checker.ok(eks, "describe_access_entry", clusterName=name, principalArn=roles["dev"])
     checker.ok(eks, "describe_access_entry", clusterName=name, principalArn=roles["nodes"])
     checker.ok(eks, "list_access_entries", clusterName=name)
+    # tags, by cluster ARN and by access entry ARN
+    entry_arn = checker.ok(eks, "describe_access_entry", clusterName=name,
+                           principalArn=roles["dev"])["accessEntry"]["accessEntryArn"]
+    for arn in (c["arn"], entry_arn):
+        checker.ok(eks, "tag_resource", resourceArn=arn, tags={"owner": "shapes", "k": "v"})
+        checker.ok(eks, "untag_resource", resourceArn=arn, tagKeys=["k", "absent"])
+        assert checker.ok(eks, "list_tags_for_resource", resourceArn=arn)["tags"]["owner"] == "shapes"
     checker.ok(eks, "associate_access_policy", clusterName=name, principalArn=roles["dev"],
                policyArn=VIEW_POLICY, accessScope={"type": "namespace", "namespaces": ["dev"]})
     checker.ok(eks, "list_associated_access_policies", clusterName=name, principalArn=roles["dev"])
@@ -192,7 +199,7 @@ def test_eks_success_shapes(checker, roles, sim):
     cn_name = unique("shape-cn")
     checker.ok(eks, "create_cluster", client=cn, name=cn_name,
                roleArn=roles["cluster"].replace("arn:aws:", "arn:aws-cn:"),
-               resourcesVpcConfig={"subnetIds": ["s"]},
+               resourcesVpcConfig={"subnetIds": ["s1", "s2"]},
                accessConfig={"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": True})
     checker.ok(eks, "describe_cluster", client=cn, name=cn_name)
     checker.ok(eks, "list_access_policies", client=cn)
@@ -230,11 +237,11 @@ def test_eks_error_shapes(checker, roles, sim):
     E = checker.err
     # clusters
     E(eks, "create_cluster", "ResourceInUseException", name=api, roleArn=roles["cluster"],
-      resourcesVpcConfig={"subnetIds": ["s"]})
+      resourcesVpcConfig={"subnetIds": ["s1", "s2"]})
     E(eks, "create_cluster", "InvalidParameterException", name="bad.name", roleArn=roles["cluster"],
-      resourcesVpcConfig={"subnetIds": ["s"]})
+      resourcesVpcConfig={"subnetIds": ["s1", "s2"]})
     E(eks, "create_cluster", "InvalidParameterException", name=unique("r"),
-      roleArn=f"arn:aws:iam::{ACCOUNT}:role/missing", resourcesVpcConfig={"subnetIds": ["s"]})
+      roleArn=f"arn:aws:iam::{ACCOUNT}:role/missing", resourcesVpcConfig={"subnetIds": ["s1", "s2"]})
     E(eks, "describe_cluster", "ResourceNotFoundException", name=ghost)
     E(eks, "delete_cluster", "ResourceNotFoundException", name=ghost)
     E(eks, "delete_cluster", "ResourceInUseException", name=api)
@@ -313,7 +320,7 @@ def test_eks_error_shapes(checker, roles, sim):
     # Values outside the model's enums and ranges are refused, never stored and echoed
     # back (botocore does not check enums, so only the service stands between them and an
     # answer AWS would never give).
-    vpc = {"subnetIds": ["s"]}
+    vpc = {"subnetIds": ["s1", "s2"]}
     refused_clusters = []
     for extra in (
         {"kubernetesNetworkConfig": {"ipFamily": "ipv5"}},
@@ -338,6 +345,15 @@ def test_eks_error_shapes(checker, roles, sim):
       policyArn=VIEW_POLICY, accessScope={"type": "galaxy"})
     E(eks, "create_access_entry", "InvalidParameterException", clusterName=api, principalArn=roles["dev"],
       tags={"aws:x": "y"})
+    # tags: reserved prefix, limits, unknown resources
+    api_arn = checker.ok(eks, "describe_cluster", name=api)["cluster"]["arn"]
+    E(eks, "tag_resource", "BadRequestException", resourceArn=api_arn, tags={"aws:x": "y"})
+    E(eks, "tag_resource", "BadRequestException", resourceArn=api_arn, tags={f"k{i}": "v" for i in range(51)})
+    E(eks, "untag_resource", "BadRequestException", resourceArn=api_arn, tagKeys=["aws:x"])
+    E(eks, "tag_resource", "NotFoundException", resourceArn=api_arn.replace(api, ghost), tags={"k": "v"})
+    E(eks, "untag_resource", "NotFoundException", resourceArn=api_arn.replace(api, ghost), tagKeys=["k"])
+    E(eks, "list_tags_for_resource", "NotFoundException", resourceArn=api_arn.replace(api, ghost))
+    assert "aws:x" not in checker.ok(eks, "list_tags_for_resource", resourceArn=api_arn)["tags"]
     left = set(refused_clusters) & set(checker.ok(eks, "list_clusters", maxResults=100)["clusters"])
     assert not left, f"refused clusters were stored: {left}"
     # node groups
@@ -588,7 +604,7 @@ def test_documented_answers(checker, roles):
     name = unique("shape-doc")
     missing = f"arn:aws:iam::{ACCOUNT}:role/{unique('missing-')}"
     e = checker.err("eks", "create_cluster", "InvalidParameterException", name=name, roleArn=missing,
-                    resourcesVpcConfig={"subnetIds": ["s"]})
+                    resourcesVpcConfig={"subnetIds": ["s1", "s2"]})
     assert e["Error"]["Message"] == (
         f"Role with arn: {missing}, could not be assumed because it does not exist or the trusted "
         "entity is not correct"
@@ -598,7 +614,7 @@ def test_documented_answers(checker, roles):
     # clientRequestToken "ensures the idempotency of the request" (API Reference): a retry
     # with the same token gets the cluster; a new token for the same name is a conflict.
     token = unique("tok")
-    kw = dict(name=unique("shape-idem"), roleArn=roles["cluster"], resourcesVpcConfig={"subnetIds": ["s"]})
+    kw = dict(name=unique("shape-idem"), roleArn=roles["cluster"], resourcesVpcConfig={"subnetIds": ["s1", "s2"]})
     first = checker.ok("eks", "create_cluster", clientRequestToken=token, **kw)["cluster"]
     again = checker.ok("eks", "create_cluster", clientRequestToken=token, **kw)["cluster"]
     assert (again["arn"], again["createdAt"]) == (first["arn"], first["createdAt"])

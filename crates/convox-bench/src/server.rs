@@ -106,7 +106,7 @@ fn create_cluster(s: &Signer, addr: SocketAddr, name: &str) -> Result<Template, 
     let body = serde_json::json!({
         "name": name,
         "roleArn": format!("arn:aws:iam::{ACCOUNT}:role/bench/bench-cluster"),
-        "resourcesVpcConfig": {"subnetIds": ["subnet-0bench"]},
+        "resourcesVpcConfig": {"subnetIds": ["subnet-0bench1", "subnet-0bench2"]},
         "accessConfig": {
             "authenticationMode": "API_AND_CONFIG_MAP",
             "bootstrapClusterCreatorAdminPermissions": false

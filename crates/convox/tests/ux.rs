@@ -794,6 +794,7 @@ async fn a_local_rack_never_takes_over_or_deletes_a_cluster_it_did_not_make() {
         .resources_vpc_config(
             aws_sdk_eks::types::VpcConfigRequest::builder()
                 .subnet_ids("subnet-1")
+                .subnet_ids("subnet-2")
                 .build(),
         )
         .send()

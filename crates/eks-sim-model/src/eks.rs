@@ -9,7 +9,8 @@
 //!
 //! Covered: CreateCluster / DescribeCluster / ListClusters / DeleteCluster,
 //! UpdateClusterConfig (accessConfig only), DescribeUpdate / ListUpdates, the access-entry
-//! and access-policy operations, CreateNodegroup / DescribeNodegroup / ListNodegroups /
+//! and access-policy operations, TagResource / UntagResource / ListTagsForResource for
+//! clusters and access entries ([`tags`]), CreateNodegroup / DescribeNodegroup / ListNodegroups /
 //! DeleteNodegroup; `clientRequestToken` idempotency for CreateCluster, CreateNodegroup,
 //! UpdateClusterConfig and CreateAccessEntry; settings `auto_node_entries`,
 //! `bootstrap_creator_admin`, `cluster_create_ms`, `nodegroup_create_ms`, `update_ms`,
@@ -26,6 +27,8 @@
 //! (deletes are immediate), deleted-and-recreated IAM principals invalidating entries.
 
 pub mod policies;
+pub mod subnets;
+pub mod tags;
 pub mod types;
 
 use crate::error::{SimError, SimResult};
@@ -107,6 +110,8 @@ CREATE TABLE IF NOT EXISTS eks_policy_assocs (
         REFERENCES eks_access_entries(cluster_id, principal_arn) ON DELETE CASCADE
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS eks_policy_assocs_policy ON eks_policy_assocs(cluster_id, policy_arn);
+-- TagResource names an access entry by its ARN
+CREATE INDEX IF NOT EXISTS eks_access_entries_arn ON eks_access_entries(arn);
 -- clientRequestToken → what the first call made, so an SDK retry of a call that did
 -- succeed gets the same answer instead of a conflict (idempotency, as AWS does)
 CREATE TABLE IF NOT EXISTS eks_tokens (
@@ -1210,6 +1215,7 @@ pub fn create_cluster(sim: &Sim, ctx: &Ctx, input: CreateClusterInput) -> SimRes
                 input.role_arn
             )));
         }
+        subnets::check_cluster_subnets(&ctx.region, &input.resources_vpc_config.subnet_ids)?;
         if let Some(existing) = find_cluster(tx, ctx, &input.name)? {
             // A retry of the call that made it (SDKs fill clientRequestToken in, and resend
             // it when an answer was lost) gets the cluster, not a conflict.

@@ -12,6 +12,8 @@
 //! so that every wrong type or missing required member becomes AWS's 400
 //! `InvalidParameterException` naming the member, never a panic.
 
+mod tags;
+
 use crate::wire::{WireRequest, WireResponse};
 use eks_sim_model::eks::{self as model, AccessScope, Page};
 use eks_sim_model::{Ctx, Sim, SimError};
@@ -48,6 +50,9 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeNodegroup",
     "ListNodegroups",
     "DeleteNodegroup",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
 ];
 
 pub fn route(method: &http::Method, path: &str) -> Option<Route> {
@@ -71,6 +76,17 @@ pub fn route(method: &http::Method, path: &str) -> Option<Route> {
         })
     };
     match (method, s.as_slice()) {
+        // `{resourceArn}` is one percent-encoded segment; a client that leaves the ARN's `/`
+        // unencoded is served too.
+        (m, ["tags", arn @ ..]) if !arn.is_empty() => {
+            let arn = arn.join("/");
+            match *m {
+                M::POST => r("TagResource", vec![&arn]),
+                M::DELETE => r("UntagResource", vec![&arn]),
+                M::GET => r("ListTagsForResource", vec![&arn]),
+                _ => None,
+            }
+        }
         (&M::POST, ["clusters"]) => r("CreateCluster", vec![]),
         (&M::GET, ["clusters"]) => r("ListClusters", vec![]),
         (&M::GET, ["access-policies"]) => r("ListAccessPolicies", vec![]),
@@ -315,6 +331,15 @@ fn max_results(req: &WireRequest) -> Result<Option<i32>, SimError> {
     }
 }
 
+/// Every value of a repeated query parameter (`tagKeys=a&tagKeys=b`), in order.
+fn query_all(req: &WireRequest, k: &str) -> Vec<String> {
+    req.query
+        .iter()
+        .filter(|(qk, _)| qk == k)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
 fn page_token(req: &WireRequest) -> Option<&str> {
     query(req, "nextToken")
 }
@@ -342,7 +367,12 @@ fn names_page(member: &'static str, page: &Page<String>) -> WireResponse {
 
 pub fn handle(sim: &Sim, ctx: &Ctx, route: &Route, req: &WireRequest) -> WireResponse {
     let cluster = match route.op {
-        "CreateCluster" | "ListClusters" | "ListAccessPolicies" => None,
+        "CreateCluster"
+        | "ListClusters"
+        | "ListAccessPolicies"
+        | "TagResource"
+        | "UntagResource"
+        | "ListTagsForResource" => None,
         _ => route.params.first().map(String::as_str),
     };
     match dispatch(sim, ctx, route, req) {
@@ -587,6 +617,9 @@ fn dispatch(
         "DeleteNodegroup" => {
             let ng = model::delete_nodegroup(sim, ctx, param(route, 0)?, param(route, 1)?)?;
             Ok(ok(&One("nodegroup", &ng)))
+        }
+        "TagResource" | "UntagResource" | "ListTagsForResource" => {
+            tags::dispatch(sim, ctx, route, req)
         }
         other => Err(SimError::new(
             "InvalidRequestException",

@@ -494,6 +494,29 @@ fn is_form(headers: &http::HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
+/// The protocol to refuse a request in before its signature is verified: the service of
+/// its SigV4 credential scope when it has one (a signed EKS request is answered in
+/// rest-json whatever its content type), else an EKS path's, else [`guess_proto`].
+fn refusal_proto(
+    method: &http::Method,
+    raw_path: &str,
+    headers: &http::HeaderMap,
+    raw_query: &str,
+) -> Proto {
+    if let Ok(p) = sigv4::parse(headers, raw_query) {
+        match p.service.as_str() {
+            "eks" => return Proto::RestJson,
+            "sts" => return Proto::Sts,
+            "iam" => return Proto::Iam,
+            _ => {}
+        }
+    }
+    if !raw_query.contains("Action=") && eks::route(method, raw_path).is_some() {
+        return Proto::RestJson;
+    }
+    guess_proto(method, headers, raw_query)
+}
+
 /// The protocol a request without a usable credential scope most likely speaks.
 fn guess_proto(method: &http::Method, headers: &http::HeaderMap, raw_query: &str) -> Proto {
     if (method == http::Method::POST && is_form(headers)) || raw_query.contains("Action=") {
@@ -694,12 +717,14 @@ impl Shared {
         let (head, body) = req.into_parts();
         let raw_path = head.uri.path().to_string();
         let raw_query = head.uri.query().unwrap_or("").to_string();
-        let guessed = guess_proto(&head.method, &head.headers, &raw_query);
+        // The protocol of an answer given before the signature is verified (413, 408, an
+        // unreadable body): computed only when one is given, off the hot path.
+        let guessed = || refusal_proto(&head.method, &raw_path, &head.headers, &raw_query);
         let settings = match self.state() {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!("state: {e}");
-                return proto_error(guessed, &SimError::internal("state unavailable"), rid);
+                return proto_error(guessed(), &SimError::internal("state unavailable"), rid);
             }
         };
         // Size first, as AWS's front end does, before reading or verifying anything. The
@@ -712,10 +737,11 @@ impl Shared {
             settings.max_body_bytes
         };
         let too_large = || {
+            let proto = guessed();
             proto_error(
-                guessed,
+                proto,
                 &SimError::new(
-                    if guessed == Proto::RestJson {
+                    if proto == Proto::RestJson {
                         "RequestEntityTooLargeException"
                     } else {
                         "RequestEntityTooLarge"
@@ -736,10 +762,11 @@ impl Shared {
         }
         let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
         let timed_out = |msg: &str| {
+            let proto = guessed();
             proto_error(
-                guessed,
+                proto,
                 &SimError::new(
-                    if guessed == Proto::RestJson {
+                    if proto == Proto::RestJson {
                         "RequestTimeoutException"
                     } else {
                         "RequestTimeout"
@@ -773,7 +800,7 @@ impl Shared {
                 {
                     return too_large();
                 }
-                return unreadable_body(guessed, "The request body could not be read.", rid);
+                return unreadable_body(guessed(), "The request body could not be read.", rid);
             }
         };
         let now = now_ms();
@@ -808,7 +835,7 @@ impl Shared {
                     Some("eks") => Proto::RestJson,
                     Some("sts") => Proto::Sts,
                     Some("iam") => Proto::Iam,
-                    _ => guessed,
+                    _ => guessed(),
                 };
                 tracing::debug!(?e, "refused signature");
                 return proto_error(proto, &auth_error(proto, &e), rid);

@@ -242,6 +242,10 @@ fn random_requests_never_panic() {
     let mut input = eks_sim_model::eks::CreateClusterInput {
         name: "demo".into(),
         role_arn: ROLE.into(),
+        resources_vpc_config: eks_sim_model::eks::VpcConfigRequest {
+            subnet_ids: vec!["subnet-1".into(), "subnet-2".into()],
+            ..Default::default()
+        },
         ..Default::default()
     };
     input.access_config = Some(eks_sim_model::eks::AccessConfig {

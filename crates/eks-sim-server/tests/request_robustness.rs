@@ -16,7 +16,7 @@ fn seeds() -> Vec<(&'static str, &'static str, String, String)> {
     let ae = "/clusters/demo/access-entries".to_string();
     vec![
         ("eks", "POST", "/clusters".into(), format!(
-            r#"{{"name":"demo","roleArn":"{ROLE}","resourcesVpcConfig":{{"subnetIds":["s"]}},"accessConfig":{{"authenticationMode":"API_AND_CONFIG_MAP"}},"tags":{{"a":"b"}}}}"#)),
+            r#"{{"name":"demo","roleArn":"{ROLE}","resourcesVpcConfig":{{"subnetIds":["s1","s2"]}},"accessConfig":{{"authenticationMode":"API_AND_CONFIG_MAP"}},"tags":{{"a":"b"}}}}"#)),
         ("eks", "POST", ae.clone(), format!(
             r#"{{"principalArn":"{ROLE}","kubernetesGroups":["g"],"type":"STANDARD","username":"u","tags":{{"a":"b"}}}}"#)),
         // Out of range: must be refused, not break the reads that follow.
