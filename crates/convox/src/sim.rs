@@ -39,11 +39,11 @@ pub async fn local(dir: &Path) -> Result<LocalSim, Fail> {
         .ok()
         .filter(|u| !u.is_empty())
     {
-        let url = if url.contains("://") {
-            url
-        } else {
-            format!("http://{url}")
-        };
+        let url = endpoint_url(&url).map_err(|why| {
+            Fail::msg(format!(
+                "invalid CONVOX_SIM_ENDPOINT `{url}`: {why}; set it to the address `convox sim serve` printed (e.g. http://127.0.0.1:4599), or unset it to use the embedded simulator"
+            ))
+        })?;
         return Ok(LocalSim { url, server: None });
     }
     let store = open_store(dir)?;

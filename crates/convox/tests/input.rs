@@ -164,6 +164,30 @@ fn sim_env_listen_must_be_a_socket_address() {
         out.contains("export AWS_ENDPOINT_URL=http://127.0.0.1:4600\n"),
         "{out}"
     );
+    // The same check for the variable that points local racks at a served simulator.
+    h.install("envsim", &[]);
+    for bad in ["foo", "http://foo"] {
+        let args = ["rack", "auth", "-r", "envsim"];
+        let r: Run = h
+            .cmd(&args)
+            .env("CONVOX_SIM_ENDPOINT", bad)
+            .output()
+            .expect("run")
+            .into();
+        let err = r.error_line(&args);
+        assert!(err.contains("invalid CONVOX_SIM_ENDPOINT"), "{bad}: {err}");
+        let r: Run = h
+            .cmd(&["sim", "env"])
+            .env("CONVOX_SIM_ENDPOINT", bad)
+            .output()
+            .expect("run")
+            .into();
+        let err = r.error_line(&["sim", "env"]);
+        assert!(
+            err.contains("invalid CONVOX_SIM_ENDPOINT address"),
+            "{bad}: {err}"
+        );
+    }
     let out = h.ok(&["sim", "env", "--listen", "http://localhost:4600/"]);
     assert!(
         out.contains("export AWS_ENDPOINT_URL=http://localhost:4600\n"),
