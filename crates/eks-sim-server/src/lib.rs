@@ -16,6 +16,7 @@
 mod counts;
 pub mod eks;
 pub mod faults;
+mod proto;
 pub mod query;
 pub mod sigv4;
 pub mod sts_iam;
@@ -29,6 +30,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use proto::{is_form, refusal_proto};
 use sigv4::AuthError;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -70,7 +72,7 @@ pub fn open_sim(dir: &Path) -> Result<Arc<Sim>, ServerError> {
 
 /// Which wire protocol an answer (including a refusal) must use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Proto {
+pub(crate) enum Proto {
     RestJson,
     Sts,
     Iam,
@@ -484,45 +486,6 @@ fn fault_error(proto: Proto, f: faults::Fault) -> SimError {
             500,
             "The request processing has failed because of an unknown error, exception or failure.",
         ),
-    }
-}
-
-fn is_form(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-}
-
-/// The protocol to refuse a request in before its signature is verified: the service of
-/// its SigV4 credential scope when it has one (a signed EKS request is answered in
-/// rest-json whatever its content type), else an EKS path's, else [`guess_proto`].
-fn refusal_proto(
-    method: &http::Method,
-    raw_path: &str,
-    headers: &http::HeaderMap,
-    raw_query: &str,
-) -> Proto {
-    if let Ok(p) = sigv4::parse(headers, raw_query) {
-        match p.service.as_str() {
-            "eks" => return Proto::RestJson,
-            "sts" => return Proto::Sts,
-            "iam" => return Proto::Iam,
-            _ => {}
-        }
-    }
-    if !raw_query.contains("Action=") && eks::route(method, raw_path).is_some() {
-        return Proto::RestJson;
-    }
-    guess_proto(method, headers, raw_query)
-}
-
-/// The protocol a request without a usable credential scope most likely speaks.
-fn guess_proto(method: &http::Method, headers: &http::HeaderMap, raw_query: &str) -> Proto {
-    if (method == http::Method::POST && is_form(headers)) || raw_query.contains("Action=") {
-        Proto::Sts
-    } else {
-        Proto::RestJson
     }
 }
 
