@@ -240,7 +240,7 @@ def test_two_processes_racing_on_one_state_never_fail_or_half_write(tmp_path):
         iam = a.client("iam")
         roles = [iam.create_role(RoleName=f"race{i}", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"] for i in range(6)]
         a.client("eks").create_cluster(
-            name="race", roleArn=roles[0], resourcesVpcConfig={},
+            name="race", roleArn=roles[0], resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]},
             accessConfig={"authenticationMode": "API_AND_CONFIG_MAP", "bootstrapClusterCreatorAdminPermissions": False},
         )
         seen = collections.Counter()
