@@ -307,7 +307,7 @@ impl Aws {
                 op,
                 hint,
                 waited: format!(
-                    "{} s (the most convox waits for one call, retries included)",
+                    "{} s (the most convox waits for an answer to one call, retries included)",
                     watch::secs(self.call_timeouts.operation)
                 ),
             },

@@ -18,15 +18,17 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
 use crate::Progress;
 
-/// How long a call may take. Every SDK call is bounded by `operation` (retries included);
-/// one attempt by `attempt`; a silent wait is reported after `notice_after`.
+/// How long a call may wait for an answer: one attempt at most `attempt`, all the attempts
+/// of a call that gets none at most `operation`; a silent wait is reported after
+/// `notice_after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallTimeouts {
     /// To open a connection.
     pub connect: Duration,
     /// One HTTP attempt, from sending to the whole answer.
     pub attempt: Duration,
-    /// One operation, all its attempts and the backoff between them.
+    /// Longest a call may go without any answer, all its attempts and the backoff between
+    /// them included (an answer, a throttling one too, starts it again: see `Aws::call`).
     pub operation: Duration,
     /// A call unanswered this long is reported ("waiting for … to answer …").
     pub notice_after: Duration,
@@ -142,7 +144,7 @@ impl Intercept for WatchInterceptor {
             tokio::time::sleep(after).await;
             if !done.load(Ordering::SeqCst) {
                 notices.say(&format!(
-                    "waiting for {endpoint} to answer {op} (no answer after {} s; giving up {} s after the first attempt)",
+                    "waiting for {endpoint} to answer {op} (no answer after {} s; giving up after {} s without one)",
                     secs(after),
                     secs(total)
                 ));

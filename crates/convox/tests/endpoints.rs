@@ -143,7 +143,7 @@ fn a_hung_endpoint_is_waited_for_visibly_and_for_a_bounded_time() {
         r.stderr
             .lines()
             .any(|l| l.starts_with(&format!("waiting for {url} to answer"))
-                && l.contains("giving up 3 s")),
+                && l.contains("giving up after 3 s")),
         "{}",
         r.stderr
     );
