@@ -925,11 +925,6 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
     .await;
     conn.close().await;
     let (snap, no_entry, entries) = res?;
-    let mut caller_json = json!(snap.caller);
-    if let Some(why) = &no_entry {
-        caller_json["principal_arn"] = serde_json::Value::Null;
-        caller_json["no_entry"] = json!(format!("{why}; {}", convox_aws::RUN_AS));
-    }
     let seen = &snap.observed;
     let row = convox_planner::table_row(&params);
     // Which principal plays which part for this rack, whatever the parameters ask for now
@@ -958,7 +953,7 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
                 "region": r.region,
                 "cluster_status": seen.cluster_status,
                 "auth_mode": seen.auth_mode.as_str(),
-                "caller": caller_json,
+                "caller": caller_json(&snap.caller, no_entry.as_deref()),
                 "table_row": row,
                 "entries": entries.iter().map(|e| entry_json(e, &r.name, &roles)).collect::<Vec<_>>(),
                 "drift": drift,
@@ -978,14 +973,7 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
                 ["Auth mode".into(), gates::mode_text(seen)],
                 [
                     "Caller".into(),
-                    match &no_entry {
-                        None => caller_text(&snap.caller),
-                        Some(why) => format!(
-                            "{} ({why}: it has no entry, and `params set`/`rack update` refuse it; {} to change the rack)",
-                            snap.caller.arn,
-                            convox_aws::RUN_AS
-                        ),
-                    },
+                    caller_line(&snap.caller, no_entry.as_deref()),
                 ],
                 ["Table row".into(), row_text(&row)],
             ]);
@@ -1072,6 +1060,29 @@ fn row_text(row: &convox_planner::TableRow) -> String {
         y(row.caller_entry),
         y(row.nodes_entry)
     )
+}
+
+/// The caller as `rack auth --output json` shows it; one that cannot have an entry (root,
+/// federated) has no `principal_arn` and says why in `no_entry`.
+fn caller_json(c: &CallerIdentity, no_entry: Option<&str>) -> serde_json::Value {
+    let mut v = json!(c);
+    if let Some(why) = no_entry {
+        v["principal_arn"] = serde_json::Value::Null;
+        v["no_entry"] = json!(format!("{why}; {}", convox_aws::RUN_AS));
+    }
+    v
+}
+
+/// The `Caller` row of `rack auth`.
+fn caller_line(c: &CallerIdentity, no_entry: Option<&str>) -> String {
+    match no_entry {
+        None => caller_text(c),
+        Some(why) => format!(
+            "{} ({why}: it has no entry, and `params set`/`rack update` refuse it; {} to change the rack)",
+            c.arn,
+            convox_aws::RUN_AS
+        ),
+    }
 }
 
 fn caller_text(c: &CallerIdentity) -> String {
