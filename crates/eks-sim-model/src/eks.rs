@@ -26,6 +26,7 @@
 //! non-auth cluster updates (refused with InvalidParameterException), the DELETING phase
 //! (deletes are immediate), deleted-and-recreated IAM principals invalidating entries.
 
+pub mod kube_view;
 pub mod policies;
 pub mod subnets;
 pub mod tags;

@@ -366,6 +366,18 @@ fn names_page(member: &'static str, page: &Page<String>) -> WireResponse {
 // Dispatch.
 
 pub fn handle(sim: &Sim, ctx: &Ctx, route: &Route, req: &WireRequest) -> WireResponse {
+    handle_with(sim, ctx, route, req, &|_| {})
+}
+
+/// [`handle`], with `fix` applied to every cluster answered (the server gives it the
+/// endpoint and CA of the cluster's Kubernetes API).
+pub fn handle_with(
+    sim: &Sim,
+    ctx: &Ctx,
+    route: &Route,
+    req: &WireRequest,
+    fix: &dyn Fn(&mut model::Cluster),
+) -> WireResponse {
     let cluster = match route.op {
         "CreateCluster"
         | "ListClusters"
@@ -375,7 +387,7 @@ pub fn handle(sim: &Sim, ctx: &Ctx, route: &Route, req: &WireRequest) -> WireRes
         | "ListTagsForResource" => None,
         _ => route.params.first().map(String::as_str),
     };
-    match dispatch(sim, ctx, route, req) {
+    match dispatch(sim, ctx, route, req, fix) {
         Ok(resp) => resp,
         Err(e) => {
             if e.status >= 500 {
@@ -406,17 +418,20 @@ fn dispatch(
     ctx: &Ctx,
     route: &Route,
     req: &WireRequest,
+    fix: &dyn Fn(&mut model::Cluster),
 ) -> Result<WireResponse, SimError> {
     use serde_json::json;
     match route.op {
         "CreateCluster" => {
             let b = Body::parse(&req.body)?;
             let input = create_cluster_input(&b)?;
-            let c = model::create_cluster(sim, ctx, input)?;
+            let mut c = model::create_cluster(sim, ctx, input)?;
+            fix(&mut c);
             Ok(ok(&One("cluster", &c)))
         }
         "DescribeCluster" => {
-            let c = model::describe_cluster(sim, ctx, param(route, 0)?)?;
+            let mut c = model::describe_cluster(sim, ctx, param(route, 0)?)?;
+            fix(&mut c);
             Ok(ok(&One("cluster", &c)))
         }
         "ListClusters" => {
@@ -424,7 +439,8 @@ fn dispatch(
             Ok(names_page("clusters", &page))
         }
         "DeleteCluster" => {
-            let c = model::delete_cluster(sim, ctx, param(route, 0)?)?;
+            let mut c = model::delete_cluster(sim, ctx, param(route, 0)?)?;
+            fix(&mut c);
             Ok(ok(&One("cluster", &c)))
         }
         "UpdateClusterConfig" => {

@@ -16,6 +16,7 @@
 mod counts;
 pub mod eks;
 pub mod faults;
+pub mod kube;
 mod proto;
 pub mod query;
 pub mod sigv4;
@@ -52,6 +53,8 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error("simulator state: {0}")]
     State(#[from] SimError),
+    #[error("Kubernetes API: {0}")]
+    Kube(String),
 }
 
 /// The state directory: `$CONVOX_HOME`, else the platform data dir (`…/convox`).
@@ -97,6 +100,8 @@ struct Shared {
     /// Flips to `true` at shutdown: a request still waiting for its body stops waiting.
     stop: watch::Receiver<bool>,
     timeouts: Timeouts,
+    /// The clusters' Kubernetes API (TLS on the same port).
+    kube: Option<Arc<kube::Kube>>,
 }
 
 /// How long a client may take to send a request; a stalled client must not hold a
@@ -171,7 +176,9 @@ pub async fn start_with(
         })?;
     let addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
+    let kube = Arc::new(kube::Kube::open(&sim, addr).map_err(ServerError::Kube)?);
     let shared = Arc::new(Shared {
+        kube: Some(kube),
         sim,
         loopback: addr.ip().is_loopback(),
         counts: counts::Counts::default(),
@@ -287,6 +294,18 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
                 let done = done_tx.clone();
                 let header_read = shared.timeouts.header_read;
                 tokio::spawn(async move {
+                    let stream = match kube::conn::sniff(stream, &shared, &mut stop).await {
+                        kube::conn::Sniffed::Plain(s) => s,
+                        kube::conn::Sniffed::Tls(s) => {
+                            kube::conn::serve_tls(s, shared, stop).await;
+                            drop(done);
+                            return;
+                        }
+                        kube::conn::Sniffed::Gone => {
+                            drop(done);
+                            return;
+                        }
+                    };
                     // Requests of this connection inside the service (head read, answer owed).
                     let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
                     let in_service = active.clone();
@@ -844,8 +863,13 @@ impl Shared {
                     body,
                 };
                 let sim = &self.sim;
+                let kube = self.kube.clone();
                 let resp = guarded(Proto::RestJson, rid, || {
-                    eks::handle(sim, &ctx, &route, &wreq)
+                    eks::handle_with(sim, &ctx, &route, &wreq, &|c| {
+                        if let Some(k) = &kube {
+                            k.fix_cluster(c);
+                        }
+                    })
                 });
                 self.counts.answer("eks", route.op, resp.status);
                 resp
@@ -941,6 +965,7 @@ impl Shared {
                 self.counts.clear();
                 ok_json(serde_json::json!({}))
             }
+            ("GET", p) if p.starts_with("kube/audit/") => kube::audit_endpoint(self, p),
             ("GET", "settings") => match self.state() {
                 Ok(s) => ok_json(serde_json::json!(*s)),
                 Err(e) => fail(e),
@@ -965,6 +990,9 @@ impl Shared {
                 Ok(()) => {
                     self.forget_keys();
                     self.faults.reset();
+                    if let Some(k) = &self.kube {
+                        k.audit.clear();
+                    }
                     self.counts.clear();
                     ok_json(serde_json::json!({"reset": true}))
                 }

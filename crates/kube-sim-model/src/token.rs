@@ -1,0 +1,242 @@
+//! The EKS bearer token (`aws eks get-token`, aws-iam-authenticator): `k8s-aws-v1.` and the
+//! unpadded base64url of a SigV4-presigned STS `GetCallerIdentity` URL. This module holds
+//! the authenticator's checks on the URL itself, in its order; the signature is verified by
+//! the wire (`eks-sim-server`), which has the SigV4 code and the simulator's keys.
+
+use std::fmt;
+
+pub const PREFIX: &str = "k8s-aws-v1.";
+/// Longest token accepted.
+pub const MAX_LEN: usize = 4096;
+/// A token is good for this long after its `X-Amz-Date`, whatever `X-Amz-Expires` says.
+pub const VALID_MS: i64 = 15 * 60 * 1000;
+/// `X-Amz-Expires` must be within 0..=this.
+pub const MAX_EXPIRES_S: i64 = 900;
+/// The header carrying the cluster name; signed, never sent in the URL.
+pub const CLUSTER_ID_HEADER: &str = "x-k8s-aws-id";
+
+/// Query keys a token may carry (lower-case).
+const ALLOWED_KEYS: &[&str] = &[
+    "action",
+    "version",
+    "x-amz-algorithm",
+    "x-amz-credential",
+    "x-amz-date",
+    "x-amz-expires",
+    "x-amz-security-token",
+    "x-amz-signature",
+    "x-amz-signedheaders",
+];
+
+/// Why a token was refused (the client only ever sees 401 `Unauthorized`; this goes to the
+/// log and the audit trail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    TooLong,
+    NoPrefix,
+    NotBase64,
+    NotHttps,
+    NotSts(String),
+    BadPath,
+    DuplicateKey(String),
+    UnknownKey(String),
+    BadAction,
+    ClusterIdNotSigned,
+    BadExpires,
+    BadDate,
+    Expired,
+    NotYetValid,
+    BadCredential,
+    /// The signature does not verify as STS would (unknown key, wrong secret, other cluster,
+    /// session token missing or wrong, session expired).
+    Signature(&'static str),
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenError::TooLong => write!(f, "token is longer than {MAX_LEN} bytes"),
+            TokenError::NoPrefix => write!(f, "token does not start with {PREFIX}"),
+            TokenError::NotBase64 => write!(f, "token is not unpadded base64url"),
+            TokenError::NotHttps => write!(f, "presigned URL is not https"),
+            TokenError::NotSts(h) => write!(f, "presigned URL host {h:?} is not an STS endpoint"),
+            TokenError::BadPath => write!(f, "presigned URL path is not /"),
+            TokenError::DuplicateKey(k) => write!(f, "query key {k:?} appears more than once"),
+            TokenError::UnknownKey(k) => write!(f, "query key {k:?} is not allowed"),
+            TokenError::BadAction => write!(f, "action is not GetCallerIdentity"),
+            TokenError::ClusterIdNotSigned => write!(f, "{CLUSTER_ID_HEADER} is not signed"),
+            TokenError::BadExpires => write!(f, "X-Amz-Expires is not within 0..{MAX_EXPIRES_S}"),
+            TokenError::BadDate => write!(f, "X-Amz-Date is missing or malformed"),
+            TokenError::Expired => write!(f, "token is older than 15 minutes"),
+            TokenError::NotYetValid => write!(f, "X-Amz-Date is in the future"),
+            TokenError::BadCredential => write!(f, "X-Amz-Credential is malformed"),
+            TokenError::Signature(why) => write!(f, "STS refused the signature: {why}"),
+        }
+    }
+}
+
+/// A token's presigned URL that passed every check but the signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presigned {
+    pub scheme: String,
+    /// As in the URL (with a port if any); the value of the signed `host` header.
+    pub host: String,
+    /// Raw (still encoded) query.
+    pub raw_query: String,
+    pub access_key_id: String,
+    pub scope_date: String,
+    pub region: String,
+    pub service: String,
+    /// Lower-case.
+    pub signed_headers: Vec<String>,
+    pub signature: String,
+    pub amz_date: String,
+    pub date_ms: i64,
+    pub expires_s: i64,
+    pub security_token: Option<String>,
+}
+
+/// Hosts the simulator itself serves STS on (`127.0.0.1:PORT`), accepted over http too: with
+/// `AWS_ENDPOINT_URL` set, `aws eks get-token` presigns for the simulator.
+pub type OwnHosts<'a> = &'a [String];
+
+/// Runs the authenticator's checks, in its order, for a cluster in `partition`.
+pub fn parse(
+    token: &str,
+    partition: &str,
+    own: OwnHosts<'_>,
+    now_ms: i64,
+) -> Result<Presigned, TokenError> {
+    use base64::Engine as _;
+    if token.len() > MAX_LEN {
+        return Err(TokenError::TooLong);
+    }
+    let b64 = token.strip_prefix(PREFIX).ok_or(TokenError::NoPrefix)?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(b64)
+        .map_err(|_| TokenError::NotBase64)?;
+    let url = String::from_utf8(raw).map_err(|_| TokenError::NotBase64)?;
+    let (scheme, rest) = url.split_once("://").ok_or(TokenError::NotHttps)?;
+    let rest = rest.split('#').next().unwrap_or_default();
+    let (authority, path_query) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let (path, query) = path_query.split_once('?').unwrap_or((path_query, ""));
+    let own_host = own.iter().any(|h| h.eq_ignore_ascii_case(authority));
+    if scheme != "https" && !(own_host && scheme == "http") {
+        return Err(TokenError::NotHttps);
+    }
+    if !own_host && !is_sts_host(authority, partition) {
+        return Err(TokenError::NotSts(authority.to_string()));
+    }
+    if path != "/" {
+        return Err(TokenError::BadPath);
+    }
+    let params = check_keys(query)?;
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if get("action") != Some("GetCallerIdentity") {
+        return Err(TokenError::BadAction);
+    }
+    let signed: Vec<String> = get("x-amz-signedheaders")
+        .unwrap_or_default()
+        .split(';')
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if !signed.iter().any(|h| h == CLUSTER_ID_HEADER) {
+        return Err(TokenError::ClusterIdNotSigned);
+    }
+    let expires_s = get("x-amz-expires")
+        .and_then(|e| e.parse::<i64>().ok())
+        .filter(|e| (0..=MAX_EXPIRES_S).contains(e))
+        .ok_or(TokenError::BadExpires)?;
+    let amz_date = get("x-amz-date").ok_or(TokenError::BadDate)?.to_string();
+    let date_ms = parse_amz_date(&amz_date).ok_or(TokenError::BadDate)?;
+    if now_ms > date_ms + VALID_MS {
+        return Err(TokenError::Expired);
+    }
+    // STS refuses a request dated further in the future than its clock skew allows.
+    if date_ms - now_ms > VALID_MS {
+        return Err(TokenError::NotYetValid);
+    }
+    let cred = get("x-amz-credential").ok_or(TokenError::BadCredential)?;
+    let parts: Vec<&str> = cred.split('/').collect();
+    let [akid, sdate, region, service, "aws4_request"] = parts.as_slice() else {
+        return Err(TokenError::BadCredential);
+    };
+    if akid.is_empty() || sdate.len() != 8 || !amz_date.starts_with(sdate) {
+        return Err(TokenError::BadCredential);
+    }
+    Ok(Presigned {
+        scheme: scheme.to_string(),
+        host: authority.to_string(),
+        raw_query: query.to_string(),
+        access_key_id: akid.to_string(),
+        scope_date: sdate.to_string(),
+        region: region.to_string(),
+        service: service.to_string(),
+        signed_headers: signed,
+        signature: get("x-amz-signature").unwrap_or_default().to_string(),
+        amz_date,
+        date_ms,
+        expires_s,
+        security_token: get("x-amz-security-token").map(str::to_string),
+    })
+}
+
+/// Lower-cased keys with their decoded values; refuses duplicates (case-insensitive) and keys
+/// outside the whitelist.
+fn check_keys(query: &str) -> Result<Vec<(String, String)>, TokenError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        let k = k.to_ascii_lowercase();
+        if out.iter().any(|(n, _)| *n == k) {
+            return Err(TokenError::DuplicateKey(k));
+        }
+        if !ALLOWED_KEYS.contains(&k.as_str()) {
+            return Err(TokenError::UnknownKey(k));
+        }
+        out.push((k, v.into_owned()));
+    }
+    Ok(out)
+}
+
+/// Whether `host` is an STS endpoint of `partition`: regional (`sts.REGION.amazonaws.com`),
+/// FIPS (`sts-fips.REGION…`), dual-stack (`sts.REGION.api.aws`), and the global
+/// `sts.amazonaws.com` in `aws` only. China's domain is `amazonaws.com.cn`.
+pub fn is_sts_host(host: &str, partition: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    if partition == "aws" && host == "sts.amazonaws.com" {
+        return true;
+    }
+    let suffix = if partition == "aws-cn" {
+        ".amazonaws.com.cn"
+    } else {
+        ".amazonaws.com"
+    };
+    let region = host
+        .strip_prefix("sts.")
+        .or_else(|| host.strip_prefix("sts-fips."))
+        .and_then(|r| {
+            r.strip_suffix(suffix)
+                .or_else(|| r.strip_suffix(".api.aws"))
+        });
+    region.is_some_and(|r| region_shape(r) && eks_sim_model::arn::partition_of(r) == partition)
+}
+
+fn region_shape(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty())
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `YYYYMMDDTHHMMSSZ` → ms since the epoch.
+pub fn parse_amz_date(s: &str) -> Option<i64> {
+    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let dt = time::PrimitiveDateTime::parse(s, fmt).ok()?;
+    Some(dt.assume_utc().unix_timestamp() * 1000)
+}
