@@ -81,8 +81,10 @@ class Kube:
     def __init__(self, sim, cluster, tmp):
         self.sim, self.cluster, self.dir = sim, cluster, Path(tmp)
         self.kubeconfig = self.dir / "kubeconfig"
-        r = sim.aws("eks", "update-kubeconfig", "--name", cluster, "--kubeconfig", str(self.kubeconfig))
-        assert "context" in r.stdout
+        aws = shutil.which("aws", path=str(BIN)) or shutil.which("aws")
+        r = subprocess.run([aws, "eks", "update-kubeconfig", "--name", cluster, "--kubeconfig", str(self.kubeconfig)],
+                           env=sim.env(), capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "context" in r.stdout, r.stderr
 
     def run(self, *args, who=None, check=True, stdin=None, **env):
         who = who or default_who()

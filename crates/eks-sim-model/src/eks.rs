@@ -21,8 +21,8 @@
 //! so no answer carries a value or key AWS would not send; the conformance suite checks
 //! every boto3 answer against the model (`tests/conformance/model_shapes.py`).
 //!
-//! Not simulated: the Kubernetes side (the aws-auth ConfigMap's contents, RBAC, nodes),
-//! Fargate profiles, add-ons, pod identity, OIDC providers, Kubernetes version and other
+//! The Kubernetes side (aws-auth, RBAC, objects) is `kube-sim-model`, which reads clusters
+//! and entries through [`kube_view`]. Not simulated: nodes, Fargate profiles, add-ons, pod identity, OIDC providers, Kubernetes version and other
 //! non-auth cluster updates (refused with InvalidParameterException), the DELETING phase
 //! (deletes are immediate), deleted-and-recreated IAM principals invalidating entries.
 

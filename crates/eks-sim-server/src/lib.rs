@@ -4,14 +4,16 @@
 //! server on loopback that serves EKS (rest-json), STS and IAM (query protocol, XML
 //! responses), routing each request by the service name in its SigV4 credential scope as AWS
 //! endpoints do. Every request is SigV4-verified before anything is decoded; the model
-//! (`eks-sim-model`) does the rest.
+//! (`eks-sim-model`) does the rest. A connection that opens with a TLS handshake is a
+//! Kubernetes client of one of the simulated clusters instead ([`kube`]).
 //!
 //! Reserved endpoints (unsigned only when listening on loopback):
 //! - `GET /_sim/requests` — per-operation request counts (`{"eks:DescribeCluster": 3, …}`);
 //!   `GET /_sim/answers` — answers sent per operation and HTTP status
 //!   (`{"eks:CreateAccessEntry": {"200": 2, "429": 1}}`); `DELETE /_sim/requests` zeroes both;
 //! - `GET /_sim/settings`, `POST /_sim/settings` (a JSON merge of `Settings`);
-//! - `POST /_sim/reset` — back to a fresh state (settings kept).
+//! - `POST /_sim/reset` — back to a fresh state (settings kept);
+//! - `GET /_sim/kube/audit/NAME` — the Kubernetes audit trail of clusters named NAME.
 
 mod counts;
 pub mod eks;

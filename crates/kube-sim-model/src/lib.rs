@@ -7,6 +7,13 @@
 //! - [`identity`]: the STS caller, its canonical ARN, username templates, `UserInfo`;
 //! - [`awsauth`]: the `aws-auth` ConfigMap parsed and matched as the authenticator does;
 //! - [`whois`]: who a caller is on a cluster, by authentication mode;
+//! - [`rbac`], [`authz`]: RBAC rules and bindings, EKS access policies, the node rules and
+//!   the decision for one request, with Kubernetes's refusal message;
+//! - [`objects`], [`seed`]: objects per cluster in the simulator's SQLite file (a
+//!   resourceVersion counter and an event log per cluster), the namespaces and default RBAC
+//!   a cluster starts with;
+//! - [`resources`], [`validate`], [`patch`], [`proto`]: the kinds served, their validation,
+//!   PATCH bodies, protobuf request bodies;
 //! - [`status`]: Kubernetes's `Status` answers.
 //!
 //! Clusters come from `eks-sim-model` (`eks::kube_view`), read settled, so a cluster that

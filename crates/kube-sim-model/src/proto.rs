@@ -80,6 +80,7 @@ enum Shape {
     Map(&'static str),
     Repeated(&'static str),
     Msg(&'static str, &'static [(u64, Shape)]),
+    RepeatedMsg(&'static str, &'static [(u64, Shape)]),
 }
 
 const OBJECT_META: &[(u64, Shape)] = &[
@@ -106,6 +107,24 @@ const SSAR_SPEC: &[(u64, Shape)] = &[
     (1, Shape::Msg("resourceAttributes", RESOURCE_ATTRS)),
     (2, Shape::Msg("nonResourceAttributes", NON_RESOURCE_ATTRS)),
 ];
+const POLICY_RULE: &[(u64, Shape)] = &[
+    (1, Shape::Repeated("verbs")),
+    (2, Shape::Repeated("apiGroups")),
+    (3, Shape::Repeated("resources")),
+    (4, Shape::Repeated("resourceNames")),
+    (5, Shape::Repeated("nonResourceURLs")),
+];
+const SUBJECT: &[(u64, Shape)] = &[
+    (1, Shape::Str("kind")),
+    (2, Shape::Str("apiGroup")),
+    (3, Shape::Str("name")),
+    (4, Shape::Str("namespace")),
+];
+const ROLE_REF: &[(u64, Shape)] = &[
+    (1, Shape::Str("apiGroup")),
+    (2, Shape::Str("kind")),
+    (3, Shape::Str("name")),
+];
 const SSRR_SPEC: &[(u64, Shape)] = &[(1, Shape::Str("namespace"))];
 
 fn schema(kind: &str) -> Option<&'static [(u64, Shape)]> {
@@ -116,6 +135,12 @@ fn schema(kind: &str) -> Option<&'static [(u64, Shape)]> {
         "SelfSubjectRulesReview" => &[META, (2, Shape::Msg("spec", SSRR_SPEC))],
         "ConfigMap" => &[META, (2, Shape::Map("data")), (4, Shape::Bool("immutable"))],
         "Namespace" => &[META],
+        "Role" | "ClusterRole" => &[META, (2, Shape::RepeatedMsg("rules", POLICY_RULE))],
+        "RoleBinding" | "ClusterRoleBinding" => &[
+            META,
+            (2, Shape::RepeatedMsg("subjects", SUBJECT)),
+            (3, Shape::Msg("roleRef", ROLE_REF)),
+        ],
         _ => return None,
     })
 }
@@ -151,6 +176,13 @@ fn decode(b: &[u8], shape: &[(u64, Shape)]) -> Result<Value, ProtoError> {
             }
             (Shape::Msg(k, inner), Wire::Bytes(v)) => {
                 out.insert(k.to_string(), decode(v, inner)?);
+            }
+            (Shape::RepeatedMsg(k, inner), Wire::Bytes(v)) => {
+                let item = decode(v, inner)?;
+                let e = out.entry(k.to_string()).or_insert_with(|| json!([]));
+                if let Some(a) = e.as_array_mut() {
+                    a.push(item);
+                }
             }
             _ => {
                 return Err(ProtoError(format!(

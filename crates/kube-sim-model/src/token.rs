@@ -240,3 +240,147 @@ pub fn parse_amz_date(s: &str) -> Option<i64> {
     let dt = time::PrimitiveDateTime::parse(s, fmt).ok()?;
     Some(dt.assume_utc().unix_timestamp() * 1000)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    const NOW: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+    fn tok(url: &str) -> String {
+        format!(
+            "{PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(url)
+        )
+    }
+
+    fn url_with(host: &str, extra: &str, date: &str, expires: &str) -> String {
+        format!(
+            "https://{host}/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256\
+             &X-Amz-Credential=ASIAKEY%2F20260101%2Fus-east-1%2Fsts%2Faws4_request&X-Amz-Date={date}\
+             &X-Amz-Expires={expires}&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id&X-Amz-Signature=abc{extra}"
+        )
+    }
+
+    #[test]
+    fn refusal_table() {
+        let good = url_with("sts.us-east-1.amazonaws.com", "", "20260101T000000Z", "60");
+        let own = vec!["127.0.0.1:4599".to_string()];
+        let p = parse(&tok(&good), "aws", &own, NOW).unwrap();
+        assert_eq!(
+            (p.access_key_id.as_str(), p.region.as_str()),
+            ("ASIAKEY", "us-east-1")
+        );
+        let long = format!("{PREFIX}{}", "A".repeat(MAX_LEN));
+        let cases: Vec<(&str, String, TokenError)> = vec![
+            ("too long", long, TokenError::TooLong),
+            ("no prefix", good.clone(), TokenError::NoPrefix),
+            (
+                "padding",
+                format!("{}==", tok(&good)),
+                TokenError::NotBase64,
+            ),
+            (
+                "http",
+                tok(&good.replacen("https", "http", 1)),
+                TokenError::NotHttps,
+            ),
+            (
+                "host",
+                tok(&good.replace("sts.us-east-1.amazonaws.com", "evil.com")),
+                TokenError::NotSts("evil.com".into()),
+            ),
+            (
+                "china host in aws",
+                tok(&good.replace(
+                    "sts.us-east-1.amazonaws.com",
+                    "sts.cn-north-1.amazonaws.com.cn",
+                )),
+                TokenError::NotSts("sts.cn-north-1.amazonaws.com.cn".into()),
+            ),
+            (
+                "path",
+                tok(&good.replace(".com/?", ".com/x?")),
+                TokenError::BadPath,
+            ),
+            (
+                "dup",
+                tok(&format!("{good}&action=GetCallerIdentity")),
+                TokenError::DuplicateKey("action".into()),
+            ),
+            (
+                "unknown",
+                tok(&format!("{good}&Foo=1")),
+                TokenError::UnknownKey("foo".into()),
+            ),
+            (
+                "action",
+                tok(&good.replace("GetCallerIdentity", "AssumeRole")),
+                TokenError::BadAction,
+            ),
+            (
+                "unsigned id",
+                tok(&good.replace("host%3Bx-k8s-aws-id", "host")),
+                TokenError::ClusterIdNotSigned,
+            ),
+            (
+                "expires",
+                tok(&url_with(
+                    "sts.amazonaws.com",
+                    "",
+                    "20260101T000000Z",
+                    "901",
+                )),
+                TokenError::BadExpires,
+            ),
+            (
+                "expires nan",
+                tok(&url_with("sts.amazonaws.com", "", "20260101T000000Z", "x")),
+                TokenError::BadExpires,
+            ),
+            (
+                "date",
+                tok(&url_with("sts.amazonaws.com", "", "2026-01-01", "60")),
+                TokenError::BadDate,
+            ),
+            (
+                "old",
+                tok(&url_with("sts.amazonaws.com", "", "20251231T234459Z", "60")),
+                TokenError::Expired,
+            ),
+            (
+                "future",
+                tok(&url_with("sts.amazonaws.com", "", "20260101T001600Z", "60")),
+                TokenError::NotYetValid,
+            ),
+        ];
+        for (why, t, want) in cases {
+            assert_eq!(parse(&t, "aws", &own, NOW), Err(want), "{why}");
+        }
+        // 15 minutes old exactly is still good; the simulator's own host over http is too.
+        assert!(parse(&tok(&good), "aws", &own, NOW + VALID_MS).is_ok());
+        assert_eq!(
+            parse(&tok(&good), "aws", &own, NOW + VALID_MS + 1),
+            Err(TokenError::Expired)
+        );
+        let mine = good.replacen(
+            "https://sts.us-east-1.amazonaws.com",
+            "http://127.0.0.1:4599",
+            1,
+        );
+        assert!(parse(&tok(&mine), "aws", &own, NOW).is_ok());
+        for h in [
+            "sts.amazonaws.com",
+            "sts.eu-west-1.amazonaws.com",
+            "sts-fips.us-east-2.amazonaws.com",
+            "sts.us-west-2.api.aws",
+        ] {
+            assert!(is_sts_host(h, "aws"), "{h}");
+        }
+        assert!(is_sts_host("sts.cn-north-1.amazonaws.com.cn", "aws-cn"));
+        assert!(!is_sts_host("sts.amazonaws.com", "aws-cn"));
+        assert!(is_sts_host("sts.us-gov-west-1.amazonaws.com", "aws-us-gov"));
+        assert!(!is_sts_host("sts.us-gov-west-1.amazonaws.com", "aws"));
+    }
+}

@@ -70,7 +70,7 @@ pub(crate) fn request_info(method: &http::Method, path: &str, query: &[(String, 
     }
     let watching = query
         .iter()
-        .any(|(k, v)| k == "watch" && (v == "true" || v == "1"));
+        .any(|(k, v)| k == "watch" && (v.eq_ignore_ascii_case("true") || v == "1"));
     let verb = match (method.as_str(), r.name.is_empty()) {
         ("GET" | "HEAD", true) if watching => "watch",
         ("GET" | "HEAD", true) => "list",
