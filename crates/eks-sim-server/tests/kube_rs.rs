@@ -84,72 +84,8 @@ fn code(e: &kube::Error) -> u16 {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kube_rs_against_a_simulated_cluster() {
-    // The AWS SDK (a dev-dependency) enables rustls's aws-lc-rs too: say which one kube uses.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let sim = TestSim::start().await;
-    let cfg = sim.config().await;
-    let iam = aws_sdk_iam::Client::new(&cfg);
-    let role = iam
-        .create_role()
-        .role_name("kube-rs-cluster")
-        .assume_role_policy_document("{}")
-        .send()
-        .await
-        .expect("role");
-    let eks = aws_sdk_eks::Client::new(&cfg);
-    let c = eks
-        .create_cluster()
-        .name("kube-rs")
-        .role_arn(role.role().unwrap().arn())
-        .resources_vpc_config(
-            aws_sdk_eks::types::VpcConfigRequest::builder()
-                .subnet_ids("subnet-a")
-                .subnet_ids("subnet-b")
-                .build(),
-        )
-        .send()
-        .await
-        .expect("cluster");
-    let _ = c;
-    let d = eks
-        .describe_cluster()
-        .name("kube-rs")
-        .send()
-        .await
-        .expect("describe");
-    let cl = d.cluster().unwrap();
-    let endpoint = cl.endpoint().unwrap().to_string();
-    assert!(endpoint.starts_with("https://127.0.0.1:"), "{endpoint}");
-    let ca = cl
-        .certificate_authority()
-        .unwrap()
-        .data()
-        .unwrap()
-        .to_string();
-
-    let client = client_for(&endpoint, &ca, &token("kube-rs", DEFAULT_SECRET_ACCESS_KEY)).await;
-    let v = client.apiserver_version().await.expect("version");
-    assert_eq!(v.major, "1");
-
-    let who = Api::<SelfSubjectReview>::all(client.clone())
-        .create(&PostParams::default(), &SelfSubjectReview::default())
-        .await
-        .expect("whoami");
-    let info = who.status.unwrap().user_info.unwrap();
-    assert!(info.groups.unwrap().contains(&"system:masters".to_string()));
-
-    let names: Vec<String> = Api::<Namespace>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .expect("namespaces")
-        .items
-        .into_iter()
-        .filter_map(|n| n.metadata.name)
-        .collect();
-    assert!(names.contains(&"kube-system".to_string()), "{names:?}");
-
+/// aws-auth created, refused twice, watched, patched, refused when stale, deleted.
+async fn configmap_flow(client: &kube::Client) {
     let cms = Api::<ConfigMap>::namespaced(client.clone(), "kube-system");
     let mut cm: ConfigMap = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "aws-auth"},
@@ -201,6 +137,81 @@ async fn kube_rs_against_a_simulated_cluster() {
         .await
         .expect("delete");
     assert_eq!(code(&cms.get("aws-auth").await.unwrap_err()), 404);
+}
+
+/// A cluster made through the EKS API; its endpoint and CA as DescribeCluster gives them.
+async fn make_cluster(sim: &TestSim) -> (String, String) {
+    let cfg = sim.config().await;
+    let iam = aws_sdk_iam::Client::new(&cfg);
+    let role = iam
+        .create_role()
+        .role_name("kube-rs-cluster")
+        .assume_role_policy_document("{}")
+        .send()
+        .await
+        .expect("role");
+    let eks = aws_sdk_eks::Client::new(&cfg);
+    let c = eks
+        .create_cluster()
+        .name("kube-rs")
+        .role_arn(role.role().unwrap().arn())
+        .resources_vpc_config(
+            aws_sdk_eks::types::VpcConfigRequest::builder()
+                .subnet_ids("subnet-a")
+                .subnet_ids("subnet-b")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("cluster");
+    let _ = c;
+    let d = eks
+        .describe_cluster()
+        .name("kube-rs")
+        .send()
+        .await
+        .expect("describe");
+    let cl = d.cluster().unwrap();
+    let endpoint = cl.endpoint().unwrap().to_string();
+    assert!(endpoint.starts_with("https://127.0.0.1:"), "{endpoint}");
+    let ca = cl
+        .certificate_authority()
+        .unwrap()
+        .data()
+        .unwrap()
+        .to_string();
+
+    (endpoint, ca)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_against_a_simulated_cluster() {
+    // The AWS SDK (a dev-dependency) enables rustls's aws-lc-rs too: say which one kube uses.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = TestSim::start().await;
+    let (endpoint, ca) = make_cluster(&sim).await;
+    let client = client_for(&endpoint, &ca, &token("kube-rs", DEFAULT_SECRET_ACCESS_KEY)).await;
+    let v = client.apiserver_version().await.expect("version");
+    assert_eq!(v.major, "1");
+
+    let who = Api::<SelfSubjectReview>::all(client.clone())
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+        .expect("whoami");
+    let info = who.status.unwrap().user_info.unwrap();
+    assert!(info.groups.unwrap().contains(&"system:masters".to_string()));
+
+    let names: Vec<String> = Api::<Namespace>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .expect("namespaces")
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    assert!(names.contains(&"kube-system".to_string()), "{names:?}");
+
+    configmap_flow(&client).await;
 
     // A token signed with the wrong secret: 401.
     let bad = client_for(&endpoint, &ca, &token("kube-rs", "wrong")).await;

@@ -551,7 +551,11 @@ mod tests {
                 "{policy} {scope} {ns:?} {a:?}"
             );
         }
-        // They add up.
+    }
+
+    #[test]
+    fn access_policies_add_up() {
+        let cm_update = attrs("update", "", "configmaps", "kube-system", "aws-auth");
         let both = [
             grant("AmazonEKSViewPolicy", "cluster", &[]),
             grant("AmazonEKSEditPolicy", "namespace", &["kube-system"]),

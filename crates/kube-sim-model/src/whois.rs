@@ -167,8 +167,33 @@ mod tests {
         }
     }
 
-    #[test]
-    fn by_mode() {
+    /// (mode, caller, entry, creator admin, expected username prefix and groups).
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static str,
+        bool,
+        Option<(&'static str, &'static [&'static str])>,
+    );
+
+    #[rustfmt::skip]
+    const CASES: &[Case] = &[
+        ("CONFIG_MAP", "dev", "", true, Some(("dev-a-b", &["devs"]))),
+        ("CONFIG_MAP", "dev", "std", true, Some(("dev-a-b", &["devs"]))),
+        ("CONFIG_MAP", "creator", "", true, Some(("arn:aws:sts::123456789012:assumed-role/Creator/me", &["system:masters"]))),
+        ("CONFIG_MAP", "creator", "", false, None),
+        ("CONFIG_MAP", "dev", "", false, Some(("dev-a-b", &["devs"]))),
+        ("API_AND_CONFIG_MAP", "dev", "", true, Some(("dev-a-b", &["devs"]))),
+        ("API_AND_CONFIG_MAP", "dev", "std", true, Some(("arn:aws:sts::123456789012:assumed-role/Dev/a-b", &["team"]))),
+        ("API_AND_CONFIG_MAP", "creator", "", true, None),
+        ("API", "dev", "", true, None),
+        ("API", "dev", "std", true, Some(("arn:aws:sts::123456789012:assumed-role/Dev/a-b", &["team"]))),
+        ("API", "node", "node", true, Some(("system:node:ip-10-", &["system:nodes"]))),
+        ("API_AND_CONFIG_MAP", "node", "", true, Some(("system:node:ip-10-", &["system:bootstrappers", "system:nodes"]))),
+        ("API", "dev", "node", true, None),
+    ];
+
+    fn aws_auth() -> crate::awsauth::AwsAuth {
         let mut d = BTreeMap::new();
         d.insert(
             "mapRoles".to_string(),
@@ -176,7 +201,12 @@ mod tests {
              - rolearn: arn:aws:iam::123456789012:role/Node\n  username: system:node:{{EC2PrivateDNSName}}\n  groups: [system:bootstrappers, system:nodes]\n"
                 .to_string(),
         );
-        let auth = crate::awsauth::parse(&d);
+        crate::awsauth::parse(&d)
+    }
+
+    #[test]
+    fn by_mode() {
+        let auth = aws_auth();
         let std_entry = entry(
             "STANDARD",
             "arn:aws:sts::123456789012:assumed-role/Dev/{{SessionName}}",
@@ -187,94 +217,25 @@ mod tests {
             "system:node:{{EC2PrivateDNSName}}",
             &["system:nodes"],
         );
-        let dev = caller("Dev", "a@b", "/");
-        let node = caller("Node", "i-0123456789abcdef0", "/");
-        let creator = caller("Creator", "me", "/ops/");
-        type Case<'a> = (
-            &'a str,
-            &'a StsCaller,
-            Option<&'a EntryView>,
-            bool,
-            Option<(&'a str, &'a [&'a str])>,
-        );
-        let cases: Vec<Case> = vec![
-            ("CONFIG_MAP", &dev, None, true, Some(("dev-a-b", &["devs"]))),
-            (
-                "CONFIG_MAP",
-                &dev,
-                Some(&std_entry),
-                true,
-                Some(("dev-a-b", &["devs"])),
-            ),
-            (
-                "CONFIG_MAP",
-                &creator,
-                None,
-                true,
-                Some((
-                    "arn:aws:sts::123456789012:assumed-role/Creator/me",
-                    &["system:masters"],
-                )),
-            ),
-            ("CONFIG_MAP", &creator, None, false, None),
-            (
-                "CONFIG_MAP",
-                &dev,
-                None,
-                false,
-                Some(("dev-a-b", &["devs"])),
-            ),
-            (
-                "API_AND_CONFIG_MAP",
-                &dev,
-                None,
-                true,
-                Some(("dev-a-b", &["devs"])),
-            ),
-            (
-                "API_AND_CONFIG_MAP",
-                &dev,
-                Some(&std_entry),
-                true,
-                Some(("arn:aws:sts::123456789012:assumed-role/Dev/a-b", &["team"])),
-            ),
-            ("API_AND_CONFIG_MAP", &creator, None, true, None),
-            ("API", &dev, None, true, None),
-            (
-                "API",
-                &dev,
-                Some(&std_entry),
-                true,
-                Some(("arn:aws:sts::123456789012:assumed-role/Dev/a-b", &["team"])),
-            ),
-            (
-                "API",
-                &node,
-                Some(&node_entry),
-                true,
-                Some(("system:node:", &["system:nodes"])),
-            ),
-            (
-                "API_AND_CONFIG_MAP",
-                &node,
-                None,
-                true,
-                Some(("system:node:", &["system:bootstrappers", "system:nodes"])),
-            ),
-            ("API", &dev, Some(&node_entry), true, None),
-        ];
-        for (i, (mode, who, e, admin, want)) in cases.into_iter().enumerate() {
+        for (i, (mode, who, e, admin, want)) in CASES.iter().enumerate() {
+            let who = match *who {
+                "dev" => caller("Dev", "a@b", "/"),
+                "node" => caller("Node", "i-0123456789abcdef0", "/"),
+                _ => caller("Creator", "me", "/ops/"),
+            };
+            let e = match *e {
+                "std" => Some(&std_entry),
+                "node" => Some(&node_entry),
+                _ => None,
+            };
             let c = cluster(mode);
-            let got = resolve(
-                who,
-                &Inputs {
-                    cluster: &c,
-                    entry: e,
-                    aws_auth: Some(&auth),
-                    creator_admin: admin,
-                },
-            );
-            match (got, want) {
+            let inputs = Inputs {
+                cluster: &c,
+                entry: e,
+                aws_auth: Some(&auth),
+                creator_admin: *admin,
+            };
+            match (resolve(&who, &inputs), want) {
                 (None, None) => {}
                 (Some(r), Some((u, g))) => {
                     assert!(
@@ -289,17 +250,18 @@ mod tests {
                 (got, want) => panic!("case {i} {mode}: got {got:?}, want {want:?}"),
             }
         }
-        // No ConfigMap maps nobody.
+    }
+
+    #[test]
+    fn no_config_map_maps_nobody() {
         let c = cluster("CONFIG_MAP");
-        assert!(resolve(
-            &dev,
-            &Inputs {
-                cluster: &c,
-                entry: None,
-                aws_auth: None,
-                creator_admin: true
-            }
-        )
-        .is_none());
+        let dev = caller("Dev", "a@b", "/");
+        let inputs = Inputs {
+            cluster: &c,
+            entry: None,
+            aws_auth: None,
+            creator_admin: true,
+        };
+        assert!(resolve(&dev, &inputs).is_none());
     }
 }

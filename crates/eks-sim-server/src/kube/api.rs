@@ -207,6 +207,45 @@ async fn read_body(shared: &Shared, body: Incoming) -> Result<Bytes, KubeError> 
     }
 }
 
+/// The authorizer's decision; `Err((status, why))` when the request is refused.
+fn authorize(
+    shared: &Shared,
+    cluster: &KubeCluster,
+    who: &Resolved,
+    info: &Info,
+) -> Result<authz::Decision, (KubeError, String)> {
+    let attrs = Attributes {
+        verb: info.verb.clone(),
+        resource: info.resource.clone(),
+        path: info.path.clone(),
+    };
+    let d = shared
+        .sim
+        .store
+        .read(|conn| {
+            Ok(authz::authorize(
+                conn,
+                &cluster.endpoint_id,
+                &who.user,
+                &who.policies,
+                &attrs,
+            ))
+        })
+        .map_err(KubeError::from)
+        .and_then(|r| r)
+        .map_err(|e| (e.clone(), e.message.clone()))?;
+    if d.allowed {
+        return Ok(d);
+    }
+    let mut e = KubeError::new(403, "Forbidden", rbac::forbidden_message(&who.user, &attrs));
+    if let Some(r) = &info.resource {
+        e.kind = Some(r.resource.clone());
+        e.name = (!r.name.is_empty()).then(|| r.name.clone());
+        e.group = (!r.group.is_empty()).then(|| r.group.clone());
+    }
+    Err((e, d.reason))
+}
+
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     cluster: KubeCluster,
@@ -257,36 +296,10 @@ pub(crate) async fn serve(
             return fail(None, KubeError::unauthorized(), &r.to_string());
         }
     };
-    let attrs = Attributes {
-        verb: info.verb.clone(),
-        resource: info.resource.clone(),
-        path: info.path.clone(),
+    let decision = match authorize(&shared, &cluster, &who, &info) {
+        Ok(d) => d,
+        Err((e, why)) => return fail(Some(&who), e, &why),
     };
-    let decision = match shared.sim.store.read(|conn| {
-        Ok(authz::authorize(
-            conn,
-            &cluster.endpoint_id,
-            &who.user,
-            &who.policies,
-            &attrs,
-        ))
-    }) {
-        Ok(Ok(d)) => d,
-        Ok(Err(e)) => return fail(Some(&who), e.clone(), &e.message),
-        Err(e) => {
-            let e = KubeError::from(e);
-            return fail(Some(&who), e.clone(), &e.message);
-        }
-    };
-    if !decision.allowed {
-        let mut e = KubeError::new(403, "Forbidden", rbac::forbidden_message(&who.user, &attrs));
-        if let Some(r) = &info.resource {
-            e.kind = Some(r.resource.clone());
-            e.name = (!r.name.is_empty()).then(|| r.name.clone());
-            e.group = (!r.group.is_empty()).then(|| r.group.clone());
-        }
-        return fail(Some(&who), e, &decision.reason);
-    }
     let body = match read_body(&shared, body).await {
         Ok(b) => b,
         Err(e) => return fail(Some(&who), e.clone(), &e.message),
