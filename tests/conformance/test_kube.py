@@ -131,6 +131,7 @@ def test_endpoint_is_https_on_loopback_and_the_ca_verifies_it(sim):
     c = describe(sim, name)
     port = sim.addr.split(":")[1]
     assert c["endpoint"].startswith(f"https://127.0.0.1:{port}/k8s/")
+    assert c["endpoint"].endswith(".us-east-1.eks.amazonaws.com")
     pem = base64.b64decode(c["certificateAuthority"]["data"]).decode()
     assert pem.startswith("-----BEGIN CERTIFICATE-----")
     ctx = ssl.create_default_context(cadata=pem)
@@ -148,7 +149,7 @@ def test_unknown_and_deleted_clusters_do_not_answer(sim):
     pem = base64.b64decode(describe(sim, name)["certificateAuthority"]["data"]).decode()
     ctx = ssl.create_default_context(cadata=pem)
     sim.client("eks").delete_cluster(name=name)
-    for url in (ep + "/version", ep.rsplit("/", 1)[0] + "/" + "0" * 32 + "/version"):
+    for url in (ep + "/version", ep.rsplit("/", 1)[0] + "/" + "0" * 32 + ".gr7.us-east-1.eks.amazonaws.com/version"):
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(url, context=ctx, timeout=10)
         assert e.value.code == 404
@@ -594,3 +595,71 @@ def test_get_token_without_endpoint_url(sim, kube):
     # against its own keys all the same.
     r = k.run("get", "ns", AWS_ENDPOINT_URL=None)
     assert "kube-system" in r.stdout
+
+
+# ---------------------------------------------------------------------------------------
+# Nodes
+
+
+def node_names(k):
+    out = json.loads(k.run("get", "nodes", "-o", "json").stdout)
+    for n in out["items"]:
+        ready = [c for c in n["status"]["conditions"] if c["type"] == "Ready"]
+        assert ready and ready[0]["status"] == "True", n
+    return sorted(n["metadata"]["name"] for n in out["items"])
+
+
+def test_node_group_joins_through_aws_auth_eks_writes(sim, kube):
+    name = make_cluster(sim)
+    k = kube(name)
+    role = make_role(sim, path="/convox/")
+    eks = sim.client("eks")
+    eks.create_nodegroup(clusterName=name, nodegroupName="ng", subnets=["subnet-a"], nodeRole=role["Arn"],
+                         scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 2})
+    nodes = node_names(k)
+    assert len(nodes) == 2 and all(n.startswith("ip-10-") and n.endswith(".ec2.internal") for n in nodes), nodes
+    cm = json.loads(k.run("-n", "kube-system", "get", "cm", "aws-auth", "-o", "json").stdout)
+    roles = cm["data"]["mapRoles"]
+    # EKS writes the node role without its path (a path would never match).
+    assert f"arn:aws:iam::{ACCOUNT}:role/{role['RoleName']}" in roles
+    assert "system:node:{{EC2PrivateDNSName}}" in roles and "system:bootstrappers" in roles
+    assert eks.describe_nodegroup(clusterName=name, nodegroupName="ng")["nodegroup"]["health"] == {"issues": []}
+
+
+def test_nodes_fail_without_aws_auth_then_join_with_an_ec2_linux_entry(sim, kube, settings):
+    settings(auto_node_entries=False)
+    name = make_cluster(sim, mode="API_AND_CONFIG_MAP")
+    k = kube(name)
+    role = make_role(sim)
+    eks = sim.client("eks")
+    eks.create_nodegroup(clusterName=name, nodegroupName="ng", subnets=["subnet-a"], nodeRole=role["Arn"],
+                         scalingConfig={"minSize": 1, "maxSize": 4, "desiredSize": 2})
+    assert len(node_names(k)) == 2
+    k.run("-n", "kube-system", "delete", "cm", "aws-auth")
+    up = eks.update_nodegroup_config(clusterName=name, nodegroupName="ng", scalingConfig={"desiredSize": 3})["update"]
+    assert up["type"] == "ConfigUpdate"
+    assert eks.describe_update(name=name, updateId=up["id"], nodegroupName="ng")["update"]["status"] == "Successful"
+    # The nodes that joined keep working; the new instance cannot join.
+    assert len(node_names(k)) == 2
+    health = eks.describe_nodegroup(clusterName=name, nodegroupName="ng")["nodegroup"]["health"]["issues"]
+    assert [i["code"] for i in health] == ["NodeCreationFailure"]
+    assert health[0]["message"] == "Instances failed to join the kubernetes cluster"
+    assert len(health[0]["resourceIds"]) == 1 and health[0]["resourceIds"][0].startswith("i-")
+    eks.create_access_entry(clusterName=name, principalArn=role["Arn"], type="EC2_LINUX")
+    assert len(node_names(k)) == 3
+    assert eks.describe_nodegroup(clusterName=name, nodegroupName="ng")["nodegroup"]["health"] == {"issues": []}
+    # Scaling down removes nodes.
+    eks.update_nodegroup_config(clusterName=name, nodegroupName="ng", scalingConfig={"desiredSize": 1})
+    assert len(node_names(k)) == 1
+
+
+def test_nodes_can_read_nodes_but_not_aws_auth(sim, kube):
+    name = make_cluster(sim, mode="API")
+    k = kube(name)
+    role = make_role(sim)
+    sim.client("eks").create_access_entry(clusterName=name, principalArn=role["Arn"], type="EC2_LINUX")
+    kubelet = assume(sim, role["Arn"], "i-0123456789abcdef0")
+    user, groups = k.whoami(kubelet)
+    assert user.startswith("system:node:ip-10-") and groups == ["system:nodes", "system:authenticated"]
+    assert k.run("auth", "can-i", "list", "nodes", who=kubelet, check=False).stdout.strip() == "yes"
+    assert k.run("auth", "can-i", "get", "configmaps", "-n", "kube-system", who=kubelet, check=False).stdout.strip() == "no"

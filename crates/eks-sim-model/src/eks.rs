@@ -27,6 +27,7 @@
 //! (deletes are immediate), deleted-and-recreated IAM principals invalidating entries.
 
 pub mod kube_view;
+pub mod nodegroup_config;
 pub mod policies;
 pub mod subnets;
 pub mod tags;
@@ -1111,7 +1112,7 @@ fn load_update(conn: &Connection, cluster_id: i64, id: &str) -> SimResult<Option
     Ok(conn
         .prepare_cached(
             "SELECT id, kind, status, created_ms, params_json FROM eks_updates \
-             WHERE cluster_id = ?1 AND id = ?2",
+             WHERE cluster_id = ?1 AND id = ?2 AND kind != 'ConfigUpdate'",
         )?
         .query_row(params![cluster_id, id], update_from_row)
         .optional()?)
@@ -1471,11 +1472,10 @@ pub fn describe_update(
     update_id: &str,
     nodegroup: Option<&str>,
 ) -> SimResult<Update> {
+    if let Some(ng) = nodegroup {
+        return nodegroup_config::describe_nodegroup_update(sim, ctx, name, ng, update_id);
+    }
     with_cluster_read(sim, ctx, name, false, |conn, _, c| {
-        if let Some(ng) = nodegroup {
-            find_nodegroup(conn, c.id, ng)?.ok_or_else(|| nodegroup_not_found(ng))?;
-            return Err(not_found(format!("No update found for ID: {update_id}")));
-        }
         load_update(conn, c.id, update_id)?
             .ok_or_else(|| not_found(format!("No update found for ID: {update_id}")))
     })
@@ -1501,7 +1501,7 @@ pub fn list_updates(
         }
         let ids: Vec<String> = {
             let mut st = conn
-                .prepare_cached("SELECT id FROM eks_updates WHERE cluster_id = ?1 ORDER BY id")?;
+                .prepare_cached("SELECT id FROM eks_updates WHERE cluster_id = ?1 AND kind != 'ConfigUpdate' ORDER BY id")?;
             let rows = st.query_map(params![c.id], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
@@ -2100,7 +2100,10 @@ impl NodegroupRow {
             node_role: self.node_role.clone(),
             labels: serde_json::from_value(doc["labels"].clone()).unwrap_or_default(),
             disk_size: doc["diskSize"].as_i64().unwrap_or(20),
-            health: serde_json::json!({"issues": []}),
+            health: doc
+                .get("health")
+                .cloned()
+                .unwrap_or(serde_json::json!({"issues": []})),
             update_config: serde_json::json!({"maxUnavailable": 1}),
             tags: serde_json::from_value(doc["tags"].clone()).unwrap_or_default(),
         }

@@ -17,6 +17,9 @@ pub struct Settings {
     /// EKS creates EC2_LINUX entries for managed node group roles when the mode first
     /// includes API (AWS does; on by default).
     pub auto_node_entries: bool,
+    /// EKS adds a managed node group's role to `aws-auth` (creating the ConfigMap) when the
+    /// group is created in a mode that includes CONFIG_MAP (AWS does; on by default).
+    pub auto_node_aws_auth: bool,
     /// With `bootstrapClusterCreatorAdminPermissions`, EKS gives the creator an admin entry
     /// once the mode includes API (AWS does; on by default).
     pub bootstrap_creator_admin: bool,
@@ -45,6 +48,7 @@ impl Default for Settings {
             update_ms: 3000,
             propagation_ms: 1000,
             auto_node_entries: true,
+            auto_node_aws_auth: true,
             bootstrap_creator_admin: true,
             read_lag_ms: 0,
             throttle_rate: 0.0,

@@ -848,6 +848,11 @@ impl Shared {
                     );
                 };
                 self.counts.request("eks", route.op);
+                if route.op.ends_with("Nodegroup") || route.op == "ListNodegroups" {
+                    if let Some(name) = route.params.first() {
+                        kube::sync_nodes(self, &ctx.caller.account, &ctx.region, name, now);
+                    }
+                }
                 if let Some(r) = self
                     .faults(&settings, &ctx, "eks", route.op, Proto::RestJson, rid)
                     .await

@@ -170,6 +170,19 @@ pub fn parse(data: &BTreeMap<String, String>) -> AwsAuth {
     out
 }
 
+/// `aws-auth` as stored in `cluster` now (`None` when there is no ConfigMap).
+pub fn load(conn: &rusqlite::Connection, cluster: &str) -> crate::KubeResult<Option<AwsAuth>> {
+    let key = crate::objects::Key {
+        cluster,
+        resource: "configmaps",
+        namespace: NAMESPACE,
+    };
+    Ok(crate::objects::get(conn, key, NAME)?.map(|cm| {
+        let data = serde_json::from_value(cm["data"].clone()).unwrap_or_default();
+        parse(&data)
+    }))
+}
+
 impl AwsAuth {
     /// The mapping of `caller`, if any.
     pub fn matching(&self, caller: &StsCaller) -> Option<Matched> {

@@ -22,6 +22,7 @@
 pub mod authz;
 pub mod awsauth;
 pub mod identity;
+pub mod nodes;
 pub mod objects;
 pub mod patch;
 pub mod proto;

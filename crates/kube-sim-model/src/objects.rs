@@ -40,6 +40,7 @@ pub const EVENTS_KEPT: i64 = 1000;
 pub fn init(store: &Store) -> Result<(), SimError> {
     store.write(|tx| {
         tx.execute_batch(SCHEMA)?;
+        tx.execute_batch(crate::nodes::SCHEMA)?;
         tx.execute_batch(eks_sim_model::eks::kube_view::SCHEMA)?;
         Ok(())
     })

@@ -191,3 +191,84 @@ pub fn role_arn_by_id(conn: &Connection, role_id: &str) -> SimResult<Option<Stri
         .query_row([role_id], |r| r.get(0))
         .optional()?)
 }
+
+/// A managed node group, as the simulated kubelets need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodegroupView {
+    pub name: String,
+    pub arn: String,
+    /// The node role ARN as given to CreateNodegroup (with its path).
+    pub node_role: String,
+    pub status: String,
+    pub desired_size: i64,
+    pub created_ms: i64,
+}
+
+/// The node groups of a cluster (settled by the caller's cluster lookup), oldest first.
+pub fn nodegroups(conn: &Connection, cluster_id: i64) -> SimResult<Vec<NodegroupView>> {
+    let mut st = conn.prepare_cached(
+        "SELECT name, arn, node_role, status, created_ms, doc_json FROM eks_nodegroups \
+         WHERE cluster_id = ?1 ORDER BY created_ms, name",
+    )?;
+    let rows = st.query_map(params![cluster_id], |r| {
+        let doc: String = r.get(5)?;
+        let doc: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
+        Ok(NodegroupView {
+            name: r.get(0)?,
+            arn: r.get(1)?,
+            node_role: r.get(2)?,
+            status: r.get(3)?,
+            created_ms: r.get(4)?,
+            desired_size: doc["scalingConfig"]["desiredSize"].as_i64().unwrap_or(0),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Sets the `health` DescribeNodegroup shows (`{"issues": [...]}`); `false` when the
+/// group is gone.
+pub fn set_nodegroup_health(
+    conn: &Connection,
+    cluster_id: i64,
+    name: &str,
+    health: &serde_json::Value,
+) -> SimResult<bool> {
+    let doc: Option<String> = conn
+        .prepare_cached("SELECT doc_json FROM eks_nodegroups WHERE cluster_id = ?1 AND name = ?2")?
+        .query_row(params![cluster_id, name], |r| r.get(0))
+        .optional()?;
+    let Some(doc) = doc else { return Ok(false) };
+    let mut doc: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
+    if doc.get("health") == Some(health) {
+        return Ok(true);
+    }
+    doc["health"] = health.clone();
+    conn.prepare_cached(
+        "UPDATE eks_nodegroups SET doc_json = ?3 WHERE cluster_id = ?1 AND name = ?2",
+    )?
+    .execute(params![cluster_id, name, doc.to_string()])?;
+    Ok(true)
+}
+
+/// The RoleId of the role behind an ARN (path and all), if it exists.
+pub fn role_id(conn: &Connection, arn: &str) -> SimResult<Option<String>> {
+    Ok(iam::lookup_principal(conn, arn)?.map(|p| p.id))
+}
+
+/// The endpoint id of the cluster `name` of `account` in `region`, if it exists.
+pub fn endpoint_id_by_name(
+    sim: &Sim,
+    account: &str,
+    region: &str,
+    name: &str,
+) -> SimResult<Option<String>> {
+    let ep: Option<String> = sim.store.read(|conn| {
+        Ok(conn
+            .prepare_cached(
+                "SELECT endpoint FROM eks_clusters WHERE account = ?1 AND region = ?2 AND name = ?3",
+            )?
+            .query_row(params![account, region, name], |r| r.get(0))
+            .optional()?)
+    })?;
+    Ok(ep.and_then(|e| endpoint_id(&e).map(str::to_string)))
+}

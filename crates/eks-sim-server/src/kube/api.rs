@@ -9,11 +9,11 @@ use super::{
 };
 use bytes::Bytes;
 use eks_sim_model::eks::kube_view::KubeCluster;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use kube_sim_model::rbac::{self, Attributes, ResourceAttrs};
 use kube_sim_model::whois::Resolved;
-use kube_sim_model::{authz, seed, KubeError};
+use kube_sim_model::{authz, nodes, seed, KubeError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -174,36 +174,57 @@ async fn faults(shared: &Shared, c: &KubeCluster, info: &Info) -> Result<(), Kub
     }
 }
 
-fn ensure_seeded(shared: &Shared, c: &KubeCluster, now: i64) -> Result<(), KubeError> {
-    let done = shared
-        .sim
-        .store
-        .read(|conn| Ok(seed::seeded(conn, &c.endpoint_id)))??;
-    if !done {
-        shared
-            .sim
-            .store
-            .write(|tx| Ok(seed::ensure(tx, &c.endpoint_id, now)))??;
+/// Seeds the cluster at its first request, and applies what EKS and the node groups'
+/// kubelets did since the last one (`kube_sim_model::nodes`).
+pub(crate) fn ensure_seeded(shared: &Shared, c: &KubeCluster, now: i64) -> Result<(), KubeError> {
+    let add = shared.state().map(|s| s.auto_node_aws_auth).unwrap_or(true);
+    let (done, nodes_due) = shared.sim.store.read(|conn| {
+        Ok(seed::seeded(conn, &c.endpoint_id)
+            .and_then(|d| Ok((d, nodes::sync(conn, c, add, false, now)?))))
+    })??;
+    if !done || nodes_due {
+        shared.sim.store.write(|tx| {
+            Ok(seed::ensure(tx, &c.endpoint_id, now)
+                .and_then(|()| nodes::sync(tx, c, add, true, now).map(|_| ())))
+        })??;
     }
     Ok(())
 }
 
-async fn read_body(shared: &Shared, body: Incoming) -> Result<Bytes, KubeError> {
-    let limited = Limited::new(body, super::MAX_BODY);
-    match tokio::time::timeout(shared.timeouts.body_read, limited.collect()).await {
+/// A body beyond this is not even drained: the connection is dropped.
+const DRAIN_MAX: usize = 64 * 1024 * 1024;
+
+/// Reads the body (up to [`super::MAX_BODY`]). A larger one is read to its end and thrown
+/// away before the 413, so that a client still sending it gets the answer instead of a
+/// connection reset.
+async fn read_body(shared: &Shared, mut body: Incoming) -> Result<Bytes, KubeError> {
+    let read = async {
+        let mut buf = Vec::new();
+        let mut seen = 0usize;
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|_| KubeError::bad_request("the request body could not be read"))?;
+            if let Ok(data) = frame.into_data() {
+                seen += data.len();
+                if seen <= super::MAX_BODY {
+                    buf.extend_from_slice(&data);
+                } else if seen > DRAIN_MAX {
+                    break;
+                }
+            }
+        }
+        if seen > super::MAX_BODY {
+            return Err(KubeError::too_large(super::MAX_BODY as u64));
+        }
+        Ok(Bytes::from(buf))
+    };
+    match tokio::time::timeout(shared.timeouts.body_read, read).await {
         Err(_) => Err(KubeError::new(
             408,
             "Timeout",
             "the request body did not arrive in time",
         )),
-        Ok(Err(e))
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(KubeError::too_large(super::MAX_BODY as u64))
-        }
-        Ok(Err(_)) => Err(KubeError::bad_request("the request body could not be read")),
-        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(r) => r,
     }
 }
 

@@ -1,7 +1,8 @@
 //! The Kubernetes API of every simulated cluster, on the simulator's own port: a connection
 //! that opens with a TLS handshake is served here (see [`conn`]); each cluster answers under
-//! `https://127.0.0.1:PORT/k8s/ID`, `ID` being the host id of its EKS endpoint, so clusters
-//! of any account and region share the listener and a re-created cluster gets a new URL.
+//! `https://127.0.0.1:PORT/k8s/HOST`, `HOST` being the host name of its EKS-style endpoint
+//! (`ID.gr7.REGION.eks.amazonaws.com`), so clusters of any account and region share the
+//! listener and a re-created cluster gets a new URL.
 //!
 //! Per request: cluster by id (404 `Status` when there is none, 503 while `CREATING`); fault
 //! settings (429 with `Retry-After`, 500 `Status`); the bearer token verified as
@@ -70,10 +71,13 @@ impl Kube {
         })
     }
 
-    /// The URL of a cluster's API, from its stored EKS endpoint.
+    /// The URL of a cluster's API, from its stored EKS endpoint: the EKS host name becomes
+    /// the path (`https://127.0.0.1:PORT/k8s/ID.gr7.REGION.eks.amazonaws.com`), so the URL
+    /// still names the cluster as EKS would.
     pub fn endpoint_of(&self, stored: &str) -> Option<String> {
-        kube_view::endpoint_id(stored)
-            .map(|id| format!("https://127.0.0.1:{}{PREFIX}{id}", self.port))
+        kube_view::endpoint_id(stored)?;
+        let host = stored.strip_prefix("https://")?;
+        Some(format!("https://127.0.0.1:{}{PREFIX}{host}", self.port))
     }
 
     /// Gives an EKS cluster answer its reachable endpoint and the CA that verifies it.
@@ -127,10 +131,12 @@ pub(crate) fn status_response(e: &KubeError) -> http::Response<KBody> {
 /// The cluster named by a request path, and the path after its prefix.
 fn cluster_of(sim: &Sim, path: &str, now: i64) -> Result<(KubeCluster, String), KubeError> {
     let rest = path.strip_prefix(PREFIX).ok_or_else(KubeError::no_route)?;
-    let (id, tail) = match rest.find('/') {
+    let (host, tail) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
+    // `ID.gr7.REGION.eks.…` (what DescribeCluster answers) or the bare id.
+    let id = host.split('.').next().unwrap_or_default();
     let c = kube_view::cluster_by_endpoint_id(sim, id, now)?.ok_or_else(KubeError::no_route)?;
     if c.status == "CREATING" {
         return Err(KubeError::unavailable(
@@ -174,4 +180,20 @@ pub(crate) fn audit_endpoint(shared: &Shared, path: &str) -> crate::wire::WireRe
         .map(|k| k.audit.of(name))
         .unwrap_or_default();
     crate::wire::WireResponse::json(200, serde_json::json!({ "records": records }).to_string())
+}
+
+/// Brings the node groups of cluster `name` up to date on the Kubernetes side before EKS
+/// answers about them (their health comes from the kubelets).
+pub(crate) fn sync_nodes(shared: &Shared, account: &str, region: &str, name: &str, now: i64) {
+    let id = match kube_view::endpoint_id_by_name(&shared.sim, account, region, name) {
+        Ok(Some(id)) => id,
+        _ => return,
+    };
+    if let Ok(Some(c)) = kube_view::cluster_by_endpoint_id(&shared.sim, &id, now) {
+        if c.status != "CREATING" {
+            if let Err(e) = api::ensure_seeded(shared, &c, now) {
+                tracing::warn!(cluster = %name, "node sync: {e}");
+            }
+        }
+    }
 }

@@ -1,0 +1,270 @@
+//! Bad input to a cluster's Kubernetes API: garbage and mutated tokens, broken, oversized and
+//! wrongly typed bodies, invalid patches, stale versions, unknown paths. Each gets a 4xx
+//! `Status` (never a 5xx or a dropped connection) and changes nothing.
+
+mod kube_support;
+mod support;
+
+use eks_sim_model::DEFAULT_SECRET_ACCESS_KEY;
+use http_body_util::BodyExt;
+use kube_support::{client_for, make_cluster, token};
+use rand::{Rng, SeedableRng};
+use support::TestSim;
+
+async fn send(
+    client: &kube::Client,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", content_type)
+        .body(kube::client::Body::from(body))
+        .unwrap();
+    let resp = client.send(req).await.expect("an answer");
+    let code = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (
+        code,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+const CM: &str = "/api/v1/namespaces/kube-system/configmaps";
+
+async fn snapshot(client: &kube::Client) -> serde_json::Value {
+    let (code, v) = send(
+        client,
+        "GET",
+        &format!("{CM}/aws-auth"),
+        "application/json",
+        vec![],
+    )
+    .await;
+    assert_eq!(code, 200);
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_get_status_answers_and_change_nothing() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = TestSim::start().await;
+    let (endpoint, ca) = make_cluster(&sim).await;
+    let client = client_for(&endpoint, &ca, &token("kube-rs", DEFAULT_SECRET_ACCESS_KEY)).await;
+    let good = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"aws-auth"},"data":{"mapRoles":"- rolearn: [unclosed"}}"#;
+    let (code, _) = send(&client, "POST", CM, "application/json", good.to_vec()).await;
+    assert_eq!(
+        code, 201,
+        "malformed YAML inside aws-auth is still a valid ConfigMap"
+    );
+    let before = snapshot(&client).await;
+    let item = format!("{CM}/aws-auth");
+    let huge = vec![b'x'; 4 * 1024 * 1024];
+    let cases: Vec<(&str, &str, &str, Vec<u8>, u16)> = vec![
+        ("POST", CM, "application/json", b"{\"kind\":".to_vec(), 400),
+        ("POST", CM, "application/json", b"[1,2]".to_vec(), 400),
+        (
+            "POST",
+            CM,
+            "application/json",
+            br#"{"kind":"Secret","apiVersion":"v1","metadata":{"name":"x"}}"#.to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            CM,
+            "application/json",
+            br#"{"metadata":{"name":"Bad_Name"}}"#.to_vec(),
+            422,
+        ),
+        (
+            "POST",
+            CM,
+            "application/json",
+            br#"{"metadata":{"name":"x"},"data":{"k":1}}"#.to_vec(),
+            422,
+        ),
+        (
+            "POST",
+            CM,
+            "application/json",
+            br#"{"metadata":{"name":"aws-auth"}}"#.to_vec(),
+            409,
+        ),
+        ("POST", CM, "application/json", huge, 413),
+        ("POST", CM, "text/plain", b"hello".to_vec(), 415),
+        (
+            "POST",
+            CM,
+            "application/vnd.kubernetes.protobuf",
+            b"k8s\0\x0a\xff\xff".to_vec(),
+            415,
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/nope/configmaps",
+            "application/json",
+            br#"{"metadata":{"name":"x"}}"#.to_vec(),
+            404,
+        ),
+        (
+            "PUT",
+            &item,
+            "application/json",
+            br#"{"metadata":{"name":"other"}}"#.to_vec(),
+            400,
+        ),
+        (
+            "PUT",
+            &item,
+            "application/json",
+            br#"{"metadata":{"name":"aws-auth","resourceVersion":"1"}}"#.to_vec(),
+            409,
+        ),
+        (
+            "PATCH",
+            &item,
+            "application/json-patch+json",
+            br#"[{"op":"remove","path":"/data/nope"}]"#.to_vec(),
+            422,
+        ),
+        (
+            "PATCH",
+            &item,
+            "application/json-patch+json",
+            br#"{"op":"add"}"#.to_vec(),
+            400,
+        ),
+        (
+            "PATCH",
+            &item,
+            "application/json-patch+json",
+            br#"[{"op":"frobnicate","path":"/x"}]"#.to_vec(),
+            400,
+        ),
+        (
+            "PATCH",
+            &item,
+            "application/merge-patch+json",
+            b"{not json".to_vec(),
+            400,
+        ),
+        (
+            "PATCH",
+            &item,
+            "application/merge-patch+json",
+            br#"{"metadata":{"name":"renamed"}}"#.to_vec(),
+            422,
+        ),
+        (
+            "PATCH",
+            &item,
+            "application/merge-patch+json",
+            br#"{"metadata":{"resourceVersion":"2"},"data":{"a":"b"}}"#.to_vec(),
+            409,
+        ),
+        (
+            "PATCH",
+            &item,
+            "application/strategic-merge-patch+json",
+            b"[1]".to_vec(),
+            400,
+        ),
+        (
+            "PATCH",
+            &item,
+            "application/apply-patch+yaml",
+            b"{}".to_vec(),
+            415,
+        ),
+        (
+            "DELETE",
+            &item,
+            "application/json",
+            br#"{"preconditions":{"uid":"nope"}}"#.to_vec(),
+            409,
+        ),
+        ("GET", "/api/v1/pods", "application/json", vec![], 404),
+        (
+            "GET",
+            "/apis/apps/v1/deployments",
+            "application/json",
+            vec![],
+            404,
+        ),
+        ("GET", "/nonsense", "application/json", vec![], 404),
+        (
+            "DELETE",
+            "/api/v1/namespaces/kube-system",
+            "application/json",
+            vec![],
+            403,
+        ),
+    ];
+    for (method, path, ct, body, want) in cases {
+        let (code, v) = send(&client, method, path, ct, body).await;
+        assert_eq!(code, want, "{method} {path} {ct}: {v}");
+        assert_eq!(v["kind"], "Status", "{method} {path}: {v}");
+        assert_eq!(v["code"], want);
+    }
+    assert_eq!(
+        snapshot(&client).await,
+        before,
+        "a refused request changed aws-auth"
+    );
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutated_tokens_and_patches_never_get_a_server_error() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = TestSim::start().await;
+    let (endpoint, ca) = make_cluster(&sim).await;
+    let admin = client_for(&endpoint, &ca, &token("kube-rs", DEFAULT_SECRET_ACCESS_KEY)).await;
+    let body = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"aws-auth"},"data":{"a":"b"}}"#;
+    assert_eq!(
+        send(&admin, "POST", CM, "application/json", body.to_vec())
+            .await
+            .0,
+        201
+    );
+    let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+    let good = token("kube-rs", DEFAULT_SECRET_ACCESS_KEY);
+    for i in 0..60 {
+        let mut t = good.clone().into_bytes();
+        for _ in 0..rng.gen_range(1..4) {
+            let at = rng.gen_range(0..t.len());
+            t[at] = b"AZaz09-_.=%"[rng.gen_range(0..11)];
+        }
+        let t = String::from_utf8(t).unwrap();
+        if t == good {
+            continue;
+        }
+        let c = client_for(&endpoint, &ca, &t).await;
+        let (code, v) = send(&c, "GET", CM, "application/json", vec![]).await;
+        assert!(code == 401 || code == 200, "token mutation {i}: {code} {v}");
+        if code == 401 {
+            assert_eq!(v["reason"], "Unauthorized");
+        }
+    }
+    let item = format!("{CM}/aws-auth");
+    let patch = br#"[{"op":"replace","path":"/data/a","value":"c"},{"op":"test","path":"/data/a","value":"c"}]"#;
+    for i in 0..150 {
+        let mut p = patch.to_vec();
+        for _ in 0..rng.gen_range(1..5) {
+            let at = rng.gen_range(0..p.len());
+            p[at] = rng.gen();
+        }
+        let ct = [
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/strategic-merge-patch+json",
+        ][i % 3];
+        let (code, v) = send(&admin, "PATCH", &item, ct, p).await;
+        assert!(code < 500, "patch mutation {i} ({ct}): {code} {v}");
+    }
+    sim.handle.shutdown().await;
+}
