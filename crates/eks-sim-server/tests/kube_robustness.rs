@@ -48,6 +48,43 @@ async fn snapshot(client: &kube::Client) -> serde_json::Value {
     v
 }
 
+/// (method, path, content type, body, expected status).
+type Case<'a> = (&'a str, &'a str, &'a str, Vec<u8>, u16);
+
+#[rustfmt::skip]
+fn bad_requests(item: &str) -> Vec<Case<'_>> {
+    let b = |s: &str| s.as_bytes().to_vec();
+    let huge = vec![b'x'; 4 * 1024 * 1024];
+    let (j, mp, jp) = ("application/json", "application/merge-patch+json", "application/json-patch+json");
+    vec![
+        ("POST", CM, j, b("{\"kind\":"), 400),
+        ("POST", CM, j, b("[1,2]"), 400),
+        ("POST", CM, j, b(r#"{"kind":"Secret","apiVersion":"v1","metadata":{"name":"x"}}"#), 400),
+        ("POST", CM, j, b(r#"{"metadata":{"name":"Bad_Name"}}"#), 422),
+        ("POST", CM, j, b(r#"{"metadata":{"name":"x"},"data":{"k":1}}"#), 422),
+        ("POST", CM, j, b(r#"{"metadata":{"name":"aws-auth"}}"#), 409),
+        ("POST", CM, j, huge, 413),
+        ("POST", CM, "text/plain", b("hello"), 415),
+        ("POST", CM, "application/vnd.kubernetes.protobuf", b"k8s\0\x0a\xff\xff".to_vec(), 415),
+        ("POST", "/api/v1/namespaces/nope/configmaps", j, b(r#"{"metadata":{"name":"x"}}"#), 404),
+        ("PUT", item, j, b(r#"{"metadata":{"name":"other"}}"#), 400),
+        ("PUT", item, j, b(r#"{"metadata":{"name":"aws-auth","resourceVersion":"1"}}"#), 409),
+        ("PATCH", item, jp, b(r#"[{"op":"remove","path":"/data/nope"}]"#), 422),
+        ("PATCH", item, jp, b(r#"{"op":"add"}"#), 400),
+        ("PATCH", item, jp, b(r#"[{"op":"frobnicate","path":"/x"}]"#), 400),
+        ("PATCH", item, mp, b("{not json"), 400),
+        ("PATCH", item, mp, b(r#"{"metadata":{"name":"renamed"}}"#), 422),
+        ("PATCH", item, mp, b(r#"{"metadata":{"resourceVersion":"2"},"data":{"a":"b"}}"#), 409),
+        ("PATCH", item, "application/strategic-merge-patch+json", b("[1]"), 400),
+        ("PATCH", item, "application/apply-patch+yaml", b("{}"), 415),
+        ("DELETE", item, j, b(r#"{"preconditions":{"uid":"nope"}}"#), 409),
+        ("GET", "/api/v1/pods", j, vec![], 404),
+        ("GET", "/apis/apps/v1/deployments", j, vec![], 404),
+        ("GET", "/nonsense", j, vec![], 404),
+        ("DELETE", "/api/v1/namespaces/kube-system", j, vec![], 403),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_bodies_get_status_answers_and_change_nothing() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -62,148 +99,7 @@ async fn bad_bodies_get_status_answers_and_change_nothing() {
     );
     let before = snapshot(&client).await;
     let item = format!("{CM}/aws-auth");
-    let huge = vec![b'x'; 4 * 1024 * 1024];
-    let cases: Vec<(&str, &str, &str, Vec<u8>, u16)> = vec![
-        ("POST", CM, "application/json", b"{\"kind\":".to_vec(), 400),
-        ("POST", CM, "application/json", b"[1,2]".to_vec(), 400),
-        (
-            "POST",
-            CM,
-            "application/json",
-            br#"{"kind":"Secret","apiVersion":"v1","metadata":{"name":"x"}}"#.to_vec(),
-            400,
-        ),
-        (
-            "POST",
-            CM,
-            "application/json",
-            br#"{"metadata":{"name":"Bad_Name"}}"#.to_vec(),
-            422,
-        ),
-        (
-            "POST",
-            CM,
-            "application/json",
-            br#"{"metadata":{"name":"x"},"data":{"k":1}}"#.to_vec(),
-            422,
-        ),
-        (
-            "POST",
-            CM,
-            "application/json",
-            br#"{"metadata":{"name":"aws-auth"}}"#.to_vec(),
-            409,
-        ),
-        ("POST", CM, "application/json", huge, 413),
-        ("POST", CM, "text/plain", b"hello".to_vec(), 415),
-        (
-            "POST",
-            CM,
-            "application/vnd.kubernetes.protobuf",
-            b"k8s\0\x0a\xff\xff".to_vec(),
-            415,
-        ),
-        (
-            "POST",
-            "/api/v1/namespaces/nope/configmaps",
-            "application/json",
-            br#"{"metadata":{"name":"x"}}"#.to_vec(),
-            404,
-        ),
-        (
-            "PUT",
-            &item,
-            "application/json",
-            br#"{"metadata":{"name":"other"}}"#.to_vec(),
-            400,
-        ),
-        (
-            "PUT",
-            &item,
-            "application/json",
-            br#"{"metadata":{"name":"aws-auth","resourceVersion":"1"}}"#.to_vec(),
-            409,
-        ),
-        (
-            "PATCH",
-            &item,
-            "application/json-patch+json",
-            br#"[{"op":"remove","path":"/data/nope"}]"#.to_vec(),
-            422,
-        ),
-        (
-            "PATCH",
-            &item,
-            "application/json-patch+json",
-            br#"{"op":"add"}"#.to_vec(),
-            400,
-        ),
-        (
-            "PATCH",
-            &item,
-            "application/json-patch+json",
-            br#"[{"op":"frobnicate","path":"/x"}]"#.to_vec(),
-            400,
-        ),
-        (
-            "PATCH",
-            &item,
-            "application/merge-patch+json",
-            b"{not json".to_vec(),
-            400,
-        ),
-        (
-            "PATCH",
-            &item,
-            "application/merge-patch+json",
-            br#"{"metadata":{"name":"renamed"}}"#.to_vec(),
-            422,
-        ),
-        (
-            "PATCH",
-            &item,
-            "application/merge-patch+json",
-            br#"{"metadata":{"resourceVersion":"2"},"data":{"a":"b"}}"#.to_vec(),
-            409,
-        ),
-        (
-            "PATCH",
-            &item,
-            "application/strategic-merge-patch+json",
-            b"[1]".to_vec(),
-            400,
-        ),
-        (
-            "PATCH",
-            &item,
-            "application/apply-patch+yaml",
-            b"{}".to_vec(),
-            415,
-        ),
-        (
-            "DELETE",
-            &item,
-            "application/json",
-            br#"{"preconditions":{"uid":"nope"}}"#.to_vec(),
-            409,
-        ),
-        ("GET", "/api/v1/pods", "application/json", vec![], 404),
-        (
-            "GET",
-            "/apis/apps/v1/deployments",
-            "application/json",
-            vec![],
-            404,
-        ),
-        ("GET", "/nonsense", "application/json", vec![], 404),
-        (
-            "DELETE",
-            "/api/v1/namespaces/kube-system",
-            "application/json",
-            vec![],
-            403,
-        ),
-    ];
+    let cases = bad_requests(&item);
     for (method, path, ct, body, want) in cases {
         let (code, v) = send(&client, method, path, ct, body).await;
         assert_eq!(code, want, "{method} {path} {ct}: {v}");
