@@ -105,7 +105,8 @@ async fn kube_figures() {
             .role_arn(&role)
             .resources_vpc_config(
                 aws_sdk_eks::types::VpcConfigRequest::builder()
-                    .subnet_ids("s")
+                    .subnet_ids("subnet-a")
+                    .subnet_ids("subnet-b")
                     .build(),
             )
             .send()
