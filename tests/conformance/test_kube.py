@@ -157,7 +157,8 @@ def test_unknown_and_deleted_clusters_do_not_answer(sim):
         assert body["kind"] == "Status" and body["reason"] == "NotFound"
 
 
-def test_creating_cluster_answers_503(sim, settings):
+def test_creating_cluster_has_no_endpoint(sim, settings):
+    # The 503 its URL answers meanwhile is tested in crates/eks-sim-server/tests/kube_robustness.rs.
     settings(cluster_create_ms=600_000)
     name = make_cluster(sim)
     settings(cluster_create_ms=0)
@@ -545,6 +546,17 @@ def test_python_client(sim, kube, tmp_path):
             assert not problems, problems
             return body
 
+        sim.client("eks").create_nodegroup(clusterName=name, nodegroupName="ng", subnets=["subnet-a"],
+                                           nodeRole=make_role(sim)["Arn"],
+                                           scalingConfig={"minSize": 1, "maxSize": 2, "desiredSize": 1})
+        nodes = raw(v1.list_node, "V1NodeList")
+        assert len(nodes["items"]) == 1
+        raw(v1.read_node, "V1Node", nodes["items"][0]["metadata"]["name"])
+        rbac = kubernetes.client.RbacAuthorizationV1Api(api_client)
+        roles = raw(rbac.list_cluster_role, "V1ClusterRoleList")
+        assert {"cluster-admin", "admin", "edit", "view"} <= {r["metadata"]["name"] for r in roles["items"]}
+        raw(rbac.list_cluster_role_binding, "V1ClusterRoleBindingList")
+        raw(rbac.list_namespaced_role_binding, "V1RoleBindingList", "kube-system")
         nss = raw(v1.list_namespace, "V1NamespaceList")
         assert {n["metadata"]["name"] for n in nss["items"]} >= {"default", "kube-system", "kube-public", "kube-node-lease"}
         cm = raw(v1.read_namespaced_config_map, "V1ConfigMap", "py", "default")

@@ -78,7 +78,7 @@ fn bad_requests(item: &str) -> Vec<Case<'_>> {
         ("PATCH", item, "application/strategic-merge-patch+json", b("[1]"), 400),
         ("PATCH", item, "application/apply-patch+yaml", b("{}"), 415),
         ("DELETE", item, j, b(r#"{"preconditions":{"uid":"nope"}}"#), 409),
-        ("GET", "/api/v1/pods", j, vec![], 404),
+        ("GET", "/api/v1/secrets", j, vec![], 404),
         ("GET", "/apis/apps/v1/deployments", j, vec![], 404),
         ("GET", "/nonsense", j, vec![], 404),
         ("DELETE", "/api/v1/namespaces/kube-system", j, vec![], 403),
@@ -162,5 +162,67 @@ async fn mutated_tokens_and_patches_never_get_a_server_error() {
         let (code, v) = send(&admin, "PATCH", &item, ct, p).await;
         assert!(code < 500, "patch mutation {i} ({ct}): {code} {v}");
     }
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_creating_cluster_answers_503_and_a_deleted_one_404() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = TestSim::start().await;
+    let (endpoint, ca) = make_cluster(&sim).await;
+    sim.settings(|s| s.cluster_create_ms = 600_000);
+    let eks = aws_sdk_eks::Client::new(&sim.config().await);
+    let role = sim
+        .sim
+        .store
+        .read(|c| {
+            Ok(
+                c.query_row("SELECT role_arn FROM eks_clusters LIMIT 1", [], |r| {
+                    r.get::<_, String>(0)
+                })?,
+            )
+        })
+        .unwrap();
+    eks.create_cluster()
+        .name("slow")
+        .role_arn(role)
+        .resources_vpc_config(
+            aws_sdk_eks::types::VpcConfigRequest::builder()
+                .subnet_ids("subnet-a")
+                .subnet_ids("subnet-b")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create");
+    // DescribeCluster shows no endpoint while CREATING; the URL it will have is known here.
+    let stored: String = sim
+        .sim
+        .store
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT endpoint FROM eks_clusters WHERE name = 'slow'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    let base = endpoint.split("/k8s/").next().unwrap().to_string();
+    let slow_url = format!("{base}/k8s/{}", stored.trim_start_matches("https://"));
+    let slow = client_for(&slow_url, &ca, &token("slow", DEFAULT_SECRET_ACCESS_KEY)).await;
+    let (code, v) = send(&slow, "GET", "/version", "application/json", vec![]).await;
+    assert_eq!(
+        (code, v["reason"].as_str()),
+        (503, Some("ServiceUnavailable")),
+        "{v}"
+    );
+    eks.delete_cluster()
+        .name("kube-rs")
+        .send()
+        .await
+        .expect("delete");
+    let gone = client_for(&endpoint, &ca, &token("kube-rs", DEFAULT_SECRET_ACCESS_KEY)).await;
+    let (code, v) = send(&gone, "GET", "/version", "application/json", vec![]).await;
+    assert_eq!((code, v["reason"].as_str()), (404, Some("NotFound")), "{v}");
     sim.handle.shutdown().await;
 }

@@ -63,6 +63,16 @@ pub const KINDS: &[Kind] = &[
     Kind {
         group: "",
         version: "v1",
+        resource: "pods",
+        singular: "pod",
+        kind: "Pod",
+        namespaced: true,
+        verbs: CRUD,
+        short_names: &["po"],
+    },
+    Kind {
+        group: "",
+        version: "v1",
         resource: "nodes",
         singular: "node",
         kind: "Node",

@@ -60,9 +60,18 @@ pub(crate) fn handle(r: &Req<'_>, kind: &'static Kind, res: &ResourceAttrs) -> O
         namespace: &res.namespace,
     };
     match r.info.verb.as_str() {
-        "get" => read(r, |c| objects::get(c, k, &res.name))?
-            .map(|o| (200, o))
-            .ok_or_else(|| KubeError::not_found(kind.resource, kind.group, &res.name)),
+        "get" => {
+            let o = read(r, |c| objects::get(c, k, &res.name))?
+                .ok_or_else(|| KubeError::not_found(kind.resource, kind.group, &res.name))?;
+            if super::table::wanted(&r.headers) {
+                let rv = o["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                return Ok((200, super::table::render(kind.kind, &[o], &rv, r.now)));
+            }
+            Ok((200, o))
+        }
         "list" => list(r, kind, Some(&res.namespace)),
         "create" => create(r, kind, k),
         "update" => update(r, kind, k, &res.name),
@@ -128,12 +137,22 @@ fn list(r: &Req<'_>, kind: &Kind, ns: Option<&str>) -> Out {
     let mut out = Vec::new();
     for mut o in items {
         if selected(r, &o)? {
+            if super::table::wanted(&r.headers) {
+                out.push(o);
+                continue;
+            }
             if let Some(m) = o.as_object_mut() {
                 m.remove("kind");
                 m.remove("apiVersion");
             }
             out.push(o);
         }
+    }
+    if super::table::wanted(&r.headers) {
+        return Ok((
+            200,
+            super::table::render(kind.kind, &out, &rv.to_string(), r.now),
+        ));
     }
     Ok((
         200,

@@ -19,6 +19,7 @@ mod discovery;
 mod handlers;
 mod openapi;
 mod reviews;
+mod table;
 pub mod tls;
 mod watch;
 
