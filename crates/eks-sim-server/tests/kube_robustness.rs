@@ -226,3 +226,55 @@ async fn a_creating_cluster_answers_503_and_a_deleted_one_404() {
     assert_eq!((code, v["reason"].as_str()), (404, Some("NotFound")), "{v}");
     sim.handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_get_kubernetes_answers() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = TestSim::start().await;
+    let (endpoint, ca) = make_cluster(&sim).await;
+    let client = client_for(&endpoint, &ca, &token("kube-rs", DEFAULT_SECRET_ACCESS_KEY)).await;
+    sim.settings(|s| {
+        s.throttle_rate = 0.001;
+        s.throttle_burst = 1.0;
+    });
+    let mut throttled = None;
+    for _ in 0..3 {
+        let req = http::Request::get("/api/v1/namespaces")
+            .body(kube::client::Body::empty())
+            .unwrap();
+        let resp = client.send(req).await.expect("an answer");
+        if resp.status().as_u16() == 429 {
+            throttled = Some(resp);
+            break;
+        }
+    }
+    let resp = throttled.expect("throttled within the burst + 2 requests");
+    assert_eq!(
+        resp.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body: serde_json::Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["reason"], "TooManyRequests");
+    assert_eq!(body["details"]["retryAfterSeconds"], 1);
+    sim.settings(|s| {
+        s.throttle_rate = 0.0;
+        s.error_rate = 1.0;
+    });
+    let (code, v) = send(
+        &client,
+        "GET",
+        "/api/v1/namespaces",
+        "application/json",
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        (code, v["reason"].as_str()),
+        (500, Some("InternalError")),
+        "{v}"
+    );
+    sim.handle.shutdown().await;
+}
