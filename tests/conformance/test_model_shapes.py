@@ -163,6 +163,9 @@ def test_eks_success_shapes(checker, roles, sim):
                diskSize=20, labels={"a": "b"}, tags={"t": "v"})
     checker.ok(eks, "describe_nodegroup", clusterName=name, nodegroupName="ng")
     checker.ok(eks, "list_nodegroups", clusterName=name)
+    ng_upd = checker.ok(eks, "update_nodegroup_config", clusterName=name, nodegroupName="ng",
+                        scalingConfig={"desiredSize": 1})["update"]
+    checker.ok(eks, "describe_update", name=name, updateId=ng_upd["id"], nodegroupName="ng")
     upd = checker.ok(eks, "update_cluster_config", name=name,
                      accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})["update"]
     checker.ok(eks, "describe_update", name=name, updateId=upd["id"])
@@ -364,6 +367,10 @@ def test_eks_error_shapes(checker, roles, sim):
     E(eks, "describe_nodegroup", "ResourceNotFoundException", clusterName=api, nodegroupName="nope")
     E(eks, "list_nodegroups", "ResourceNotFoundException", clusterName=ghost)
     E(eks, "delete_nodegroup", "ResourceNotFoundException", clusterName=api, nodegroupName="nope")
+    E(eks, "update_nodegroup_config", "ResourceNotFoundException", clusterName=api, nodegroupName="nope",
+      scalingConfig={"desiredSize": 1})
+    E(eks, "update_nodegroup_config", "InvalidParameterException", clusterName=api, nodegroupName="ng",
+      scalingConfig={"desiredSize": 99})
     # common errors: throttling and an unknown key
     sim.set_settings(throttle_rate=0.001, throttle_burst=1)
     try:
