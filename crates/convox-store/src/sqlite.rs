@@ -83,19 +83,26 @@ pub(crate) fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
 
 /// Creates the file with mode 0600 before SQLite opens it (SQLite would use 0644 minus the
 /// umask), tightens an existing file, and opens it with WAL + busy timeout.
+///
+/// The file is opened by hand only when it does not exist yet: closing any descriptor of
+/// a file drops every POSIX lock this process holds on it, the locks of this process's
+/// other SQLite connections to it included (the lock renewer's connection is opened
+/// while the main one holds a snapshot).
 pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let io = |e| StoreError::Io {
         path: path.display().to_string(),
         source: e,
     };
-    let mut o = std::fs::OpenOptions::new();
-    o.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
+    if !path.exists() {
+        let mut o = std::fs::OpenOptions::new();
+        o.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        o.open(path).map_err(io)?;
     }
-    o.open(path).map_err(io)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -12,6 +12,10 @@ fn v(s: &str) -> Version {
     s.parse().expect("version")
 }
 
+pub(crate) fn new_rack_for(name: &str) -> NewRack {
+    new_rack(name, "3.24.7")
+}
+
 fn new_rack(name: &str, version: &str) -> NewRack {
     NewRack {
         name: name.into(),

@@ -179,3 +179,27 @@ fn a_connection_the_server_dropped_is_replaced() {
     );
     assert!(s.racks().expect("after the drop").is_empty());
 }
+
+/// A write fenced on one connection sees a take-over committed on another, whatever that
+/// connection read before.
+fn a_take_over_on_another_connection_fences_this_one(db: &Db) {
+    let mine = db.open();
+    let other = db.open();
+    let s = db.open();
+    let (id, _) = s
+        .begin_install(&crate::tests::new_rack_for("r1"), &[] as &[&str], "x")
+        .expect("install");
+    s.finish_change(id, Ok(())).expect("finish");
+    let g = mine.lock_rack("r1", &opts(30_000)).expect("lock");
+    mine.get_rack("r1").expect("read");
+    mine.params("r1").expect("read");
+    g.check(&mine).expect("held");
+    raw(&other, "UPDATE locks SET token = 'thief'", &[]);
+    assert!(matches!(g.check(&mine), Err(StoreError::LockLost(_))));
+    let r = mine
+        .fenced(&g)
+        .begin_params_set(&["eks_access_entries=true"], "x");
+    assert!(matches!(r, Err(StoreError::LockLost(_))), "{r:?}");
+}
+
+crate::tests::on_both_backends!(a_take_over_on_another_connection_fences_this_one);
