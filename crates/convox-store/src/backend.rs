@@ -120,8 +120,6 @@ pub(crate) type Body<'a> = dyn FnMut(&mut dyn Tx) -> Result<(), StoreError> + Se
 /// A connection to one store. Committed on `Ok`, rolled back on `Err`.
 pub(crate) trait Backend: Send {
     fn transaction(&mut self, mode: Mode, body: &mut Body<'_>) -> Result<(), StoreError>;
-    /// A second, independent connection to the same store (the lock renewer's).
-    fn reopen(&self) -> Result<Box<dyn Backend>, StoreError>;
 }
 
 /// Backend-independent facts about where a store lives.

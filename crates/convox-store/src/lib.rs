@@ -50,7 +50,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use convox_params::{ChangeSet, ParamError, Params};
 
@@ -164,7 +164,8 @@ pub(crate) fn now_ms() -> i64 {
 /// The rack store. `Send + Sync`: one connection behind a mutex.
 pub struct Store {
     location: Location,
-    backend: Mutex<Box<dyn Backend>>,
+    /// Shared with the renewers of the locks this store hands out: one connection per store.
+    backend: Arc<Mutex<Box<dyn Backend>>>,
     /// Where a shared store keeps this machine's current rack (`convox switch` is one
     /// person's choice, not the team's); `None`: in the store itself.
     current_file: Option<PathBuf>,
@@ -236,7 +237,7 @@ impl Store {
         let backend = sqlite::Sqlite::open(path)?;
         Ok(Store {
             location: Location::Sqlite(path.to_path_buf()),
-            backend: Mutex::new(Box::new(backend)),
+            backend: Arc::new(Mutex::new(Box::new(backend))),
             current_file: None,
         })
     }
@@ -254,7 +255,7 @@ impl Store {
         ));
         Ok(Store {
             location,
-            backend: Mutex::new(Box::new(backend)),
+            backend: Arc::new(Mutex::new(Box::new(backend))),
             current_file: Some(current_file),
         })
     }
@@ -279,13 +280,13 @@ impl Store {
     }
 
     fn backend(&self) -> MutexGuard<'_, Box<dyn Backend>> {
-        // A panic while holding the lock leaves the connection usable (the open transaction
-        // is rolled back when it is dropped), so recover from poisoning.
-        self.backend.lock().unwrap_or_else(|e| e.into_inner())
+        lock_backend(&self.backend)
     }
 
-    pub(crate) fn reopen_backend(&self) -> Result<Box<dyn Backend>, StoreError> {
-        self.backend().reopen()
+    /// The connection, for a lock's renewer (a second connection per lock would cost a
+    /// PostgreSQL login per run; the renewer's statements are short).
+    pub(crate) fn shared_backend(&self) -> Arc<Mutex<Box<dyn Backend>>> {
+        self.backend.clone()
     }
 
     fn corrupt(&self, what: String) -> StoreError {
@@ -603,6 +604,12 @@ impl Store {
     pub fn lock_holder(&self, rack: &str) -> Result<Option<LockHolder>, StoreError> {
         self.read(|c| lock::holder(c, rack))
     }
+}
+
+pub(crate) fn lock_backend(m: &Mutex<Box<dyn Backend>>) -> MutexGuard<'_, Box<dyn Backend>> {
+    // A panic while holding the lock leaves the connection usable (the open transaction is
+    // rolled back when it is dropped), so recover from poisoning.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Runs `f` in one transaction of `backend`.

@@ -10,14 +10,14 @@
 //! until its `wait` runs out, then fails with [`StoreError::Locked`] naming the holder.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, OnceLock};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{vals, Backend, Mode, Tx};
-use crate::{now_ms, now_rfc3339, run_in, Store, StoreError};
+use crate::{lock_backend, now_ms, now_rfc3339, run_in, Store, StoreError};
 
 /// How to take a lock.
 #[derive(Debug, Clone)]
@@ -207,7 +207,7 @@ impl Drop for RackLock {
 }
 
 fn renew_loop(
-    mut backend: Box<dyn Backend>,
+    backend: Arc<Mutex<Box<dyn Backend>>>,
     rack: String,
     token: String,
     every: Duration,
@@ -215,7 +215,7 @@ fn renew_loop(
 ) -> Result<(), StoreError> {
     // Runs until the guard drops its sender (or sends a message).
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
-        let n = run_in(&mut *backend, Mode::Write, |tx| {
+        let n = run_in(&mut **lock_backend(&backend), Mode::Write, |tx| {
             let now = tx.now_ms()?;
             tx.exec(
                 "UPDATE locks SET renewed_at_ms = ?3 WHERE rack = ?1 AND token = ?2",
@@ -228,7 +228,7 @@ fn renew_loop(
             Err(e) => tracing::warn!(%rack, error = %e, "renewing the rack lock failed"),
         }
     }
-    run_in(&mut *backend, Mode::Write, |tx| {
+    run_in(&mut **lock_backend(&backend), Mode::Write, |tx| {
         tx.exec(
             "DELETE FROM locks WHERE rack = ?1 AND token = ?2",
             vals![&rack, &token],
@@ -306,15 +306,14 @@ pub(crate) fn acquire(
     let (tx, rx) = mpsc::channel();
     let every = (opts.lease / 3).max(Duration::from_millis(10));
     let (r, t) = (rack.to_string(), token.clone());
-    let renewer = store.reopen_backend().and_then(|backend| {
-        std::thread::Builder::new()
-            .name(format!("rack-lock-{rack}"))
-            .spawn(move || renew_loop(backend, r, t, every, rx))
-            .map_err(|e| StoreError::Io {
-                path: store.location().to_string(),
-                source: e,
-            })
-    });
+    let backend = store.shared_backend();
+    let renewer = std::thread::Builder::new()
+        .name(format!("rack-lock-{rack}"))
+        .spawn(move || renew_loop(backend, r, t, every, rx))
+        .map_err(|e| StoreError::Io {
+            path: store.location().to_string(),
+            source: e,
+        });
     let renewer = match renewer {
         Ok(h) => h,
         Err(e) => {

@@ -357,18 +357,6 @@ impl Backend for Postgres {
     fn transaction(&mut self, mode: Mode, body: &mut Body<'_>) -> Result<(), StoreError> {
         off_runtime(|| self.run(mode, body))
     }
-
-    fn reopen(&self) -> Result<Box<dyn Backend>, StoreError> {
-        let target = self.target.clone();
-        off_runtime(move || {
-            let client = target.connect()?;
-            Ok(Box::new(Postgres {
-                target,
-                client: Some(client),
-                statements: HashMap::new(),
-            }) as Box<dyn Backend>)
-        })
-    }
 }
 
 /// `?1` placeholders (the rules' dialect) as `$1`.

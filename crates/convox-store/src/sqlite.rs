@@ -1,7 +1,7 @@
 //! The SQLite backend: one file (mode 0600, WAL, busy timeout), writers serialized by
 //! `BEGIN IMMEDIATE`, the schema version in `PRAGMA user_version`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use rusqlite::types::ValueRef;
@@ -163,7 +163,6 @@ pub(crate) fn supported_version() -> i64 {
 
 /// The SQLite store.
 pub(crate) struct Sqlite {
-    path: PathBuf,
     location: Arc<str>,
     conn: Connection,
 }
@@ -174,7 +173,6 @@ impl Sqlite {
         let mut conn = open_connection(path)?;
         migrate(&mut conn, path)?;
         Ok(Sqlite {
-            path: path.to_path_buf(),
             location: path.display().to_string().into(),
             conn,
         })
@@ -265,15 +263,5 @@ impl Backend for Sqlite {
             location: &location,
         })?;
         tx.commit().map_err(|e| sql_err(&location, e))
-    }
-
-    fn reopen(&self) -> Result<Box<dyn Backend>, StoreError> {
-        // Migrated already: a plain connection with the same settings.
-        let conn = open_connection(&self.path)?;
-        Ok(Box::new(Sqlite {
-            path: self.path.clone(),
-            location: self.location.clone(),
-            conn,
-        }))
     }
 }

@@ -546,14 +546,19 @@ fn waiter_gets_the_lock_when_the_holder_releases(db: &Db) {
     let s = db.open();
     let g = s.lock_rack("r1", &opts(0, 30_000, "a")).expect("lock");
     let p = db.spec();
+    // The waiter's store is open before the holder's 300 ms start (a PostgreSQL login may
+    // take a good part of them).
+    let (ready_tx, ready) = std::sync::mpsc::channel();
     let waiter = std::thread::spawn(move || {
         let s = p.open();
+        ready_tx.send(()).expect("ready");
         let t = Instant::now();
         let g = s
             .lock_rack("r1", &opts(5_000, 30_000, "b"))
             .expect("waited");
         (t.elapsed(), g.token().to_string())
     });
+    ready.recv().expect("waiter opened its store");
     std::thread::sleep(Duration::from_millis(300));
     drop(g);
     let (waited, _token) = waiter.join().expect("join");
