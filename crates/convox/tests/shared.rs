@@ -589,3 +589,39 @@ async fn the_database_restarting_mid_run_fails_cleanly_and_a_rerun_converges() {
     );
     assert_eq!(t.b.json(&["rack", "-r", "chaos"])["status"], "running");
 }
+
+/// The store's password is in no output: not in the ERROR line of a refused login, not in a
+/// failure to connect, not in `--help` (which shows that $CONVOX_STORE is set, not its value).
+#[test]
+fn the_store_password_is_never_printed() {
+    let Some(admin) = admin_url() else { return };
+    let mut h = Home::new(&[]);
+    let secret = "Sup3rSecretPassw0rd";
+    let (scheme, rest) = admin.split_once("://").expect("url");
+    let (userinfo, host) = rest.split_once('@').expect("user info");
+    let user = userinfo.split(':').next().unwrap_or(userinfo);
+    for url in [
+        format!("{scheme}://{user}:{secret}@{host}"),
+        format!("postgres://{user}:{secret}@127.0.0.1:9/convox?connect_timeout=5"),
+    ] {
+        machine_env(&mut h, &url, "machine-a");
+        for args in [
+            &["racks"][..],
+            &["rack", "history"],
+            &["rack", "install", "local", "x"],
+        ] {
+            let r = h.run(args);
+            let err = r.error_line(args);
+            assert!(err.contains(&format!("{user}:***@")), "{err}");
+            assert!(
+                !r.stderr.contains(secret) && !r.stdout.contains(secret),
+                "{}",
+                r.stderr
+            );
+        }
+        let help = h.ok(&["--help"]);
+        assert!(!help.contains(secret), "{help}");
+        let r = h.run(&["--store", &url, "racks"]);
+        assert!(!r.stderr.contains(secret), "{}", r.stderr);
+    }
+}
