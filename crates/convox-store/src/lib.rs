@@ -654,4 +654,6 @@ mod test_db;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_process;
+#[cfg(test)]
 mod tests_shared;
