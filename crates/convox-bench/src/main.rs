@@ -9,6 +9,8 @@
 //!   simulator's memory with 1,000 clusters × 100 access entries.
 //! - `convox-bench reconcile`: API calls and wall time of a full migration on the simulator with
 //!   an update duration U and propagation delay P, and of a no-op run on a converged rack.
+//! - `convox-bench store`: rack-store changes and reads per second on SQLite and PostgreSQL,
+//!   and `convox racks` listing 1,000 racks on each.
 //!
 //! Both servers get byte-identical, SigV4-signed requests from the same load generator: N
 //! keep-alive connections, each sending its next request as soon as the previous answer is
@@ -18,6 +20,7 @@
 mod load;
 mod reconcile;
 mod server;
+mod store;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -38,6 +41,8 @@ enum Cmd {
     Sim(SimArgs),
     /// Reconcile cost: API calls and wall time of a migration and of a no-op run.
     Reconcile(reconcile::ReconcileArgs),
+    /// Rack-store operations per second on each backend, and `convox racks` at 1,000 racks.
+    Store(store::StoreArgs),
 }
 
 #[derive(clap::Args)]
@@ -64,6 +69,17 @@ pub struct SimArgs {
 
 fn main() {
     let cli = Cli::parse();
+    // The store is synchronous: timed outside the async runtime.
+    let cli = match cli.cmd {
+        Cmd::Store(args) => {
+            if let Err(e) = store::run(args) {
+                eprintln!("ERROR: {e}");
+                std::process::exit(1);
+            }
+            return;
+        }
+        cmd => Cli { cmd },
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -78,6 +94,7 @@ fn main() {
     let result = match cli.cmd {
         Cmd::Sim(args) => rt.block_on(server::run_sim_bench(args)),
         Cmd::Reconcile(args) => rt.block_on(reconcile::run(args)),
+        Cmd::Store(_) => Ok(()),
     };
     if let Err(e) = result {
         eprintln!("ERROR: {e}");

@@ -8,8 +8,8 @@
 //! leave a window in which the other run takes over. [`StoreError::LockLost`] says so.
 
 use convox_params::{ChangeSet, Params, Version};
-use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::backend::{vals, Tx};
 use crate::{
     changes_json, lock, now_rfc3339, validate_rack_name, ChangeId, NewRack, Outcome, RackLock,
     RackStatus, Store, StoreError, INTERRUPTED,
@@ -31,11 +31,11 @@ impl Store {
 
     /// Runs `f` in one write transaction after checking, in that transaction, that `fence`
     /// (when given) still holds `rack`'s lock.
-    fn write_fenced<T>(
+    fn write_fenced<T: Send>(
         &self,
         fence: Option<&RackLock>,
         rack: &str,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
         self.write(|tx| {
             if let Some(l) = fence {
@@ -45,7 +45,7 @@ impl Store {
                         locked: l.rack().to_string(),
                     });
                 }
-                let held = lock::holder(self, tx, rack)?.is_some_and(|h| h.token == l.token());
+                let held = lock::holder(tx, rack)?.is_some_and(|h| h.token == l.token());
                 if !held {
                     return Err(StoreError::LockLost(rack.to_string()));
                 }
@@ -64,7 +64,7 @@ impl Fenced<'_> {
     /// Records a new rack with status `installing` and its initial parameters (validated in
     /// install mode against the rack's version), and opens an `install` history row.
     /// Finish with [`Fenced::finish_change`]. The lock must be `new.name`'s.
-    pub fn begin_install<S: AsRef<str>>(
+    pub fn begin_install<S: AsRef<str> + Sync>(
         &self,
         new: &NewRack,
         param_args: &[S],
@@ -78,7 +78,7 @@ impl Fenced<'_> {
     /// *inside* the write transaction (no window between reading and storing), then stores
     /// them, sets the rack `updating` and opens a `params set` history row. A refusal
     /// ([`StoreError::Invalid`]) stores nothing.
-    pub fn begin_params_set<S: AsRef<str>>(
+    pub fn begin_params_set<S: AsRef<str> + Sync>(
         &self,
         args: &[S],
         actor: &str,
@@ -137,7 +137,7 @@ impl Fenced<'_> {
 }
 
 impl Store {
-    fn begin_install_in<S: AsRef<str>>(
+    fn begin_install_in<S: AsRef<str> + Sync>(
         &self,
         fence: Option<&RackLock>,
         new: &NewRack,
@@ -160,25 +160,24 @@ impl Store {
             if self.rack_in(tx, &new.name)?.is_some() {
                 return Err(StoreError::RackExists(new.name.clone()));
             }
-            tx.execute(
+            tx.exec(
                 "INSERT INTO racks (name, provider, version, status, region, cluster, \
                  nodes_role_arn, karpenter_nodes_role_arn, endpoint, profile, created_at, \
                  updated_at, last_error) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11,NULL)",
-                params![
-                    new.name,
+                vals![
+                    &new.name,
                     new.provider.as_str(),
                     new.version.to_string(),
                     RackStatus::Installing.as_str(),
-                    new.region,
-                    new.cluster,
-                    new.nodes_role_arn,
-                    new.karpenter_nodes_role_arn,
-                    new.endpoint,
-                    new.profile,
-                    now
+                    &new.region,
+                    &new.cluster,
+                    &new.nodes_role_arn,
+                    new.karpenter_nodes_role_arn.as_deref(),
+                    new.endpoint.as_deref(),
+                    new.profile.as_deref(),
+                    &now
                 ],
-            )
-            .map_err(|e| self.sql(e))?;
+            )?;
             self.store_params_in(tx, &new.name, &changes, &now)?;
             let what = serde_json::json!({
                 "provider": new.provider.as_str(),
@@ -204,7 +203,7 @@ impl Store {
         Ok((id, changes))
     }
 
-    fn begin_params_set_in<S: AsRef<str>>(
+    fn begin_params_set_in<S: AsRef<str> + Sync>(
         &self,
         fence: Option<&RackLock>,
         rack: &str,
@@ -278,17 +277,15 @@ impl Store {
 
     fn close_interrupted_in(
         &self,
-        tx: &Connection,
+        tx: &mut dyn Tx,
         rack: &str,
         now: &str,
     ) -> Result<(), StoreError> {
-        let n = tx
-            .execute(
-                "UPDATE history SET result = 'failed', message = ?2, finished_at = ?3 \
+        let n = tx.exec(
+            "UPDATE history SET result = 'failed', message = ?2, finished_at = ?3 \
                  WHERE rack = ?1 AND result = 'pending'",
-                params![rack, INTERRUPTED, now],
-            )
-            .map_err(|e| self.sql(e))?;
+            vals![rack, INTERRUPTED, now],
+        )?;
         if n > 0 {
             tracing::warn!(
                 rack,
@@ -302,7 +299,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     fn begin_in(
         &self,
-        tx: &Connection,
+        tx: &mut dyn Tx,
         rack: &str,
         action: &str,
         changes: &ChangeSet,
@@ -321,11 +318,10 @@ impl Store {
         self.store_params_in(tx, rack, changes, now)?;
         let mut what = serde_json::json!({ "params": changes_json(changes) });
         if let Some((from, to, note)) = version {
-            tx.execute(
+            tx.exec(
                 "UPDATE racks SET version = ?2 WHERE name = ?1",
-                params![rack, to.to_string()],
-            )
-            .map_err(|e| self.sql(e))?;
+                vals![rack, to.to_string()],
+            )?;
             what["from"] = from.to_string().into();
             what["to"] = to.to_string().into();
             for (k, v) in note {
@@ -333,13 +329,11 @@ impl Store {
             }
         }
         // The previous error stays visible until this change finishes.
-        let last_error: Option<String> = tx
-            .query_row(
-                "SELECT last_error FROM racks WHERE name = ?1",
-                params![rack],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.sql(e))?;
+        let last_error =
+            match tx.query_opt("SELECT last_error FROM racks WHERE name = ?1", vals![rack])? {
+                Some(r) => r.opt_text(0)?,
+                None => return Err(StoreError::UnknownRack(rack.to_string())),
+            };
         self.set_status_in(tx, rack, RackStatus::Updating, last_error.as_deref(), now)?;
         let id = self.history_in(tx, rack, actor, action, &what, Outcome::Pending, None, now)?;
         tracing::debug!(rack, action, change = id.0, "change begun");
@@ -361,14 +355,13 @@ impl Store {
                 .ok_or(StoreError::UnknownChange(id.0))?,
         };
         self.write_fenced(fence, &rack, |tx| {
-            let row: Option<String> = tx
-                .query_row(
+            let row = tx
+                .query_opt(
                     "SELECT result FROM history WHERE id = ?1 AND rack = ?2",
-                    params![id.0, rack],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(|e| self.sql(e))?;
+                    vals![id.0, &rack],
+                )?
+                .map(|r| r.text(0))
+                .transpose()?;
             if row.as_deref() != Some(Outcome::Pending.as_str()) {
                 return Err(StoreError::UnknownChange(id.0));
             }
@@ -376,11 +369,10 @@ impl Store {
                 Ok(()) => (Outcome::Ok, None),
                 Err(m) => (Outcome::Failed, Some(m)),
             };
-            tx.execute(
+            tx.exec(
                 "UPDATE history SET result = ?2, message = ?3, finished_at = ?4 WHERE id = ?1",
-                params![id.0, outcome.as_str(), message, now],
-            )
-            .map_err(|e| self.sql(e))?;
+                vals![id.0, outcome.as_str(), message, &now],
+            )?;
             // The rack may have been uninstalled meanwhile; the history row still closes.
             if self.rack_in(tx, &rack)?.is_some() {
                 let status = if outcome == Outcome::Ok {
@@ -400,14 +392,10 @@ impl Store {
         })
     }
 
-    fn change_rack_in(&self, c: &Connection, id: ChangeId) -> Result<Option<String>, StoreError> {
-        c.query_row(
-            "SELECT rack FROM history WHERE id = ?1",
-            params![id.0],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(|e| self.sql(e))
+    fn change_rack_in(&self, c: &mut dyn Tx, id: ChangeId) -> Result<Option<String>, StoreError> {
+        c.query_opt("SELECT rack FROM history WHERE id = ?1", vals![id.0])?
+            .map(|r| r.text(0))
+            .transpose()
     }
 
     fn record_in(
@@ -447,7 +435,7 @@ impl Store {
                 "DELETE FROM racks WHERE name = ?1",
                 "DELETE FROM meta WHERE key = 'current_rack' AND value = ?1",
             ] {
-                tx.execute(sql, params![name]).map_err(|e| self.sql(e))?;
+                tx.exec(sql, vals![name])?;
             }
             self.history_in(
                 tx,
@@ -468,7 +456,7 @@ impl Store {
 /// history, statuses); the product writes through [`Fenced`] only.
 #[cfg(test)]
 impl Store {
-    pub(crate) fn begin_install<S: AsRef<str>>(
+    pub(crate) fn begin_install<S: AsRef<str> + Sync>(
         &self,
         new: &NewRack,
         param_args: &[S],
@@ -477,7 +465,7 @@ impl Store {
         self.begin_install_in(None, new, param_args, actor)
     }
 
-    pub(crate) fn begin_params_set<S: AsRef<str>>(
+    pub(crate) fn begin_params_set<S: AsRef<str> + Sync>(
         &self,
         rack: &str,
         args: &[S],

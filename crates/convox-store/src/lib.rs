@@ -1,18 +1,37 @@
 //! # convox-store
 //!
 //! The rack store: racks, their explicitly set parameters, a history of every change, the
-//! current rack, and per-rack locks, in one SQLite file (`racks.db`) under a directory the
-//! binary chooses (`$CONVOX_HOME`, else the platform data dir).
+//! current rack, and per-rack locks. Two backends behind one [`Store`]:
 //!
-//! - The file is created with mode 0600 (its directory 0700 when we create it); WAL journal
-//!   and a busy timeout let several `convox` processes share it.
-//! - The schema is versioned with `PRAGMA user_version` and migrated on open.
-//! - Every change runs in one `BEGIN IMMEDIATE` transaction: a refused call stores nothing.
+//! - **SQLite** (the default): one file (`racks.db`) under a directory the binary chooses
+//!   (`$CONVOX_HOME`, else the platform data dir), created with mode 0600 (its directory
+//!   0700 when we create it); WAL journal and a busy timeout let several `convox` processes
+//!   share it. Writers are serialized by `BEGIN IMMEDIATE`; the schema version is
+//!   `PRAGMA user_version`.
+//! - **PostgreSQL** ([`Store::open_url`], `postgres://…`): the store a team shares, one
+//!   database per store. Writers are serialized by one transaction-scoped advisory lock, so
+//!   every rule below holds as it does on SQLite; reads see one snapshot; the lease clock is
+//!   the server's; the schema version is in `convox_schema`, migrated under a session
+//!   advisory lock; TLS through rustls as `sslmode` asks (see `tls`); the password is
+//!   masked in every location and message ([`mask_url`]). The current rack
+//!   (`convox switch`) stays per machine, in a file under the home directory.
+//!
+//! The rules live once, above a small backend interface (`backend`: transactions and
+//! statements over three value types); each backend only runs SQL. That reads better here
+//! than one query layer for both (sqlx): the SQL is plain and shared, the sync API stays,
+//! and no async runtime is imposed on callers.
+//!
+//! - Schema migrations are versioned per backend (the same logical version on both),
+//!   applied on first use, safe when two processes start at once; a store with a newer
+//!   schema is refused ([`StoreError::SchemaTooNew`]) and never altered.
+//! - Every change runs in one write transaction: a refused call stores nothing.
 //! - A rack is changed only through [`Fenced`], the store seen through the rack's held lock
 //!   ([`Store::fenced`]): `begin_*` … `finish_change` and `delete_rack` check, inside their
 //!   own transaction, that the lock is still the caller's. A run that lost its lock (stopped
 //!   past its lease while another run took the rack over) writes nothing
 //!   ([`StoreError::LockLost`]).
+//! - Locks have a lease; a holder on this host whose process died is taken over at once,
+//!   one on another host only when its lease ran out (see `lock`).
 //! - A rack left `installing` or `updating` with no live lock holder (its run died in
 //!   between) reads as `failed` with [`INTERRUPTED`]; the next locked run closes the pending
 //!   change and takes over.
@@ -31,18 +50,24 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use convox_params::{ChangeSet, ParamError, Params, Version};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use serde::{Deserialize, Serialize};
+use convox_params::{ChangeSet, ParamError, Params};
 
+mod backend;
 mod changes;
 mod lock;
-mod schema;
+mod pg;
+mod sqlite;
+mod tls;
+mod types;
 
+pub use backend::Location;
+use backend::{vals, Backend, Mode, Row, Tx};
 pub use changes::Fenced;
-pub use lock::{LockHolder, LockOptions, RackLock};
+pub use lock::{host_id, LockHolder, LockOptions, RackLock};
+pub use pg::mask_url;
+pub use types::{ChangeId, HistoryEntry, NewRack, Outcome, Provider, Rack, RackStatus};
 
 /// File name of the rack store inside the state directory.
 pub const FILE_NAME: &str = "racks.db";
@@ -59,6 +84,11 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// A PostgreSQL failure; `location` has its password masked, and so has `message`.
+    #[error("rack store {location}: {message}")]
+    Postgres { location: String, message: String },
+    #[error("unsupported rack store `{0}`: use a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL (or no --store / CONVOX_STORE for the SQLite file under $CONVOX_HOME)")]
+    BadStoreUrl(String),
     #[error("cannot prepare rack store at {path}: {source}")]
     Io {
         path: String,
@@ -100,182 +130,6 @@ pub enum StoreError {
     Corrupt { path: String, what: String },
 }
 
-/// Where a rack lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    /// On the simulator (embedded default or `convox sim serve`).
-    Local,
-    /// On AWS (or whatever the standard AWS configuration chain points at).
-    Aws,
-}
-
-impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Local => "local",
-            Provider::Aws => "aws",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Provider> {
-        match s {
-            "local" => Some(Provider::Local),
-            "aws" => Some(Provider::Aws),
-            _ => None,
-        }
-    }
-}
-
-/// A rack's lifecycle status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RackStatus {
-    Installing,
-    Running,
-    Updating,
-    Failed,
-}
-
-impl RackStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RackStatus::Installing => "installing",
-            RackStatus::Running => "running",
-            RackStatus::Updating => "updating",
-            RackStatus::Failed => "failed",
-        }
-    }
-    pub fn parse(s: &str) -> Option<RackStatus> {
-        match s {
-            "installing" => Some(RackStatus::Installing),
-            "running" => Some(RackStatus::Running),
-            "updating" => Some(RackStatus::Updating),
-            "failed" => Some(RackStatus::Failed),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for RackStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::fmt::Display for Provider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A rack to record at install.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NewRack {
-    pub name: String,
-    pub provider: Provider,
-    pub version: Version,
-    pub region: String,
-    /// EKS cluster name.
-    pub cluster: String,
-    pub nodes_role_arn: String,
-    pub karpenter_nodes_role_arn: Option<String>,
-    /// Endpoint override (e.g. a `convox sim serve` URL); `None` = default resolution.
-    pub endpoint: Option<String>,
-    /// AWS profile name for `aws` racks; `None` = the standard chain.
-    pub profile: Option<String>,
-}
-
-/// A recorded rack.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rack {
-    pub name: String,
-    pub provider: Provider,
-    pub version: Version,
-    pub status: RackStatus,
-    pub region: String,
-    pub cluster: String,
-    pub nodes_role_arn: String,
-    pub karpenter_nodes_role_arn: Option<String>,
-    pub endpoint: Option<String>,
-    pub profile: Option<String>,
-    /// RFC 3339, UTC.
-    pub created_at: String,
-    pub updated_at: String,
-    /// Message of the last failed change, cleared by the next successful one.
-    pub last_error: Option<String>,
-}
-
-impl Rack {
-    /// The install-only identity as parameters (`region`, `cluster`, `nodes_role_arn`,
-    /// `karpenter_nodes_role_arn`), merged over `params`, for `convox rack params` listings.
-    pub fn listing_params(&self, params: &Params) -> Params {
-        let mut p = params.clone();
-        p.values
-            .insert(convox_params::REGION.into(), self.region.clone());
-        p.values
-            .insert(convox_params::CLUSTER.into(), self.cluster.clone());
-        p.values.insert(
-            convox_params::NODES_ROLE_ARN.into(),
-            self.nodes_role_arn.clone(),
-        );
-        if let Some(k) = &self.karpenter_nodes_role_arn {
-            p.values
-                .insert(convox_params::KARPENTER_NODES_ROLE_ARN.into(), k.clone());
-        }
-        p
-    }
-}
-
-/// Id of a history row opened by a `begin_*` call, closed by [`Fenced::finish_change`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ChangeId(pub i64);
-
-/// Result of a history row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Pending,
-    Ok,
-    Failed,
-}
-
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Pending => "pending",
-            Outcome::Ok => "ok",
-            Outcome::Failed => "failed",
-        }
-    }
-    fn parse(s: &str) -> Option<Outcome> {
-        match s {
-            "pending" => Some(Outcome::Pending),
-            "ok" => Some(Outcome::Ok),
-            "failed" => Some(Outcome::Failed),
-            _ => None,
-        }
-    }
-}
-
-/// One history row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    pub id: i64,
-    pub rack: String,
-    /// RFC 3339, UTC.
-    pub at: String,
-    /// Caller ARN, or `local`.
-    pub actor: String,
-    /// `install`, `params set`, `update`, `uninstall`, …
-    pub action: String,
-    /// JSON describing the change (sensitive values masked).
-    pub what: serde_json::Value,
-    pub result: Outcome,
-    pub message: Option<String>,
-    pub finished_at: Option<String>,
-}
-
 /// Checks a rack name (it doubles as the EKS cluster name of local racks, so EKS's rule).
 pub fn validate_rack_name(name: &str) -> Result<(), StoreError> {
     let ok = !name.is_empty()
@@ -309,13 +163,19 @@ pub(crate) fn now_ms() -> i64 {
 
 /// The rack store. `Send + Sync`: one connection behind a mutex.
 pub struct Store {
-    path: PathBuf,
-    conn: Mutex<Connection>,
+    location: Location,
+    /// Shared with the renewers of the locks this store hands out: one connection per store.
+    backend: Arc<Mutex<Box<dyn Backend>>>,
+    /// Where a shared store keeps this machine's current rack (`convox switch` is one
+    /// person's choice, not the team's); `None`: in the store itself.
+    current_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store")
+            .field("location", &self.location)
+            .finish()
     }
 }
 
@@ -344,81 +204,127 @@ fn changes_json(changes: &ChangeSet) -> serde_json::Value {
     )
 }
 
+/// Refuses a schema newer than this build's (it may mean anything; never touch it).
+pub(crate) fn schema_not_newer(
+    location: &str,
+    found: i64,
+    supported: i64,
+) -> Result<(), StoreError> {
+    if found > supported {
+        return Err(StoreError::SchemaTooNew {
+            path: location.to_string(),
+            found,
+            supported,
+        });
+    }
+    Ok(())
+}
+
+/// Whether `spec` names a PostgreSQL store (`postgres://…` or `postgresql://…`).
+pub fn is_postgres_url(spec: &str) -> bool {
+    spec.starts_with("postgres://") || spec.starts_with("postgresql://")
+}
+
 impl Store {
     /// Opens (creating if needed) `dir/racks.db`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        schema::ensure_dir(dir)?;
+        sqlite::ensure_dir(dir)?;
         Store::open_file(&dir.join(FILE_NAME))
     }
 
-    /// Opens (creating if needed) the store at `path`.
+    /// Opens (creating if needed) the SQLite store at `path`.
     pub fn open_file(path: &Path) -> Result<Store, StoreError> {
-        let conn = schema::open_connection(path)?;
-        let store = Store {
-            path: path.to_path_buf(),
-            conn: Mutex::new(conn),
-        };
-        {
-            let mut c = store.conn();
-            schema::migrate(&mut c, path)?;
+        let backend = sqlite::Sqlite::open(path)?;
+        Ok(Store {
+            location: Location::Sqlite(path.to_path_buf()),
+            backend: Arc::new(Mutex::new(Box::new(backend))),
+            current_file: None,
+        })
+    }
+
+    /// Connects to the PostgreSQL store at `url` (migrating its schema on first use). This
+    /// machine's current rack is kept under `home` (created if needed), not in the shared
+    /// database.
+    pub fn open_url(url: &str, home: &Path) -> Result<Store, StoreError> {
+        let backend = pg::Postgres::connect(url)?;
+        let location = Location::Postgres(pg::mask_url(url));
+        sqlite::ensure_dir(home)?;
+        let current_file = home.join(format!(
+            "current-rack-{:016x}",
+            fnv1a(&location.to_string())
+        ));
+        Ok(Store {
+            location,
+            backend: Arc::new(Mutex::new(Box::new(backend))),
+            current_file: Some(current_file),
+        })
+    }
+
+    /// Opens the store `spec` names (a PostgreSQL URL), else the SQLite file under `home`.
+    pub fn open_spec(spec: Option<&str>, home: &Path) -> Result<Store, StoreError> {
+        match spec.filter(|s| !s.is_empty()) {
+            None => Store::open(home),
+            Some(url) if is_postgres_url(url) => Store::open_url(url, home),
+            Some(other) => Err(StoreError::BadStoreUrl(pg::mask_url(other))),
         }
-        Ok(store)
     }
 
-    /// The store file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the store lives (a PostgreSQL URL with its password masked).
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves the connection usable (SQLite rolls back
-        // the open transaction when it is dropped), so recover from poisoning.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// Whether other machines may share this store (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.location, Location::Postgres(_))
     }
 
-    pub(crate) fn sql(&self, e: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.display().to_string(),
-            source: e,
-        }
+    fn backend(&self) -> MutexGuard<'_, Box<dyn Backend>> {
+        lock_backend(&self.backend)
+    }
+
+    /// The connection, for a lock's renewer (a second connection per lock would cost a
+    /// PostgreSQL login per run; the renewer's statements are short).
+    pub(crate) fn shared_backend(&self) -> Arc<Mutex<Box<dyn Backend>>> {
+        self.backend.clone()
     }
 
     fn corrupt(&self, what: String) -> StoreError {
         StoreError::Corrupt {
-            path: self.path.display().to_string(),
+            path: self.location.to_string(),
             what,
         }
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction; rolls back on error.
-    fn write<T>(
+    fn transaction<T: Send>(
         &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+        mode: Mode,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
-        let mut c = self.conn();
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.sql(e))?;
-        let out = f(&tx)?;
-        tx.commit().map_err(|e| self.sql(e))?;
-        Ok(out)
+        run_in(&mut **self.backend(), mode, f)
     }
 
-    fn read<T>(
+    /// Runs `f` in one write transaction (every other writer excluded); rolls back on error.
+    pub(crate) fn write<T: Send>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
-        let c = self.conn();
-        f(&c)
+        self.transaction(Mode::Write, f)
     }
 
-    fn row_to_rack(&self, r: &rusqlite::Row<'_>) -> Result<Rack, StoreError> {
-        let get_s = |i: usize| r.get::<_, String>(i).map_err(|e| self.sql(e));
-        let get_o = |i: usize| r.get::<_, Option<String>>(i).map_err(|e| self.sql(e));
-        let name = get_s(0)?;
-        let provider = get_s(1)?;
-        let version = get_s(2)?;
-        let status = get_s(3)?;
+    /// Runs `f` on one consistent snapshot.
+    fn read<T: Send>(
+        &self,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        self.transaction(Mode::Read, f)
+    }
+
+    fn row_to_rack(&self, r: &Row) -> Result<Rack, StoreError> {
+        let name = r.text(0)?;
+        let provider = r.text(1)?;
+        let version = r.text(2)?;
+        let status = r.text(3)?;
         Ok(Rack {
             provider: Provider::parse(&provider)
                 .ok_or_else(|| self.corrupt(format!("rack {name}: provider {provider}")))?,
@@ -427,15 +333,15 @@ impl Store {
                 .map_err(|_| self.corrupt(format!("rack {name}: version {version}")))?,
             status: RackStatus::parse(&status)
                 .ok_or_else(|| self.corrupt(format!("rack {name}: status {status}")))?,
-            region: get_s(4)?,
-            cluster: get_s(5)?,
-            nodes_role_arn: get_s(6)?,
-            karpenter_nodes_role_arn: get_o(7)?,
-            endpoint: get_o(8)?,
-            profile: get_o(9)?,
-            created_at: get_s(10)?,
-            updated_at: get_s(11)?,
-            last_error: get_o(12)?,
+            region: r.text(4)?,
+            cluster: r.text(5)?,
+            nodes_role_arn: r.text(6)?,
+            karpenter_nodes_role_arn: r.opt_text(7)?,
+            endpoint: r.opt_text(8)?,
+            profile: r.opt_text(9)?,
+            created_at: r.text(10)?,
+            updated_at: r.text(11)?,
+            last_error: r.opt_text(12)?,
             name,
         })
     }
@@ -444,15 +350,12 @@ impl Store {
         nodes_role_arn, karpenter_nodes_role_arn, endpoint, profile, created_at, updated_at, \
         last_error";
 
-    fn rack_in(&self, c: &Connection, name: &str) -> Result<Option<Rack>, StoreError> {
+    fn rack_in(&self, c: &mut dyn Tx, name: &str) -> Result<Option<Rack>, StoreError> {
         let sql = format!("SELECT {} FROM racks WHERE name = ?1", Self::RACK_COLS);
-        let mut stmt = c.prepare_cached(&sql).map_err(|e| self.sql(e))?;
-        let mut rows = stmt.query(params![name]).map_err(|e| self.sql(e))?;
-        let rack = match rows.next().map_err(|e| self.sql(e))? {
-            Some(r) => self.row_to_rack(r)?,
-            None => return Ok(None),
+        let Some(row) = c.query_opt(&sql, vals![name])? else {
+            return Ok(None);
         };
-        drop(rows);
+        let rack = self.row_to_rack(&row)?;
         Ok(Some(self.with_run_status(c, rack)?))
     }
 
@@ -460,9 +363,10 @@ impl Store {
     /// holder does) is not being changed: the run making the change died between its begin
     /// and its finish. Report it as it is, failed and interrupted, rather than as still
     /// running; the next locked run closes the pending change and takes over.
-    fn with_run_status(&self, c: &Connection, mut rack: Rack) -> Result<Rack, StoreError> {
+    fn with_run_status(&self, c: &mut dyn Tx, mut rack: Rack) -> Result<Rack, StoreError> {
         if matches!(rack.status, RackStatus::Installing | RackStatus::Updating) {
-            let live = lock::holder(self, c, &rack.name)?.is_some_and(|h| !h.is_stale(now_ms()));
+            let now = c.now_ms()?;
+            let live = lock::holder(c, &rack.name)?.is_some_and(|h| !h.is_stale(now));
             if !live {
                 rack.status = RackStatus::Failed;
                 rack.last_error = Some(INTERRUPTED.to_string());
@@ -471,40 +375,29 @@ impl Store {
         Ok(rack)
     }
 
-    fn params_in(&self, c: &Connection, rack: &str) -> Result<Params, StoreError> {
-        let mut stmt = c
-            .prepare_cached("SELECT key, value FROM params WHERE rack = ?1")
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(params![rack], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(|e| self.sql(e))?;
+    fn params_in(&self, c: &mut dyn Tx, rack: &str) -> Result<Params, StoreError> {
+        let rows = c.query("SELECT key, value FROM params WHERE rack = ?1", vals![rack])?;
         let mut p = Params::default();
         for row in rows {
-            let (k, v) = row.map_err(|e| self.sql(e))?;
-            p.values.insert(k, v);
+            p.values.insert(row.text(0)?, row.text(1)?);
         }
         Ok(p)
     }
 
     fn store_params_in(
         &self,
-        c: &Connection,
+        c: &mut dyn Tx,
         rack: &str,
         changes: &ChangeSet,
         now: &str,
     ) -> Result<(), StoreError> {
-        let mut stmt = c
-            .prepare_cached(
+        for ch in &changes.changes {
+            c.exec(
                 "INSERT INTO params (rack, key, value, updated_at) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (rack, key) DO UPDATE SET value = excluded.value, \
                  updated_at = excluded.updated_at",
-            )
-            .map_err(|e| self.sql(e))?;
-        for ch in &changes.changes {
-            stmt.execute(params![rack, ch.key, ch.new, now])
-                .map_err(|e| self.sql(e))?;
+                vals![rack, &ch.key, &ch.new, now],
+            )?;
         }
         Ok(())
     }
@@ -512,7 +405,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     fn history_in(
         &self,
-        c: &Connection,
+        c: &mut dyn Tx,
         rack: &str,
         actor: &str,
         action: &str,
@@ -522,38 +415,37 @@ impl Store {
         now: &str,
     ) -> Result<ChangeId, StoreError> {
         let finished = (outcome != Outcome::Pending).then_some(now);
-        c.execute(
-            "INSERT INTO history (rack, at, actor, action, what, result, message, finished_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                rack,
-                now,
-                actor,
-                action,
-                what.to_string(),
-                outcome.as_str(),
-                message,
-                finished
-            ],
-        )
-        .map_err(|e| self.sql(e))?;
-        Ok(ChangeId(c.last_insert_rowid()))
+        let row = c
+            .query_opt(
+                "INSERT INTO history (rack, at, actor, action, what, result, message, finished_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+                vals![
+                    rack,
+                    now,
+                    actor,
+                    action,
+                    what.to_string(),
+                    outcome.as_str(),
+                    message,
+                    finished
+                ],
+            )?
+            .ok_or_else(|| self.corrupt("history insert returned no id".into()))?;
+        Ok(ChangeId(row.int(0)?))
     }
 
     fn set_status_in(
         &self,
-        c: &Connection,
+        c: &mut dyn Tx,
         rack: &str,
         status: RackStatus,
         last_error: Option<&str>,
         now: &str,
     ) -> Result<(), StoreError> {
-        let n = c
-            .execute(
-                "UPDATE racks SET status = ?2, last_error = ?3, updated_at = ?4 WHERE name = ?1",
-                params![rack, status.as_str(), last_error, now],
-            )
-            .map_err(|e| self.sql(e))?;
+        let n = c.exec(
+            "UPDATE racks SET status = ?2, last_error = ?3, updated_at = ?4 WHERE name = ?1",
+            vals![rack, status.as_str(), last_error, now],
+        )?;
         if n == 0 {
             return Err(StoreError::UnknownRack(rack.to_string()));
         }
@@ -577,13 +469,17 @@ impl Store {
     pub fn racks(&self) -> Result<Vec<Rack>, StoreError> {
         self.read(|c| {
             let sql = format!("SELECT {} FROM racks ORDER BY name", Self::RACK_COLS);
-            let mut stmt = c.prepare(&sql).map_err(|e| self.sql(e))?;
-            let mut rows = stmt.query([]).map_err(|e| self.sql(e))?;
-            let mut found = Vec::new();
-            while let Some(r) = rows.next().map_err(|e| self.sql(e))? {
-                found.push(self.row_to_rack(r)?);
+            let rows = c.query(&sql, &[])?;
+            let found = rows
+                .iter()
+                .map(|r| self.row_to_rack(r))
+                .collect::<Result<Vec<_>, _>>()?;
+            if !found
+                .iter()
+                .any(|r| matches!(r.status, RackStatus::Installing | RackStatus::Updating))
+            {
+                return Ok(found);
             }
-            drop(rows);
             found
                 .into_iter()
                 .map(|r| self.with_run_status(c, r))
@@ -609,35 +505,37 @@ impl Store {
         rack: Option<&str>,
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let cols = "SELECT id, rack, at, actor, action, what, result, message, finished_at \
+                    FROM history";
         self.read(|c| {
-            let mut stmt = c
-                .prepare(
-                    "SELECT id, rack, at, actor, action, what, result, message, finished_at \
-                     FROM history WHERE (?1 IS NULL OR rack = ?1) ORDER BY id DESC LIMIT ?2",
-                )
-                .map_err(|e| self.sql(e))?;
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let mut rows = stmt.query(params![rack, limit]).map_err(|e| self.sql(e))?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next().map_err(|e| self.sql(e))? {
-                let what: String = r.get(5).map_err(|e| self.sql(e))?;
-                let result: String = r.get(6).map_err(|e| self.sql(e))?;
-                let id: i64 = r.get(0).map_err(|e| self.sql(e))?;
-                out.push(HistoryEntry {
-                    id,
-                    rack: r.get(1).map_err(|e| self.sql(e))?,
-                    at: r.get(2).map_err(|e| self.sql(e))?,
-                    actor: r.get(3).map_err(|e| self.sql(e))?,
-                    action: r.get(4).map_err(|e| self.sql(e))?,
-                    what: serde_json::from_str(&what)
-                        .map_err(|e| self.corrupt(format!("history {id}: {e}")))?,
-                    result: Outcome::parse(&result)
-                        .ok_or_else(|| self.corrupt(format!("history {id}: result {result}")))?,
-                    message: r.get(7).map_err(|e| self.sql(e))?,
-                    finished_at: r.get(8).map_err(|e| self.sql(e))?,
-                });
-            }
-            Ok(out)
+            let rows = match rack {
+                Some(r) => c.query(
+                    &format!("{cols} WHERE rack = ?1 ORDER BY id DESC LIMIT ?2"),
+                    vals![r, limit],
+                )?,
+                None => c.query(&format!("{cols} ORDER BY id DESC LIMIT ?1"), vals![limit])?,
+            };
+            rows.iter().map(|r| self.history_row(r)).collect()
+        })
+    }
+
+    fn history_row(&self, r: &Row) -> Result<HistoryEntry, StoreError> {
+        let id = r.int(0)?;
+        let what = r.text(5)?;
+        let result = r.text(6)?;
+        Ok(HistoryEntry {
+            id,
+            rack: r.text(1)?,
+            at: r.text(2)?,
+            actor: r.text(3)?,
+            action: r.text(4)?,
+            what: serde_json::from_str(&what)
+                .map_err(|e| self.corrupt(format!("history {id}: {e}")))?,
+            result: Outcome::parse(&result)
+                .ok_or_else(|| self.corrupt(format!("history {id}: result {result}")))?,
+            message: r.opt_text(7)?,
+            finished_at: r.opt_text(8)?,
         })
     }
 
@@ -645,30 +543,41 @@ impl Store {
 
     /// The rack chosen with `convox switch` (if it still exists).
     pub fn current_rack(&self) -> Result<Option<String>, StoreError> {
-        self.read(|c| {
-            c.query_row(
-                "SELECT m.value FROM meta m JOIN racks r ON r.name = m.value \
-                 WHERE m.key = 'current_rack'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sql(e))
-        })
+        let chosen = match &self.current_file {
+            Some(f) => match std::fs::read_to_string(f) {
+                Ok(s) => Some(s.trim().to_string()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(io_err(f, e)),
+            },
+            None => self.read(|c| {
+                c.query_opt("SELECT value FROM meta WHERE key = 'current_rack'", &[])?
+                    .map(|r| r.text(0))
+                    .transpose()
+            })?,
+        };
+        match chosen {
+            Some(name) if self.rack(&name)?.is_some() => Ok(Some(name)),
+            _ => Ok(None),
+        }
     }
 
     /// `convox switch NAME`: the rack must exist.
     pub fn set_current_rack(&self, name: &str) -> Result<(), StoreError> {
+        if let Some(f) = &self.current_file {
+            if self.rack(name)?.is_none() {
+                return Err(StoreError::UnknownRack(name.to_string()));
+            }
+            return std::fs::write(f, format!("{name}\n")).map_err(|e| io_err(f, e));
+        }
         self.write(|tx| {
             if self.rack_in(tx, name)?.is_none() {
                 return Err(StoreError::UnknownRack(name.to_string()));
             }
-            tx.execute(
+            tx.exec(
                 "INSERT INTO meta (key, value) VALUES ('current_rack', ?1) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![name],
-            )
-            .map_err(|e| self.sql(e))?;
+                vals![name],
+            )?;
             Ok(())
         })
     }
@@ -693,9 +602,58 @@ impl Store {
 
     /// Who holds the rack's lock right now, if anyone (stale locks included).
     pub fn lock_holder(&self, rack: &str) -> Result<Option<LockHolder>, StoreError> {
-        self.read(|c| lock::holder(self, c, rack))
+        self.read(|c| lock::holder(c, rack))
     }
 }
 
+pub(crate) fn lock_backend(m: &Mutex<Box<dyn Backend>>) -> MutexGuard<'_, Box<dyn Backend>> {
+    // A panic while holding the lock leaves the connection usable (the open transaction is
+    // rolled back when it is dropped), so recover from poisoning.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f` in one transaction of `backend`.
+pub(crate) fn run_in<T: Send>(
+    backend: &mut dyn Backend,
+    mode: Mode,
+    f: impl FnOnce(&mut dyn Tx) -> Result<T, StoreError> + Send,
+) -> Result<T, StoreError> {
+    let mut f = Some(f);
+    let mut out = None;
+    backend.transaction(mode, &mut |tx| {
+        // A backend runs the body once per transaction; a second call would be a bug.
+        let f = f.take().ok_or_else(|| StoreError::Corrupt {
+            path: String::new(),
+            what: "transaction body run twice".into(),
+        })?;
+        out = Some(f(tx)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| StoreError::Corrupt {
+        path: String::new(),
+        what: "transaction body not run".into(),
+    })
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.display().to_string(),
+        source: e,
+    }
+}
+
+/// A stable name for a store location (file names of per-machine state).
+pub(crate) fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod test_db;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_process;
+#[cfg(test)]
+mod tests_shared;

@@ -1,22 +1,23 @@
 //! Per-rack locks, so two `params set` on one rack never interleave.
 //!
-//! A lock is a row in `locks` (rack, owner pid, random-ish token, timestamps, lease) written
-//! in an immediate transaction. It may be taken over when its owner process is dead (checked
-//! through `/proc` on Linux) or when its holder stopped renewing it for longer than its lease
-//! (the guard renews it from a background thread every third of the lease). The guard
-//! releases the lock on drop. A second caller polls with backoff until its `wait` runs out,
-//! then fails with [`StoreError::Locked`] naming the holder.
+//! A lock is a row in `locks` (rack, owner pid and host, random-ish token, timestamps,
+//! lease) written in a write transaction. It may be taken over when its holder stopped
+//! renewing it for longer than its lease (the guard renews it from a background thread every
+//! third of the lease), or, on the holder's own host, when its owner process is dead (checked
+//! through `/proc` on Linux). Another machine cannot see the holder's processes: there the
+//! lease alone decides, measured by the store's clock (the database server's), not by
+//! either machine's. The guard releases the lock on drop. A second caller polls with backoff
+//! until its `wait` runs out, then fails with [`StoreError::Locked`] naming the holder.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use crate::{now_ms, now_rfc3339, Store, StoreError};
+use crate::backend::{vals, Backend, Mode, Tx};
+use crate::{lock_backend, now_ms, now_rfc3339, run_in, Store, StoreError};
 
 /// How to take a lock.
 #[derive(Debug, Clone)]
@@ -50,13 +51,45 @@ pub struct LockHolder {
     pub since: String,
     pub renewed_at_ms: i64,
     pub lease_ms: i64,
+    /// The holder's [`host_id`] (empty for locks taken before it was recorded).
+    pub host: String,
 }
 
 impl LockHolder {
-    /// Whether the lock may be taken over: owner dead or lease expired.
+    /// Whether the lock may be taken over: lease expired (by the store's clock, `now_ms`),
+    /// or owner dead (only a holder on this host can be seen to be).
     pub fn is_stale(&self, now_ms: i64) -> bool {
-        now_ms.saturating_sub(self.renewed_at_ms) > self.lease_ms || !pid_alive(self.pid)
+        if now_ms.saturating_sub(self.renewed_at_ms) > self.lease_ms {
+            return true;
+        }
+        let here = host_id();
+        !here.is_empty() && self.host == here && !pid_alive(self.pid)
     }
+}
+
+/// Who this process's pids are meaningful to: on Linux the boot (`boot_id`) and the pid
+/// namespace, so that two containers with the same host name never judge each other's
+/// pids; empty (no pid check at all) where that cannot be told. `CONVOX_HOST_ID` overrides
+/// it (tests stand in for two machines with it).
+pub fn host_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        if let Some(id) = std::env::var("CONVOX_HOST_ID")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
+            return id;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id");
+            let ns = std::fs::read_link("/proc/self/ns/pid");
+            if let (Ok(boot), Ok(ns)) = (boot, ns) {
+                return format!("{}/{}", boot.trim(), ns.display());
+            }
+        }
+        String::new()
+    })
 }
 
 /// Whether a process is alive. Only Linux can tell cheaply without extra dependencies;
@@ -84,29 +117,25 @@ fn pid_alive(pid: u32) -> bool {
     }
 }
 
-pub(crate) fn holder(
-    store: &Store,
-    c: &Connection,
-    rack: &str,
-) -> Result<Option<LockHolder>, StoreError> {
-    c.query_row(
-        "SELECT rack, pid, token, purpose, acquired_at, renewed_at_ms, lease_ms \
+pub(crate) fn holder(c: &mut dyn Tx, rack: &str) -> Result<Option<LockHolder>, StoreError> {
+    let Some(r) = c.query_opt(
+        "SELECT rack, pid, token, purpose, acquired_at, renewed_at_ms, lease_ms, host \
          FROM locks WHERE rack = ?1",
-        params![rack],
-        |r| {
-            Ok(LockHolder {
-                rack: r.get(0)?,
-                pid: r.get(1)?,
-                token: r.get(2)?,
-                purpose: r.get(3)?,
-                since: r.get(4)?,
-                renewed_at_ms: r.get(5)?,
-                lease_ms: r.get(6)?,
-            })
-        },
-    )
-    .optional()
-    .map_err(|e| store.sql(e))
+        vals![rack],
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(LockHolder {
+        rack: r.text(0)?,
+        pid: u32::try_from(r.int(1)?).unwrap_or(0),
+        token: r.text(2)?,
+        purpose: r.text(3)?,
+        since: r.text(4)?,
+        renewed_at_ms: r.int(5)?,
+        lease_ms: r.int(6)?,
+        host: r.text(7)?,
+    }))
 }
 
 fn new_token() -> String {
@@ -116,7 +145,13 @@ fn new_token() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{}-{}-{nanos:08x}-{n}", std::process::id(), now_ms())
+    // The host part keeps tokens of two machines apart (their pids and clocks may agree).
+    format!(
+        "{:x}-{}-{}-{nanos:08x}-{n}",
+        crate::fnv1a(host_id()),
+        std::process::id(),
+        now_ms()
+    )
 }
 
 /// Guard of a held rack lock; dropping it releases the lock.
@@ -172,37 +207,33 @@ impl Drop for RackLock {
 }
 
 fn renew_loop(
-    path: PathBuf,
+    backend: Arc<Mutex<Box<dyn Backend>>>,
     rack: String,
     token: String,
     every: Duration,
     stop: mpsc::Receiver<()>,
 ) -> Result<(), StoreError> {
-    let sql = |e| StoreError::Sqlite {
-        path: path.display().to_string(),
-        source: e,
-    };
-    let conn = Connection::open(&path).map_err(sql)?;
-    conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
     // Runs until the guard drops its sender (or sends a message).
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
-        let n = conn
-            .execute(
+        let n = run_in(&mut **lock_backend(&backend), Mode::Write, |tx| {
+            let now = tx.now_ms()?;
+            tx.exec(
                 "UPDATE locks SET renewed_at_ms = ?3 WHERE rack = ?1 AND token = ?2",
-                params![rack, token, now_ms()],
+                vals![&rack, &token, now],
             )
-            .map_err(sql);
+        });
         match n {
             Ok(0) => tracing::warn!(%rack, "rack lock was taken over by another process"),
             Ok(_) => {}
             Err(e) => tracing::warn!(%rack, error = %e, "renewing the rack lock failed"),
         }
     }
-    conn.execute(
-        "DELETE FROM locks WHERE rack = ?1 AND token = ?2",
-        params![rack, token],
-    )
-    .map_err(sql)?;
+    run_in(&mut **lock_backend(&backend), Mode::Write, |tx| {
+        tx.exec(
+            "DELETE FROM locks WHERE rack = ?1 AND token = ?2",
+            vals![&rack, &token],
+        )
+    })?;
     tracing::debug!(%rack, "rack lock released");
     Ok(())
 }
@@ -222,8 +253,8 @@ pub(crate) fn acquire(
     let mut announced = false;
     loop {
         let blocked = store.write(|tx| {
-            let now = now_ms();
-            if let Some(h) = holder(store, tx, rack)? {
+            let now = tx.now_ms()?;
+            if let Some(h) = holder(tx, rack)? {
                 if !h.is_stale(now) {
                     return Ok(Some(h));
                 }
@@ -232,16 +263,25 @@ pub(crate) fn acquire(
                     "taking over a stale rack lock (owner gone or lease expired)"
                 );
             }
-            tx.execute(
+            tx.exec(
                 "INSERT INTO locks (rack, token, pid, purpose, acquired_at, acquired_at_ms, \
-                 renewed_at_ms, lease_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) \
+                 renewed_at_ms, lease_ms, host) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8) \
                  ON CONFLICT (rack) DO UPDATE SET token = excluded.token, pid = excluded.pid, \
                  purpose = excluded.purpose, acquired_at = excluded.acquired_at, \
                  acquired_at_ms = excluded.acquired_at_ms, \
-                 renewed_at_ms = excluded.renewed_at_ms, lease_ms = excluded.lease_ms",
-                params![rack, token, pid, opts.purpose, now_rfc3339(), now, lease_ms],
-            )
-            .map_err(|e| store.sql(e))?;
+                 renewed_at_ms = excluded.renewed_at_ms, lease_ms = excluded.lease_ms, \
+                 host = excluded.host",
+                vals![
+                    rack,
+                    &token,
+                    pid,
+                    &opts.purpose,
+                    now_rfc3339(),
+                    now,
+                    lease_ms,
+                    host_id()
+                ],
+            )?;
             Ok(None)
         })?;
         let Some(h) = blocked else {
@@ -265,26 +305,26 @@ pub(crate) fn acquire(
     }
     let (tx, rx) = mpsc::channel();
     let every = (opts.lease / 3).max(Duration::from_millis(10));
-    let path = store.path().to_path_buf();
     let (r, t) = (rack.to_string(), token.clone());
+    let backend = store.shared_backend();
     let renewer = std::thread::Builder::new()
         .name(format!("rack-lock-{rack}"))
-        .spawn(move || renew_loop(path, r, t, every, rx));
+        .spawn(move || renew_loop(backend, r, t, every, rx))
+        .map_err(|e| StoreError::Io {
+            path: store.location().to_string(),
+            source: e,
+        });
     let renewer = match renewer {
         Ok(h) => h,
         Err(e) => {
             // Without a renewer the lock would linger until its lease ran out: give it back.
             let _ = store.write(|tx| {
-                tx.execute(
+                tx.exec(
                     "DELETE FROM locks WHERE rack = ?1 AND token = ?2",
-                    params![rack, token],
+                    vals![rack, &token],
                 )
-                .map_err(|e| store.sql(e))
             });
-            return Err(StoreError::Io {
-                path: store.path().display().to_string(),
-                source: e,
-            });
+            return Err(e);
         }
     };
     tracing::debug!(rack, "rack lock acquired");

@@ -1,4 +1,7 @@
 use super::*;
+use crate::backend::vals;
+use crate::test_db::{raw, Db};
+use convox_params::Version;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,6 +10,10 @@ const ACTOR: &str = "arn:aws:iam::123456789012:role/ops/ConvoxAdmin";
 
 fn v(s: &str) -> Version {
     s.parse().expect("version")
+}
+
+pub(crate) fn new_rack_for(name: &str) -> NewRack {
+    new_rack(name, "3.24.7")
 }
 
 fn new_rack(name: &str, version: &str) -> NewRack {
@@ -25,8 +32,11 @@ fn new_rack(name: &str, version: &str) -> NewRack {
     }
 }
 
-fn installed(dir: &Path, name: &str, version: &str) -> Store {
-    let s = Store::open(dir).expect("open");
+fn installed(db: &Db, name: &str, version: &str) -> Store {
+    installed_in(db.open(), name, version)
+}
+
+fn installed_in(s: Store, name: &str, version: &str) -> Store {
     let (id, _) = s
         .begin_install(&new_rack(name, version), &[] as &[&str], LOCAL_ACTOR)
         .expect("install");
@@ -48,11 +58,11 @@ fn open_creates_private_wal_file_with_schema() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("nested/state");
     let s = Store::open(&state).expect("open");
-    assert_eq!(s.path(), state.join(FILE_NAME));
+    assert_eq!(s.location(), &Location::Sqlite(state.join(FILE_NAME)));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(s.path())
+        let mode = std::fs::metadata(state.join(FILE_NAME))
             .expect("meta")
             .permissions()
             .mode();
@@ -63,20 +73,18 @@ fn open_creates_private_wal_file_with_schema() {
             .mode();
         assert_eq!(dmode & 0o777, 0o700, "dir mode {dmode:o}");
     }
-    let (jm, uv): (String, i64) = {
-        let c = s.conn();
-        (
-            c.query_row("PRAGMA journal_mode", [], |r| r.get(0))
-                .expect("jm"),
-            c.query_row("PRAGMA user_version", [], |r| r.get(0))
-                .expect("uv"),
-        )
-    };
+    let (jm, uv): (String, i64) = s
+        .read(|c| {
+            let jm = c.query("PRAGMA journal_mode", &[])?[0].text(0)?;
+            let uv = c.query("PRAGMA user_version", &[])?[0].int(0)?;
+            Ok((jm, uv))
+        })
+        .expect("pragmas");
     assert_eq!(jm.to_lowercase(), "wal");
-    assert_eq!(uv, schema::supported_version());
+    assert_eq!(uv, sqlite::supported_version());
     drop(s);
     // reopening is idempotent and keeps data
-    let s = installed(&state, "r1", "3.24.7");
+    let s = installed_in(Store::open(&state).expect("open"), "r1", "3.24.7");
     drop(s);
     let s = Store::open(&state).expect("reopen");
     assert_eq!(s.racks().expect("racks").len(), 1);
@@ -95,25 +103,19 @@ fn existing_world_readable_file_is_tightened() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
-#[test]
-fn newer_schema_is_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::open(dir.path()).expect("open");
-    s.conn()
-        .pragma_update(None, "user_version", 99)
-        .expect("bump");
+fn newer_schema_is_refused(db: &Db) {
+    let s = db.open();
+    db.set_schema_version(&s, 99);
     drop(s);
-    let err = Store::open(dir.path()).expect_err("too new");
+    let err = db.spec().try_open().expect_err("too new");
     assert!(
         matches!(err, StoreError::SchemaTooNew { found: 99, .. }),
         "{err}"
     );
 }
 
-#[test]
-fn install_list_get_and_names() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::open(dir.path()).expect("open");
+fn install_list_get_and_names(db: &Db) {
+    let s = db.open();
     let lock = s
         .lock_rack("beta", &opts(0, 30_000, "install"))
         .expect("lock");
@@ -182,10 +184,8 @@ fn install_list_get_and_names() {
     assert_eq!(listing.get("region").as_deref(), Some("us-east-1"));
 }
 
-#[test]
-fn params_set_flow_success_and_failure() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = installed(dir.path(), "r1", "3.24.7");
+fn params_set_flow_success_and_failure(db: &Db) {
+    let s = installed(db, "r1", "3.24.7");
 
     // begin_* are called holding the rack's lock (else the rack reads as interrupted).
     let _lock = s
@@ -257,10 +257,8 @@ fn params_set_flow_success_and_failure() {
     ));
 }
 
-#[test]
-fn failed_validation_stores_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = installed(dir.path(), "old", "3.24.6");
+fn failed_validation_stores_nothing(db: &Db) {
+    let s = installed(db, "old", "3.24.6");
     let (id, _) = s
         .begin_params_set("old", &["karpenter_auth_mode=true"], ACTOR)
         .expect("begin");
@@ -284,7 +282,7 @@ fn failed_validation_stores_nothing() {
         assert_eq!(snapshot(&s, "old"), before, "{args:?} changed the store");
     }
     // unknown version: refused, nothing stored
-    let s2 = installed(dir.path(), "new", "3.24.7");
+    let s2 = installed(db, "new", "3.24.7");
     let (id, _) = s2
         .begin_params_set("new", &["eks_access_entries=true"], ACTOR)
         .expect("begin");
@@ -313,10 +311,8 @@ fn failed_validation_stores_nothing() {
     ));
 }
 
-#[test]
-fn update_moves_version_and_records_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = installed(dir.path(), "r1", "3.24.6");
+fn update_moves_version_and_records_it(db: &Db) {
+    let s = installed(db, "r1", "3.24.6");
     let lock = s.lock_rack("r1", &opts(0, 30_000, "update")).expect("lock");
     let id = s
         .begin_update("r1", &v("3.24.7"), false, ACTOR)
@@ -336,10 +332,8 @@ fn update_moves_version_and_records_it() {
         .expect("allowed after update");
 }
 
-#[test]
-fn history_masks_sensitive_values() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = installed(dir.path(), "r1", "3.24.7");
+fn history_masks_sensitive_values(db: &Db) {
+    let s = installed(db, "r1", "3.24.7");
     let (id, _) = s
         .begin_params_set("r1", &["docker_hub_password=hunter2"], ACTOR)
         .expect("begin");
@@ -357,10 +351,8 @@ fn history_masks_sensitive_values() {
     );
 }
 
-#[test]
-fn current_rack_switch_resolve_and_uninstall() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = installed(dir.path(), "a", "3.24.7");
+fn current_rack_switch_resolve_and_uninstall(db: &Db) {
+    let s = installed(db, "a", "3.24.7");
     let (id, _) = s
         .begin_install(&new_rack("b", "3.24.7"), &[] as &[&str], LOCAL_ACTOR)
         .expect("install");
@@ -409,10 +401,8 @@ fn current_rack_switch_resolve_and_uninstall() {
     assert!(!s.params("b").expect("params").flag("eks_access_entries"));
 }
 
-#[test]
-fn a_change_left_pending_by_a_dead_run_is_closed_by_the_next() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = installed(dir.path(), "r1", "3.24.7");
+fn a_change_left_pending_by_a_dead_run_is_closed_by_the_next(db: &Db) {
+    let s = installed(db, "r1", "3.24.7");
     let (crashed, _) = s
         .begin_params_set("r1", &["eks_access_entries=true"], ACTOR)
         .expect("begin");
@@ -440,10 +430,8 @@ fn a_change_left_pending_by_a_dead_run_is_closed_by_the_next() {
     assert_eq!((h[0].id, h[0].result), (id.0, Outcome::Pending));
 }
 
-#[test]
-fn record_writes_a_finished_row() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = installed(dir.path(), "r1", "3.24.7");
+fn record_writes_a_finished_row(db: &Db) {
+    let s = installed(db, "r1", "3.24.7");
     let id = s
         .record(
             "r1",
@@ -464,7 +452,7 @@ fn record_writes_a_finished_row() {
 
 // ---- locks ------------------------------------------------------------------------------
 
-fn opts(wait_ms: u64, lease_ms: u64, purpose: &str) -> LockOptions {
+pub(crate) fn opts(wait_ms: u64, lease_ms: u64, purpose: &str) -> LockOptions {
     LockOptions {
         wait: Duration::from_millis(wait_ms),
         lease: Duration::from_millis(lease_ms),
@@ -472,11 +460,9 @@ fn opts(wait_ms: u64, lease_ms: u64, purpose: &str) -> LockOptions {
     }
 }
 
-#[test]
-fn second_locker_fails_fast_naming_the_holder_then_gets_it_after_release() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::open(dir.path()).expect("open");
-    let s2 = Store::open(dir.path()).expect("open");
+fn second_locker_fails_fast_naming_the_holder_then_gets_it_after_release(db: &Db) {
+    let s = db.open();
+    let s2 = db.open();
     let g = s
         .lock_rack("r1", &opts(0, 30_000, "params set"))
         .expect("lock");
@@ -517,24 +503,22 @@ fn second_locker_fails_fast_naming_the_holder_then_gets_it_after_release() {
     drop(other);
 }
 
-#[test]
-fn threads_contending_never_overlap() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().to_path_buf();
-    let _init = Store::open(&path).expect("open");
+fn threads_contending_never_overlap(db: &Db) {
+    let spec = db.spec();
+    let _init = db.open();
     let inside = Arc::new(AtomicUsize::new(0));
     let max_inside = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     let handles: Vec<_> = (0..4)
         .map(|_| {
-            let (path, inside, max_inside, done) = (
-                path.clone(),
+            let (spec, inside, max_inside, done) = (
+                spec.clone(),
                 inside.clone(),
                 max_inside.clone(),
                 done.clone(),
             );
             std::thread::spawn(move || {
-                let s = Store::open(&path).expect("open");
+                let s = spec.open();
                 for _ in 0..3 {
                     let g = s.lock_rack("r1", &opts(20_000, 30_000, "t")).expect("lock");
                     let n = inside.fetch_add(1, Ordering::SeqCst) + 1;
@@ -558,20 +542,23 @@ fn threads_contending_never_overlap() {
     );
 }
 
-#[test]
-fn waiter_gets_the_lock_when_the_holder_releases() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::open(dir.path()).expect("open");
+fn waiter_gets_the_lock_when_the_holder_releases(db: &Db) {
+    let s = db.open();
     let g = s.lock_rack("r1", &opts(0, 30_000, "a")).expect("lock");
-    let p = dir.path().to_path_buf();
+    let p = db.spec();
+    // The waiter's store is open before the holder's 300 ms start (a PostgreSQL login may
+    // take a good part of them).
+    let (ready_tx, ready) = std::sync::mpsc::channel();
     let waiter = std::thread::spawn(move || {
-        let s = Store::open(&p).expect("open");
+        let s = p.open();
+        ready_tx.send(()).expect("ready");
         let t = Instant::now();
         let g = s
             .lock_rack("r1", &opts(5_000, 30_000, "b"))
             .expect("waited");
         (t.elapsed(), g.token().to_string())
     });
+    ready.recv().expect("waiter opened its store");
     std::thread::sleep(Duration::from_millis(300));
     drop(g);
     let (waited, _token) = waiter.join().expect("join");
@@ -579,10 +566,8 @@ fn waiter_gets_the_lock_when_the_holder_releases() {
     assert!(waited < Duration::from_secs(4), "{waited:?}");
 }
 
-#[test]
-fn renewal_keeps_a_short_lease_alive_and_expiry_allows_takeover() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::open(dir.path()).expect("open");
+fn renewal_keeps_a_short_lease_alive_and_expiry_allows_takeover(db: &Db) {
+    let s = db.open();
     let g = s.lock_rack("r1", &opts(0, 150, "renewing")).expect("lock");
     std::thread::sleep(Duration::from_millis(500));
     // renewed every 50 ms, so still held well past the lease
@@ -594,13 +579,12 @@ fn renewal_keeps_a_short_lease_alive_and_expiry_allows_takeover() {
     drop(g);
 
     // A holder that stopped renewing (simulated: a row renewed long ago by a live pid).
-    s.conn()
-        .execute(
-            "INSERT INTO locks (rack, token, pid, purpose, acquired_at, acquired_at_ms, \
-             renewed_at_ms, lease_ms) VALUES ('r1', 'stuck', ?1, 'stuck', 'then', 0, ?2, 1000)",
-            params![std::process::id(), now_ms() - 5_000],
-        )
-        .expect("insert");
+    raw(
+        &s,
+        "INSERT INTO locks (rack, token, pid, purpose, acquired_at, acquired_at_ms, \
+         renewed_at_ms, lease_ms) VALUES ('r1', 'stuck', ?1, 'stuck', 'then', 0, ?2, 1000)",
+        vals![std::process::id(), now_ms() - 5_000],
+    );
     let g = s
         .lock_rack("r1", &opts(0, 30_000, "taker"))
         .expect("took over expired");
@@ -611,27 +595,26 @@ fn renewal_keeps_a_short_lease_alive_and_expiry_allows_takeover() {
     drop(g);
 
     // A fresh row by a live holder is respected.
-    s.conn()
-        .execute(
-            "INSERT INTO locks (rack, token, pid, purpose, acquired_at, acquired_at_ms, \
-             renewed_at_ms, lease_ms) VALUES ('r1', 'fresh', ?1, 'fresh', 'now', 0, ?2, 60000)",
-            params![std::process::id(), now_ms()],
-        )
-        .expect("insert");
+    raw(
+        &s,
+        "INSERT INTO locks (rack, token, pid, purpose, acquired_at, acquired_at_ms, \
+         renewed_at_ms, lease_ms) VALUES ('r1', 'fresh', ?1, 'fresh', 'now', 0, ?2, 60000)",
+        vals![std::process::id(), now_ms()],
+    );
     assert!(matches!(
         s.lock_rack("r1", &opts(0, 30_000, "x")),
         Err(StoreError::Locked { .. })
     ));
 }
 
-#[test]
-fn lost_lock_is_detected() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::open(dir.path()).expect("open");
+fn lost_lock_is_detected(db: &Db) {
+    let s = db.open();
     let g = s.lock_rack("r1", &opts(0, 30_000, "a")).expect("lock");
-    s.conn()
-        .execute("UPDATE locks SET token = 'thief' WHERE rack = 'r1'", [])
-        .expect("steal");
+    raw(
+        &s,
+        "UPDATE locks SET token = 'thief' WHERE rack = 'r1'",
+        &[],
+    );
     assert!(matches!(g.check(&s), Err(StoreError::LockLost(_))));
     drop(g);
     // the thief's row is not deleted by our release
@@ -641,151 +624,15 @@ fn lost_lock_is_detected() {
     );
 }
 
-// ---- two processes ----------------------------------------------------------------------
-
-const CHILD_ENV: &str = "CONVOX_STORE_TEST_LOCK_CHILD";
-
-/// Not a test on its own: when spawned by the tests below (env set), holds the lock of
-/// rack `r1` in the given state dir, writes a marker file, then sleeps.
-#[test]
-fn lock_child_helper() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else {
-        return;
-    };
-    let hold_ms: u64 = std::env::var("CONVOX_STORE_TEST_HOLD_MS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(600);
-    let dir = PathBuf::from(dir);
-    let s = Store::open(&dir).expect("child open");
-    let g = s
-        .lock_rack("r1", &opts(0, 30_000, "child"))
-        .expect("child lock");
-    std::fs::write(dir.join("child-locked"), std::process::id().to_string()).expect("marker");
-    std::thread::sleep(Duration::from_millis(hold_ms));
-    drop(g);
-}
-
-fn spawn_child(dir: &Path, hold_ms: u64) -> std::process::Child {
-    let exe = std::env::current_exe().expect("exe");
-    let child = std::process::Command::new(exe)
-        .args([
-            "--exact",
-            "tests::lock_child_helper",
-            "--test-threads=1",
-            "--quiet",
-        ])
-        .env(CHILD_ENV, dir)
-        .env("CONVOX_STORE_TEST_HOLD_MS", hold_ms.to_string())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn child");
-    let marker = dir.join("child-locked");
-    let t = Instant::now();
-    while !marker.exists() {
-        assert!(t.elapsed() < Duration::from_secs(20), "child never locked");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child
-}
-
-#[test]
-fn two_processes_contend_for_the_lock() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::open(dir.path()).expect("open");
-    let mut child = spawn_child(dir.path(), 600);
-    match s.lock_rack("r1", &opts(0, 30_000, "parent")) {
-        Err(StoreError::Locked { pid, purpose, .. }) => {
-            assert_eq!(pid, child.id());
-            assert_eq!(purpose, "child");
-        }
-        other => panic!("expected Locked, got {other:?}"),
-    }
-    let t = Instant::now();
-    let g = s
-        .lock_rack("r1", &opts(15_000, 30_000, "parent"))
-        .expect("parent waits for the child");
-    assert!(
-        t.elapsed() >= Duration::from_millis(100),
-        "{:?}",
-        t.elapsed()
-    );
-    assert!(child.wait().expect("wait").success());
-    drop(g);
-}
-
-#[test]
-fn lock_of_a_killed_process_is_taken_over() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::open(dir.path()).expect("open");
-    let mut child = spawn_child(dir.path(), 60_000);
-    let pid = child.id();
-    assert_eq!(s.lock_holder("r1").expect("h").expect("held").pid, pid);
-    child.kill().expect("kill");
-    child.wait().expect("reap");
-    if cfg!(target_os = "linux") {
-        // the lease (30 s) has not expired: the dead owner alone frees it
-        let g = s
-            .lock_rack("r1", &opts(0, 30_000, "parent"))
-            .expect("takeover");
-        assert_eq!(
-            s.lock_holder("r1").expect("h").expect("held").pid,
-            std::process::id()
-        );
-        drop(g);
-    }
-}
-
-#[test]
-fn lock_of_a_killed_but_unreaped_process_is_taken_over() {
-    // A parent that has not reaped its killed child leaves a zombie: /proc/PID still exists,
-    // but the process will never release (or renew) the lock.
-    if !cfg!(target_os = "linux") {
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::open(dir.path()).expect("open");
-    let mut child = spawn_child(dir.path(), 60_000);
-    let pid = child.id();
-    child.kill().expect("kill");
-    // Wait for the kill to land without reaping the child.
-    let t = Instant::now();
-    loop {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "child not a zombie: {stat}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let g = s
-        .lock_rack("r1", &opts(0, 30_000, "parent"))
-        .expect("a zombie's lock is taken over at once");
-    assert_eq!(
-        s.lock_holder("r1").expect("h").expect("held").pid,
-        std::process::id()
-    );
-    drop(g);
-    child.wait().expect("reap");
-}
-
-#[test]
-fn a_rack_left_changing_by_a_dead_run_reads_as_failed_interrupted() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = installed(dir.path(), "r1", "3.24.7");
+fn a_rack_left_changing_by_a_dead_run_reads_as_failed_interrupted(db: &Db) {
+    let s = installed(db, "r1", "3.24.7");
     let lock = s
         .lock_rack("r1", &opts(0, 30_000, "params set"))
         .expect("lock");
     s.begin_params_set("r1", &["eks_access_entries=true"], ACTOR)
         .expect("begin");
     // While its run holds the lock, the rack is updating, for every reader.
-    let other = Store::open(dir.path()).expect("second connection");
+    let other = db.open();
     assert_eq!(
         other.get_rack("r1").expect("rack").status,
         RackStatus::Updating
@@ -809,13 +656,11 @@ fn a_rack_left_changing_by_a_dead_run_reads_as_failed_interrupted() {
         .expect("lock");
     s.begin_params_set("r1", &["eks_access_entries=true"], ACTOR)
         .expect("begin");
-    other
-        .write(|tx| {
-            tx.execute("UPDATE locks SET renewed_at_ms = 0, lease_ms = 1", [])
-                .map(|_| ())
-                .map_err(|e| other.sql(e))
-        })
-        .expect("expire");
+    raw(
+        &other,
+        "UPDATE locks SET renewed_at_ms = 0, lease_ms = 1",
+        &[],
+    );
     assert_eq!(
         other.get_rack("r1").expect("rack").status,
         RackStatus::Failed
@@ -825,22 +670,19 @@ fn a_rack_left_changing_by_a_dead_run_reads_as_failed_interrupted() {
 
 // ---- fencing ----------------------------------------------------------------------------
 
-#[test]
-fn a_run_that_lost_its_lock_writes_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = installed(dir.path(), "r1", "3.24.7");
+fn a_run_that_lost_its_lock_writes_nothing(db: &Db) {
+    let s = installed(db, "r1", "3.24.7");
     let a = s.lock_rack("r1", &opts(0, 30_000, "a")).expect("lock");
     let (a_id, _) = s
         .fenced(&a)
         .begin_params_set(&["eks_access_entries=true"], ACTOR)
         .expect("A begins");
     // A stalls past its lease (simulated: its row renewed long ago) and B takes over.
-    s.conn()
-        .execute(
-            "UPDATE locks SET renewed_at_ms = ?1, lease_ms = 1000 WHERE rack = 'r1'",
-            params![now_ms() - 60_000],
-        )
-        .expect("age A's lock");
+    raw(
+        &s,
+        "UPDATE locks SET renewed_at_ms = ?1, lease_ms = 1000 WHERE rack = 'r1'",
+        vals![now_ms() - 60_000],
+    );
     let b = s.lock_rack("r1", &opts(0, 30_000, "b")).expect("take over");
     let (b_id, _) = s
         .fenced(&b)
@@ -911,3 +753,45 @@ fn a_run_that_lost_its_lock_writes_nothing() {
     drop(a);
     b.check(&s).expect("B still holds the rack");
 }
+
+// ---- every test above, on both backends ---------------------------------------------------
+
+/// `name::sqlite` and `name::postgres` for each test function `name(db: &Db)`; the
+/// PostgreSQL one needs CONVOX_TEST_POSTGRES (see [`Db::postgres`]).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(&super::Db::sqlite())
+            }
+            #[test]
+            fn postgres() {
+                if let Some(db) = super::Db::postgres() {
+                    super::$name(&db)
+                }
+            }
+        }
+    )*};
+}
+
+pub(crate) use on_both_backends;
+
+on_both_backends!(
+    newer_schema_is_refused,
+    install_list_get_and_names,
+    params_set_flow_success_and_failure,
+    failed_validation_stores_nothing,
+    update_moves_version_and_records_it,
+    history_masks_sensitive_values,
+    current_rack_switch_resolve_and_uninstall,
+    a_change_left_pending_by_a_dead_run_is_closed_by_the_next,
+    record_writes_a_finished_row,
+    second_locker_fails_fast_naming_the_holder_then_gets_it_after_release,
+    threads_contending_never_overlap,
+    waiter_gets_the_lock_when_the_holder_releases,
+    renewal_keeps_a_short_lease_alive_and_expiry_allows_takeover,
+    lost_lock_is_detected,
+    a_rack_left_changing_by_a_dead_run_reads_as_failed_interrupted,
+    a_run_that_lost_its_lock_writes_nothing,
+);

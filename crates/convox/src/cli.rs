@@ -13,12 +13,25 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         convox rack auth -r demo\n\n\
         Environment:\n  \
         CONVOX_HOME          state directory (racks.db, sim.db); default: the platform data dir\n  \
+        CONVOX_STORE         a shared rack store, postgres://USER:PASSWORD@HOST:PORT/DB (as --store)\n  \
         CONVOX_RACK          rack used when -r is not given\n  \
         CONVOX_SIM_ENDPOINT  a running `convox sim serve` for local racks (default: in-process)\n  \
         CONVOX_LOG           log filter, e.g. info or debug (logs go to stderr)\n  \
         AWS_*                `aws` racks use the standard AWS configuration chain"
 )]
 pub struct Cli {
+    /// The rack store a team shares: postgres://USER:PASSWORD@HOST:PORT/DATABASE
+    /// (?sslmode=require for TLS, verify-full to check the server). Default: the SQLite
+    /// file racks.db under $CONVOX_HOME. Prefer $CONVOX_STORE to keep the password out of
+    /// the process list.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVOX_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub store: Option<String>,
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -124,6 +137,17 @@ pub enum RackSub {
         force: bool,
         #[command(flatten)]
         sel: RackSel,
+    },
+    /// The history of changes: when, who, what, result. The rack's with -r (an uninstalled
+    /// rack's too), else every rack's in the store, newest first.
+    History {
+        #[command(flatten)]
+        sel: RackSel,
+        /// At most this many changes.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        out: OutputArg,
     },
     /// The cluster's authentication state: mode, every access entry (type, policies, whether
     /// this rack manages it), the Karpenter table row that applies, and drift.

@@ -18,8 +18,12 @@ use crate::reconcile::{self, RackAws};
 use crate::sim::{self, LocalSim};
 use crate::Fail;
 
-fn open_store() -> Result<Store, Fail> {
-    Store::open(&home::state_dir()?).map_err(store_err)
+/// The store `--store`/$CONVOX_STORE names (set once by [`run`]); none: the SQLite file.
+static STORE_SPEC: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+pub(crate) fn open_store() -> Result<Store, Fail> {
+    let spec = STORE_SPEC.get().and_then(|s| s.as_deref());
+    Store::open_spec(spec, &home::state_dir()?).map_err(store_err)
 }
 
 pub(crate) fn store_err(e: convox_store::StoreError) -> Fail {
@@ -41,6 +45,7 @@ pub(crate) fn print_json(v: &serde_json::Value) -> Result<(), Fail> {
 }
 
 pub async fn run(cli: Cli) -> Result<(), Fail> {
+    let _ = STORE_SPEC.set(cli.store.clone());
     match cli.cmd {
         Cmd::Sim { cmd } => match cmd {
             SimCmd::Serve { listen, state, set } => sim::serve(&listen, state, &set).await,
@@ -121,7 +126,7 @@ fn racks_list(output: Output) -> Result<(), Fail> {
     }
 }
 
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
+pub(crate) fn table<const N: usize>(rows: &[[String; N]]) -> String {
     let mut widths = [0usize; N];
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -206,15 +211,20 @@ impl Conn {
     }
 }
 
+/// `sim`: the simulator a local rack's cluster lives in, when recorded (shared stores).
 async fn connect_provider(
     provider: Provider,
     region: &str,
     profile: Option<String>,
+    sim: Option<(&str, &str)>,
     progress: &Progress,
 ) -> Result<Conn, Fail> {
     let (target, local) = if provider == Provider::Local {
         progress.status("starting the simulator");
-        let l = sim::local(&home::state_dir()?).await?;
+        let l = match sim {
+            Some((rack, url)) => sim::recorded(rack, url).await?,
+            None => sim::local(&home::state_dir()?).await?,
+        };
         (sim::target(&l.url, region), Some(l))
     } else {
         // A named profile must exist (at install, and for a stored one that has vanished
@@ -251,7 +261,15 @@ fn call_timeouts() -> convox_aws::CallTimeouts {
 }
 
 async fn connect(rack: &Rack, progress: &Progress) -> Result<Conn, Fail> {
-    connect_provider(rack.provider, &rack.region, rack.profile.clone(), progress).await
+    let sim = rack.endpoint.as_deref().map(|u| (rack.name.as_str(), u));
+    connect_provider(
+        rack.provider,
+        &rack.region,
+        rack.profile.clone(),
+        sim,
+        progress,
+    )
+    .await
 }
 
 pub(crate) fn rack_aws(r: &Rack) -> RackAws {
@@ -333,6 +351,9 @@ async fn rack(rc: RackCmd) -> Result<(), Fail> {
         }
         Some(RackSub::Auth { sel, out }) => {
             auth(sel.or(outer_sel).rack, out.or(outer_out).format()).await
+        }
+        Some(RackSub::History { sel, limit, out }) => {
+            crate::history::show(sel.or(outer_sel).rack, limit, out.or(outer_out).format())
         }
     }
 }
@@ -446,7 +467,7 @@ fn rack_info(
 const SUMMARY_CHARS: usize = 72;
 
 /// A failure message as one bounded line for the history table.
-fn summary(message: &str) -> String {
+pub(crate) fn summary(message: &str) -> String {
     let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
     if line.chars().count() <= SUMMARY_CHARS {
         return line;
@@ -456,7 +477,7 @@ fn summary(message: &str) -> String {
 }
 
 /// `2026-11-28T21:08:05.884323606Z` → `2026-11-28T21:08:05Z` (text output only).
-fn when_text(at: &str) -> String {
+pub(crate) fn when_text(at: &str) -> String {
     match (at.find('.'), at.ends_with('Z')) {
         (Some(i), true) => format!("{}Z", &at[..i]),
         _ => at.to_string(),
@@ -464,7 +485,7 @@ fn when_text(at: &str) -> String {
 }
 
 /// A history entry's `what` in words (JSON output keeps the record as stored).
-fn what_text(what: &serde_json::Value) -> String {
+pub(crate) fn what_text(what: &serde_json::Value) -> String {
     let s = |v: &serde_json::Value| v.as_str().map(str::to_string);
     let params: Vec<String> = what["params"]
         .as_array()
@@ -611,7 +632,13 @@ async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fai
             new.name.clone(),
         )));
     }
-    let conn = connect_provider(new.provider, &new.region, profile, progress).await?;
+    let mut new = new;
+    if new.provider == Provider::Local && store.is_shared() {
+        // Every machine of the team must find the rack's cluster where it was made.
+        new.endpoint = Some(sim::shared_endpoint(&new.name)?);
+    }
+    let sim = new.endpoint.as_deref().map(|u| (new.name.as_str(), u));
+    let conn = connect_provider(new.provider, &new.region, profile, sim, progress).await?;
     let res = install_with(&store, &conn, new, &params, &planned, progress).await;
     conn.close().await;
     res

@@ -6,6 +6,7 @@ mod checks;
 mod cli;
 mod commands;
 mod gates;
+mod history;
 mod home;
 mod locked;
 mod progress;

@@ -35,15 +35,7 @@ fn open_store(dir: &Path) -> Result<Store, Fail> {
 
 /// The endpoint for local racks.
 pub async fn local(dir: &Path) -> Result<LocalSim, Fail> {
-    if let Some(url) = std::env::var("CONVOX_SIM_ENDPOINT")
-        .ok()
-        .filter(|u| !u.is_empty())
-    {
-        let url = endpoint_url(&url).map_err(|why| {
-            Fail::msg(format!(
-                "invalid CONVOX_SIM_ENDPOINT `{url}`: {why}; set it to the address `convox sim serve` printed (e.g. http://127.0.0.1:4599), or unset it to use the embedded simulator"
-            ))
-        })?;
+    if let Some(url) = endpoint_env()? {
         return Ok(LocalSim { url, server: None });
     }
     let store = open_store(dir)?;
@@ -57,6 +49,62 @@ pub async fn local(dir: &Path) -> Result<LocalSim, Fail> {
     Ok(LocalSim {
         url,
         server: Some(handle),
+    })
+}
+
+/// $CONVOX_SIM_ENDPOINT as a URL, if set; an error if it is not one.
+fn endpoint_env() -> Result<Option<String>, Fail> {
+    let Some(url) = std::env::var("CONVOX_SIM_ENDPOINT")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return Ok(None);
+    };
+    endpoint_url(&url).map(Some).map_err(|why| {
+        Fail::msg(format!(
+            "invalid CONVOX_SIM_ENDPOINT `{url}`: {why}; set it to the address `convox sim serve` printed (e.g. http://127.0.0.1:4599), or unset it to use the embedded simulator"
+        ))
+    })
+}
+
+/// The simulator a new local rack in a shared store lives in: a running `convox sim serve`
+/// every machine of the team reaches, never the embedded one (its cluster would exist on
+/// this machine only).
+pub fn shared_endpoint(rack: &str) -> Result<String, Fail> {
+    endpoint_env()?.ok_or_else(|| {
+        Fail::msg(format!(
+            "local rack {rack} in a shared store needs a simulator every machine reaches: run `convox sim serve --listen ADDR` on one machine and set CONVOX_SIM_ENDPOINT=http://ADDR on each"
+        ))
+    })
+}
+
+/// The simulator recorded for a local rack (shared stores): reachable, or an error that
+/// says so; a second cluster is never made elsewhere.
+pub async fn recorded(rack: &str, url: &str) -> Result<LocalSim, Fail> {
+    let authority = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['/', '?'])
+        .next()
+        .unwrap_or_default();
+    let probe = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::net::TcpStream::connect(authority),
+    )
+    .await;
+    let why = match probe {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("no answer in 5 s".to_string()),
+    };
+    if let Some(why) = why {
+        return Err(Fail::msg(format!(
+            "local rack {rack}'s cluster lives in the simulator at {url}, which this machine cannot reach ({why}); start `convox sim serve` there or make it reachable (convox does not create a second cluster)"
+        )));
+    }
+    Ok(LocalSim {
+        url: url.to_string(),
+        server: None,
     })
 }
 

@@ -150,6 +150,8 @@ impl Home {
             .env("HOME", self.dir.path().join("user-home"))
             .env("CONVOX_HOME", self.dir.path())
             .env_remove("CONVOX_RACK")
+            .env_remove("CONVOX_STORE")
+            .env_remove("CONVOX_HOST_ID")
             .env_remove("CONVOX_SIM_ENDPOINT")
             .env_remove("CONVOX_SIM_ACCESS_KEY_ID")
             .env_remove("CONVOX_SIM_SECRET_ACCESS_KEY")

@@ -1,9 +1,13 @@
-//! Opening the SQLite file (mode 0600, WAL, busy timeout) and schema migrations.
+//! The SQLite backend: one file (mode 0600, WAL, busy timeout), writers serialized by
+//! `BEGIN IMMEDIATE`, the schema version in `PRAGMA user_version`.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use rusqlite::Connection;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, TransactionBehavior};
 
+use crate::backend::{Backend, Body, Mode, Row, Tx, Value};
 use crate::StoreError;
 
 /// Migrations in order; `PRAGMA user_version` = how many have run.
@@ -55,6 +59,8 @@ const MIGRATIONS: &[&str] = &[
         renewed_at_ms INTEGER NOT NULL,
         lease_ms INTEGER NOT NULL
     );",
+    // 2: the lock holder's host, so that its pid is checked only where it means something
+    "ALTER TABLE locks ADD COLUMN host TEXT NOT NULL DEFAULT '';",
 ];
 
 /// Creates the state directory (0700 on Unix when we create it).
@@ -77,19 +83,26 @@ pub(crate) fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
 
 /// Creates the file with mode 0600 before SQLite opens it (SQLite would use 0644 minus the
 /// umask), tightens an existing file, and opens it with WAL + busy timeout.
+///
+/// The file is opened by hand only when it does not exist yet: closing any descriptor of
+/// a file drops every POSIX lock this process holds on it, the locks of this process's
+/// other SQLite connections to it included (the lock renewer's connection is opened
+/// while the main one holds a snapshot).
 pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let io = |e| StoreError::Io {
         path: path.display().to_string(),
         source: e,
     };
-    let mut o = std::fs::OpenOptions::new();
-    o.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
+    if !path.exists() {
+        let mut o = std::fs::OpenOptions::new();
+        o.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        o.open(path).map_err(io)?;
     }
-    o.open(path).map_err(io)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -130,13 +143,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         let version: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(sql)?;
-        if version > supported {
-            return Err(StoreError::SchemaTooNew {
-                path: path.display().to_string(),
-                found: version,
-                supported,
-            });
-        }
+        crate::schema_not_newer(&path.display().to_string(), version, supported)?;
         if version == supported {
             return Ok(());
         }
@@ -152,4 +159,109 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
 #[cfg(test)]
 pub(crate) fn supported_version() -> i64 {
     MIGRATIONS.len() as i64
+}
+
+/// The SQLite store.
+pub(crate) struct Sqlite {
+    location: Arc<str>,
+    conn: Connection,
+}
+
+impl Sqlite {
+    /// Opens (creating and migrating if needed) the file at `path`.
+    pub(crate) fn open(path: &Path) -> Result<Sqlite, StoreError> {
+        let mut conn = open_connection(path)?;
+        migrate(&mut conn, path)?;
+        Ok(Sqlite {
+            location: path.display().to_string().into(),
+            conn,
+        })
+    }
+}
+
+fn sql_err(location: &str, e: rusqlite::Error) -> StoreError {
+    StoreError::Sqlite {
+        path: location.to_string(),
+        source: e,
+    }
+}
+
+struct SqliteTx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    location: &'a Arc<str>,
+}
+
+fn to_sql(v: &Value) -> rusqlite::types::Value {
+    match v {
+        Value::Null => rusqlite::types::Value::Null,
+        Value::Int(n) => rusqlite::types::Value::Integer(*n),
+        Value::Text(s) => rusqlite::types::Value::Text(s.clone()),
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn exec(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(sql)
+            .map_err(|e| sql_err(self.location, e))?;
+        let n = stmt
+            .execute(rusqlite::params_from_iter(params.iter().map(to_sql)))
+            .map_err(|e| sql_err(self.location, e))?;
+        Ok(n as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        let err = |e| sql_err(self.location, e);
+        let mut stmt = self.tx.prepare_cached(sql).map_err(err)?;
+        let cols = stmt.column_count();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params.iter().map(to_sql)))
+            .map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(err)? {
+            let mut values = Vec::with_capacity(cols);
+            for i in 0..cols {
+                values.push(match r.get_ref(i).map_err(err)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(n) => Value::Int(n),
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    other => {
+                        return Err(StoreError::Corrupt {
+                            path: self.location.to_string(),
+                            what: format!("column {i} has type {:?}", other.data_type()),
+                        })
+                    }
+                });
+            }
+            out.push(Row {
+                values,
+                location: self.location.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn now_ms(&mut self) -> Result<i64, StoreError> {
+        Ok(crate::now_ms())
+    }
+}
+
+impl Backend for Sqlite {
+    fn transaction(&mut self, mode: Mode, body: &mut Body<'_>) -> Result<(), StoreError> {
+        let behavior = match mode {
+            Mode::Write => TransactionBehavior::Immediate,
+            Mode::Read => TransactionBehavior::Deferred,
+        };
+        let location = self.location.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(behavior)
+            .map_err(|e| sql_err(&location, e))?;
+        body(&mut SqliteTx {
+            tx: &tx,
+            location: &location,
+        })?;
+        tx.commit().map_err(|e| sql_err(&location, e))
+    }
 }
