@@ -44,6 +44,7 @@
 mod counter;
 mod error;
 mod install;
+mod kube_api;
 mod observe;
 mod profile;
 mod retry;
@@ -57,6 +58,7 @@ pub use error::{
     RUN_AS,
 };
 pub use install::{InstallSpec, InstalledRoles};
+pub use kube_api::ClusterEndpoint;
 pub use observe::Interest;
 pub use profile::check_profile;
 pub use retry::{Backoff, Timing};
@@ -150,6 +152,7 @@ pub struct Aws {
     /// Where "still waiting for an answer" notices go (see [`Aws::with_notices`]).
     notices: watch::Notices,
     call_timeouts: CallTimeouts,
+    pub(crate) sdk: aws_types::SdkConfig,
 }
 
 impl std::fmt::Debug for Aws {
@@ -266,6 +269,7 @@ impl Aws {
             started: Instant::now(),
             notices,
             call_timeouts,
+            sdk: shared,
         }
     }
 

@@ -131,6 +131,7 @@ impl Aws {
                     .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                     .unwrap_or_else(BTreeMap::new),
                 policies: None,
+                kubernetes_groups: e.kubernetes_groups().to_vec(),
             })),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),

@@ -142,6 +142,9 @@ pub struct ObservedEntry {
     pub tags: std::collections::BTreeMap<String, String>,
     /// `None` when not fetched (only STANDARD entries have policies).
     pub policies: Option<Vec<PolicyAssociation>>,
+    /// The entry's `kubernetesGroups` (what `rack auth` compares with aws-auth's groups).
+    #[serde(default)]
+    pub kubernetes_groups: Vec<String>,
 }
 
 /// An update still running on the cluster.

@@ -59,6 +59,7 @@ fn entry(
         entry_type: ty.into(),
         tags: tags(ours, "x"),
         policies,
+        kubernetes_groups: Vec::new(),
     }
 }
 
@@ -555,6 +556,7 @@ fn apply(o: &mut Observed, step: &Step, rack: &str, eks_node_entry_on_switch: bo
                 entry_type: d.entry_type.clone(),
                 tags: t,
                 policies: (d.entry_type == "STANDARD").then(Vec::new),
+                kubernetes_groups: Vec::new(),
             });
         }
         Step::AssociatePolicy {

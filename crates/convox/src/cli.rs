@@ -157,6 +157,17 @@ pub enum RackSub {
         #[command(flatten)]
         out: OutputArg,
     },
+    /// Print a kubeconfig for the rack's cluster whose credentials come from `convox rack
+    /// token` (no AWS CLI needed): `convox rack kubeconfig > ~/.kube/NAME; KUBECONFIG=~/.kube/NAME kubectl get nodes`.
+    Kubeconfig {
+        #[command(flatten)]
+        sel: RackSel,
+    },
+    /// Print an ExecCredential with an EKS token for the rack's cluster (kubectl's exec plugin).
+    Token {
+        #[command(flatten)]
+        sel: RackSel,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::cli::{Cli, Cmd, InstallKind, Output, ParamsSub, RackCmd, RackSub, SimCmd};
 use crate::gates;
 use crate::home;
+use crate::kube_cmds;
 use crate::locked::{self, run_locked, take_lock, Begin};
 use crate::progress::Progress;
 use crate::reconcile::{self, RackAws};
@@ -150,7 +151,7 @@ pub(crate) fn table<const N: usize>(rows: &[[String; N]]) -> String {
 }
 
 /// The rack a command is for: -r, else $CONVOX_RACK, else the switched-to rack.
-fn selected(store: &Store, flag: Option<String>) -> Result<Rack, Fail> {
+pub(crate) fn selected(store: &Store, flag: Option<String>) -> Result<Rack, Fail> {
     let env = std::env::var("CONVOX_RACK").ok();
     let flag = flag.filter(|f| !f.is_empty());
     let env = env.filter(|e| !e.is_empty());
@@ -260,7 +261,7 @@ fn call_timeouts() -> convox_aws::CallTimeouts {
         .unwrap_or_default()
 }
 
-async fn connect(rack: &Rack, progress: &Progress) -> Result<Conn, Fail> {
+pub(crate) async fn connect(rack: &Rack, progress: &Progress) -> Result<Conn, Fail> {
     let sim = rack.endpoint.as_deref().map(|u| (rack.name.as_str(), u));
     connect_provider(
         rack.provider,
@@ -355,6 +356,8 @@ async fn rack(rc: RackCmd) -> Result<(), Fail> {
         Some(RackSub::History { sel, limit, out }) => {
             crate::history::show(sel.or(outer_sel).rack, limit, out.or(outer_out).format())
         }
+        Some(RackSub::Kubeconfig { sel }) => kube_cmds::kubeconfig(sel.or(outer_sel).rack).await,
+        Some(RackSub::Token { sel }) => kube_cmds::token(sel.or(outer_sel).rack).await,
     }
 }
 

@@ -1,0 +1,125 @@
+//! The Kubernetes side of a rack: `rack kubeconfig`, `rack token`, and the client the other
+//! commands use to read `aws-auth` and ask who the caller is (convox-kube).
+
+use convox_kube::{ClusterApi, Kube, KubeError};
+use convox_store::{Provider, Rack};
+use serde_json::json;
+
+use crate::commands::{connect, open_store, print, selected, Conn};
+use crate::progress::Progress;
+use crate::Fail;
+
+/// A client for the rack's cluster: endpoint and CA from DescribeCluster, tokens signed with
+/// the connection's own credentials.
+pub(crate) async fn kube_for(conn: &Conn, r: &Rack) -> Result<Kube, Fail> {
+    let ep = conn
+        .aws
+        .cluster_endpoint(&r.cluster)
+        .await
+        .map_err(Fail::aws)?;
+    Ok(Kube::new(
+        conn.aws.sdk_config().clone(),
+        ClusterApi {
+            cluster: r.cluster.clone(),
+            region: r.region.clone(),
+            endpoint: ep.endpoint,
+            ca_data: ep.ca_data,
+        },
+    ))
+}
+
+/// A local rack's Kubernetes API lives as long as the simulator process that serves it: an
+/// in-process one ends with the command, so a kubeconfig needs `convox sim serve`.
+fn needs_served_sim(r: &Rack) -> Result<(), Fail> {
+    let served = std::env::var("CONVOX_SIM_ENDPOINT").is_ok_and(|v| !v.is_empty());
+    if r.provider == Provider::Local && !served {
+        return Err(Fail::msg(format!(
+            "rack {} is local: its Kubernetes API is served only while a simulator runs, and the embedded one stops with each command; start `convox sim serve` in another shell, `export CONVOX_SIM_ENDPOINT=127.0.0.1:4599`, and run this again",
+            r.name
+        )));
+    }
+    Ok(())
+}
+
+fn kube_fail(e: KubeError) -> Fail {
+    Fail::msg(e.to_string())
+}
+
+/// `convox rack kubeconfig`.
+pub(crate) async fn kubeconfig(sel: Option<String>) -> Result<(), Fail> {
+    let store = open_store()?;
+    let r = selected(&store, sel)?;
+    needs_served_sim(&r)?;
+    let progress = Progress::new(true);
+    let conn = connect(&r, &progress).await?;
+    let kube = kube_for(&conn, &r).await;
+    conn.close().await;
+    let kube = kube?;
+    let (server, ca) = kube.endpoint().map_err(kube_fail)?;
+    // The exec plugin is this very binary, so kubectl needs no AWS CLI and uses the rack's
+    // credentials chain (profile, simulator keys) as every other convox command does.
+    let command = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_string))
+        .unwrap_or_else(|| "convox".to_string());
+    let mut env = Vec::new();
+    for k in ["CONVOX_HOME", "CONVOX_SIM_ENDPOINT"] {
+        if let Some(v) = std::env::var(k).ok().filter(|v| !v.is_empty()) {
+            env.push(json!({"name": k, "value": v}));
+        }
+    }
+    let name = format!("convox-{}", r.name);
+    let mut doc = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": ca}}],
+        "users": [{"name": name, "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": command,
+            "args": ["rack", "token", "-r", r.name],
+            "interactiveMode": "Never",
+            "provideClusterInfo": false,
+        }}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "current-context": name,
+    });
+    if !env.is_empty() {
+        doc["users"][0]["user"]["exec"]["env"] = json!(env);
+    }
+    let yaml = serde_yaml::to_string(&doc).map_err(|e| Fail::msg(format!("kubeconfig: {e}")))?;
+    print(&yaml);
+    Ok(())
+}
+
+/// `convox rack token`: an ExecCredential (the apiVersion kubectl asks for in
+/// `KUBERNETES_EXEC_INFO`, else v1beta1), as `aws eks get-token` prints it.
+pub(crate) async fn token(sel: Option<String>) -> Result<(), Fail> {
+    let store = open_store()?;
+    let r = selected(&store, sel)?;
+    let progress = Progress::new(true);
+    let conn = connect(&r, &progress).await?;
+    let t = convox_kube::make_token(
+        conn.aws.sdk_config(),
+        &r.region,
+        &r.cluster,
+        std::time::SystemTime::now(),
+    )
+    .await;
+    conn.close().await;
+    let t = t.map_err(kube_fail)?;
+    let api_version = std::env::var("KUBERNETES_EXEC_INFO")
+        .ok()
+        .and_then(|v| serde_json::from_str::<serde_json::Value>(&v).ok())
+        .and_then(|v| v["apiVersion"].as_str().map(str::to_string))
+        .filter(|v| v.starts_with("client.authentication.k8s.io/"))
+        .unwrap_or_else(|| "client.authentication.k8s.io/v1beta1".into());
+    let cred = json!({
+        "kind": "ExecCredential",
+        "apiVersion": api_version,
+        "spec": {},
+        "status": {"expirationTimestamp": t.expiration_timestamp(), "token": t.token},
+    });
+    // Not through print(): the token must reach kubectl byte for byte.
+    println!("{cred}");
+    Ok(())
+}
