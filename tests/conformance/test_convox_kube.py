@@ -86,3 +86,132 @@ def test_kubeconfig_of_an_embedded_simulator_is_refused_with_what_to_do(product)
     lines = [l for l in r.stderr.splitlines() if l.startswith("ERROR: ")]
     assert len(lines) == 1 and "convox sim serve" in lines[0], r.stderr
     assert r.stdout == ""
+
+
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+    "AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]})
+
+
+def boto(product, service):
+    import boto3
+    from test_product_cli import KEY, SECRET, TOKEN
+    return boto3.session.Session().client(
+        service, endpoint_url=product.url, region_name="us-east-1", aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET, aws_session_token=TOKEN)
+
+
+def person(product, name, path="/"):
+    """A role people or CI assume; returns (role ARN, env that makes convox act as it)."""
+    arn = boto(product, "iam").create_role(RoleName=name, Path=path,
+                                           AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    c = boto(product, "sts").assume_role(RoleArn=arn, RoleSessionName=name)["Credentials"]
+    return arn, {"CONVOX_SIM_ACCESS_KEY_ID": c["AccessKeyId"],
+                 "CONVOX_SIM_SECRET_ACCESS_KEY": c["SecretAccessKey"],
+                 "CONVOX_SIM_SESSION_TOKEN": c["SessionToken"]}
+
+
+def canonical(arn):
+    kind, _, rest = arn.split(":", 5)[5].partition("/")
+    return f"arn:aws:iam::{ACCOUNT}:{kind}/{rest.rsplit('/', 1)[-1]}"
+
+
+class Rack:
+    """A local rack on the served simulator with people and CI mapped in aws-auth."""
+
+    def __init__(self, product, tmp_path):
+        self.p = product
+        product.convox("rack", "install", "local", "demo")
+        product.convox("rack", "params", "set", "eks_access_entries=true", "-r", "demo")
+        cmd, env = product.convox_cmd("rack", "kubeconfig", "-r", "demo")
+        self.kc = tmp_path / "kubeconfig"
+        self.kc.write_text(subprocess.run(cmd, env=env, capture_output=True, text=True,
+                                          timeout=120).stdout)
+        self.ci, self.ci_env = person(product, "ci")
+        self.dev, self.dev_env = person(product, "dev")
+        cm = kubectl(product, self.kc, "-n", "kube-system", "get", "cm", "aws-auth", "-o", "json")
+        roles = json.loads(cm.stdout)["data"]["mapRoles"]
+        roles += (f"- rolearn: {self.ci}\n  username: ci\n  groups: [system:masters]\n"
+                  f"- rolearn: {self.dev}\n  username: dev\n  groups: [developers]\n")
+        patch = json.dumps({"data": {"mapRoles": roles}})
+        kubectl(product, self.kc, "-n", "kube-system", "patch", "cm", "aws-auth",
+                "--type", "merge", "-p", patch)
+
+    def gets_in(self, env):
+        r = kubectl(self.p, self.kc, "auth", "whoami", check=False, env=env)
+        assert r.returncode == 0 or "You must be logged in" in r.stderr, r.stderr
+        return r.returncode == 0
+
+    def who_gets_in(self):
+        """Which identities really authenticate, by canonical ARN (kubectl as each of them)."""
+        out = set()
+        for arn, env in ((self.ci, self.ci_env), (self.dev, self.dev_env)):
+            if self.gets_in(env):
+                out.add(canonical(arn))
+        if self.gets_in({}):
+            out.add(canonical(f"arn:aws:iam::{ACCOUNT}:role/ConvoxAdmin"))
+        return out
+
+    def what_if(self):
+        v = self.p.convox_json("rack", "auth", "-r", "demo")["kubernetes"]
+        return {s["scenario"]: {canonical(a) for a in s["lose"]} for s in v["scenarios"]}, v
+
+
+def nodes_join(product):
+    """New nodes joining: the node group scaled up, its instances registered or not."""
+    eks = boto(product, "eks")
+    ng = eks.list_nodegroups(clusterName="demo")["nodegroups"][0]
+    size = eks.describe_nodegroup(clusterName="demo", nodegroupName=ng)["nodegroup"][
+        "scalingConfig"]["desiredSize"]
+    eks.update_nodegroup_config(clusterName="demo", nodegroupName=ng,
+                                scalingConfig={"minSize": 0, "maxSize": size + 5,
+                                               "desiredSize": size + 1})
+    health = eks.describe_nodegroup(clusterName="demo", nodegroupName=ng)["nodegroup"].get(
+        "health", {}).get("issues", [])
+    return not any(i.get("code") == "NodeCreationFailure" for i in health)
+
+
+def test_what_if_aws_auth_deleted_matches_what_happens(product, tmp_path):
+    rack = Rack(product, tmp_path)
+    lose, view = rack.what_if()
+    assert view["aws_auth"] == "present"
+    assert lose["aws_auth_deleted"] == {canonical(rack.ci), canonical(rack.dev)}
+    before = rack.who_gets_in()
+    kubectl(product, rack.kc, "-n", "kube-system", "delete", "cm", "aws-auth")
+    after = rack.who_gets_in()
+    # Exactly the principals the what-if named lost access; the caller kept it.
+    assert before - after == lose["aws_auth_deleted"]
+    # The nodes keep joining through their access entry.
+    assert nodes_join(product)
+    # convox now sees aws-auth absent and says so.
+    _, view = rack.what_if()
+    assert view["aws_auth"] == "absent"
+
+
+def test_what_if_mode_api_matches_what_happens(product, tmp_path):
+    rack = Rack(product, tmp_path)
+    lose, _ = rack.what_if()
+    before = rack.who_gets_in()
+    product.set_mode("demo", "API")
+    after = rack.who_gets_in()
+    assert before - after == lose["mode_api"] == {canonical(rack.ci), canonical(rack.dev)}
+    assert nodes_join(product)
+
+
+def test_kubernetes_api_refusing_us_is_unknown_never_guessed(product, tmp_path):
+    from test_product_cli import CALLER_ROLE
+    rack = Rack(product, tmp_path)
+    # The caller's entry gone (and no aws-auth mapping): the AWS side still answers, the
+    # Kubernetes API refuses the caller's token.
+    boto(product, "eks").delete_access_entry(clusterName="demo", principalArn=CALLER_ROLE)
+    assert not rack.gets_in({})
+    v = product.convox_json("rack", "auth", "-r", "demo")["kubernetes"]
+    assert v["aws_auth"] == "unknown"
+    assert "token refused" in v["unknown_reason"], v["unknown_reason"]
+    assert v["mappings"] == []
+    verdicts = {s["scenario"]: s for s in v["scenarios"]}
+    # Nothing that depends on aws-auth is called safe: the caller's access is unknown.
+    for name in ("now", "aws_auth_deleted", "downgraded_entries_removed"):
+        assert canonical(CALLER_ROLE) in {canonical(a) for a in verdicts[name]["unknown"]}, name
+        assert "unknown" in verdicts[name]["verdict"], verdicts[name]["verdict"]
+    text = product.convox("rack", "auth", "-r", "demo").stdout
+    assert "aws-auth: unknown (token refused" in text, text

@@ -152,6 +152,9 @@ impl Kube {
             .map_err(|e| KubeError::Other(format!("kubeconfig: {e}")))?;
         cfg.connect_timeout = Some(Duration::from_secs(5));
         cfg.read_timeout = Some(CALL_BOUND);
+        // The AWS SDK links a second rustls provider; without a process default rustls
+        // cannot choose. An already installed default is kept.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = kube::Client::try_from(cfg).map_err(|e| KubeError::Other(e.to_string()))?;
         *st = Some((token, client.clone()));
         Ok(client)

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::cli::{Cli, Cmd, InstallKind, Output, ParamsSub, RackCmd, RackSub, SimCmd};
 use crate::gates;
 use crate::home;
+use crate::kube_auth;
 use crate::kube_cmds;
 use crate::locked::{self, run_locked, take_lock, Begin};
 use crate::progress::Progress;
@@ -943,19 +944,30 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
     // The cluster's status and mode are the snapshot's: what the drift was computed from.
     // Read-only: a caller that cannot have an entry (root, federated) still sees the state.
     let res = async {
-        let (snap, no_entry) =
-            reconcile::snapshot_for_reading(&conn.aws, &rack_aws(&r), &params).await?;
+        // aws-auth is read concurrently with the AWS side (its own EKS token, its own calls).
+        let ra = rack_aws(&r);
+        let (snap, fact) = futures::join!(
+            reconcile::snapshot_for_reading(&conn.aws, &ra, &params),
+            kube_auth::read(&conn, &r)
+        );
+        let (snap, no_entry) = snap?;
         let entries = if snap.observed.auth_mode.includes_api() {
             conn.aws.all_entries(&r.cluster).await.map_err(Fail::aws)?
         } else {
             Vec::new()
         };
-        Ok::<_, Fail>((snap, no_entry, entries))
+        Ok::<_, Fail>((snap, no_entry, entries, fact))
     }
     .await;
     conn.close().await;
-    let (snap, no_entry, entries) = res?;
+    let (snap, no_entry, entries, fact) = res?;
     let seen = &snap.observed;
+    let caller = match no_entry {
+        None => &snap.caller.principal_arn,
+        Some(_) => &snap.caller.arn,
+    };
+    let karpenter = params.flag(convox_params::KARPENTER_AUTH_MODE);
+    let k8s = kube_auth::view(&r, seen.auth_mode, caller, &fact, &entries, karpenter);
     let row = convox_planner::table_row(&params);
     // Which principal plays which part for this rack, whatever the parameters ask for now
     // (an entry for the nodes role is the rack's nodes entry even before it is required).
@@ -990,6 +1002,7 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
                 "conflicts": snap.plan.conflicts,
                 "converged": snap.plan.is_converged(),
                 "inactive_params": inactive,
+                "kubernetes": k8s,
             }),
             seen,
         )),
@@ -1053,6 +1066,8 @@ async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail> {
                     ));
                 }
             }
+            s.push('\n');
+            s.push_str(&k8s.text(seen.auth_mode, table));
             s.push('\n');
             if drift.is_empty() {
                 s.push_str("Drift: none (the cluster matches the parameters)\n");

@@ -8,6 +8,7 @@ mod commands;
 mod gates;
 mod history;
 mod home;
+mod kube_auth;
 mod kube_cmds;
 mod locked;
 mod progress;

@@ -549,11 +549,26 @@ fn json_outputs_are_valid_and_stable() {
             "drift",
             "entries",
             "inactive_params",
+            "kubernetes",
             "rack",
             "region",
             "table_row"
         ])
     );
+    // The Kubernetes side, read with the caller's own token from the embedded simulator.
+    assert_eq!(
+        keys(&auth["kubernetes"]),
+        set(&[
+            "aws_auth",
+            "identities",
+            "map_accounts",
+            "mappings",
+            "scenarios",
+            "unknown_reason",
+            "warnings"
+        ])
+    );
+    assert_eq!(auth["kubernetes"]["aws_auth"], "present", "{auth}");
     let cfg = h.json(&["sim", "config"]);
     assert!(cfg.get("update_ms").is_some_and(|v| v.is_u64()), "{cfg}");
     // Nothing was changed by the dry run.
