@@ -215,3 +215,49 @@ def test_kubernetes_api_refusing_us_is_unknown_never_guessed(product, tmp_path):
         assert "unknown" in verdicts[name]["verdict"], verdicts[name]["verdict"]
     text = product.convox("rack", "auth", "-r", "demo").stdout
     assert "aws-auth: unknown (token refused" in text, text
+
+
+def error_lines(r):
+    return [l for l in r.stderr.splitlines() if l.startswith("ERROR: ")]
+
+
+@pytest.mark.parametrize("situation", ["kept", "absent", "nodes_unmapped"])
+def test_downgrade_row_decided_from_aws_auth(product, tmp_path, situation):
+    rack = Rack(product, tmp_path)
+    if situation == "absent":
+        kubectl(product, rack.kc, "-n", "kube-system", "delete", "cm", "aws-auth")
+    elif situation == "nodes_unmapped":
+        patch = json.dumps({"data": {"mapRoles": f"- rolearn: {rack.ci}\n  username: ci\n"
+                                                 "  groups: [system:masters]\n"}})
+        kubectl(product, rack.kc, "-n", "kube-system", "patch", "cm", "aws-auth",
+                "--type", "merge", "-p", patch)
+    before = product.convox_json("rack", "-r", "demo")
+    r = product.convox("rack", "update", "3.24.6", "-r", "demo", check=False)
+    if situation == "kept":
+        assert r.returncode == 0, r.stderr
+        assert "aws-auth is there and maps the nodes role" in r.stderr, r.stderr
+        row = "safe_aws_auth_kept"
+    else:
+        # The risky row: one ERROR line naming what has no fallback; nothing changed.
+        assert r.returncode == 1, r.stderr
+        (line,) = error_lines(r)
+        want = "has no aws-auth ConfigMap" if situation == "absent" else "does not map the nodes role"
+        assert want in line and "--force" in line and "-nodes" in line, line
+        assert product.convox_json("rack", "-r", "demo") == before
+        r = product.convox("rack", "update", "3.24.6", "--force", "-r", "demo")
+        assert "WARNING: downgrading with --force" in r.stderr, r.stderr
+        row = "risky_no_fallback"
+    last = product.convox_json("rack", "-r", "demo")["history"][0]
+    assert last["action"] == "update" and last["result"] == "ok", last
+    assert last["what"]["downgrade_row"] == row, last
+    assert last["what"].get("forced") == (None if situation == "kept" else True), last
+
+
+def test_downgrade_with_the_kubernetes_side_unknown_is_the_risky_row(product, tmp_path):
+    from test_product_cli import CALLER_ROLE
+    rack = Rack(product, tmp_path)
+    boto(product, "eks").delete_access_entry(clusterName="demo", principalArn=CALLER_ROLE)
+    r = product.convox("rack", "update", "3.24.6", "-r", "demo", check=False)
+    assert r.returncode == 1
+    (line,) = error_lines(r)
+    assert "could not be read" in line and "token refused" in line, line

@@ -106,7 +106,20 @@ impl Fenced<'_> {
         actor: &str,
     ) -> Result<ChangeId, StoreError> {
         self.store
-            .begin_update_in(Some(self.lock), self.rack(), to, forced, actor)
+            .begin_update_in(Some(self.lock), self.rack(), to, forced, None, actor)
+    }
+
+    /// [`Self::begin_update`] that also records which row of the seed's downgrade table
+    /// applied (`downgrade_row` in the history note).
+    pub fn begin_update_in_row(
+        &self,
+        to: &Version,
+        forced: bool,
+        row: Option<&str>,
+        actor: &str,
+    ) -> Result<ChangeId, StoreError> {
+        self.store
+            .begin_update_in(Some(self.lock), self.rack(), to, forced, row, actor)
     }
 
     /// Closes a change opened by a `begin_*` call: the history row gets the result, the rack
@@ -244,6 +257,7 @@ impl Store {
         rack: &str,
         to: &Version,
         forced: bool,
+        row: Option<&str>,
         actor: &str,
     ) -> Result<ChangeId, StoreError> {
         let now = now_rfc3339();
@@ -262,6 +276,9 @@ impl Store {
             }
             if forced {
                 note.insert("forced".into(), true.into());
+            }
+            if let Some(row) = row {
+                note.insert("downgrade_row".into(), row.into());
             }
             self.begin_in(
                 tx,
@@ -490,7 +507,7 @@ impl Store {
         forced: bool,
         actor: &str,
     ) -> Result<ChangeId, StoreError> {
-        self.begin_update_in(None, rack, to, forced, actor)
+        self.begin_update_in(None, rack, to, forced, None, actor)
     }
 
     pub(crate) fn finish_change(

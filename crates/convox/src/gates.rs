@@ -4,6 +4,7 @@
 //! (a Karpenter nodes role for `karpenter_auth_mode`), and the node roles every planned entry
 //! names, proven to exist in IAM as IAM spells them.
 
+use convox_access::AwsAuthFact;
 use convox_aws::Aws;
 use convox_params::{Params, Version};
 use convox_planner::{DowngradeSafety, EntryRole, Step};
@@ -99,10 +100,11 @@ pub(crate) async fn dry_run_plan(
     }
 }
 
-/// The seed's downgrade table, applied to what the cluster shows: a downgrade that leaves
-/// parameters behind goes ahead with a warning while `aws-auth` can still be the fallback,
-/// and is refused in API mode unless forced. Nothing has been changed when it refuses.
-/// Returns whether `force` overrode a refusal.
+/// The seed's downgrade table, decided from what the cluster shows: a downgrade that leaves
+/// parameters behind goes ahead with a note while `aws-auth` is there and still maps the
+/// nodes role (the "Yes" row); is refused when aws-auth is absent, does not map the nodes, or
+/// cannot be read (the "Risky" row), and in API mode, unless forced. Nothing has been
+/// changed when it refuses. Returns whether `force` overrode a refusal and the row applied.
 /// The cluster is judged by the mode it is in or about to be in: an update in flight (to
 /// API, say) counts as done, so a cluster in mid-update is never taken for the safe row.
 pub(crate) fn downgrade_gate(
@@ -110,12 +112,13 @@ pub(crate) fn downgrade_gate(
     to: &Version,
     left: &[convox_params::LeftBehind],
     observed: &convox_planner::Observed,
+    aws_auth: Option<&AwsAuthFact>,
     force: bool,
     progress: &Progress,
-) -> Result<bool, Fail> {
+) -> Result<(bool, Option<&'static str>), Fail> {
     // The version from which every parameter left behind is managed again.
     let Some(since) = left.iter().map(|l| l.since).max() else {
-        return Ok(false);
+        return Ok((false, None));
     };
     let keys = left
         .iter()
@@ -123,25 +126,64 @@ pub(crate) fn downgrade_gate(
         .collect::<Vec<_>>()
         .join(", ");
     match convox_planner::downgrade_safety_of(observed) {
-        DowngradeSafety::Safe => Ok(false),
+        DowngradeSafety::Safe => Ok((false, Some("config_map"))),
         DowngradeSafety::SafeWhileAwsAuthKept => {
-            warn(&format!(
-                "{to} does not manage {keys}: the access entries stay in AWS, but nothing restores one that is removed. This is safe while the aws-auth ConfigMap is kept and cluster {} stays in API_AND_CONFIG_MAP mode (convox cannot see aws-auth: do not delete it). Moving back to {since} or later manages them again.",
-                r.cluster
-            ), progress);
-            Ok(false)
+            let risk = aws_auth_risk(r, aws_auth);
+            match risk {
+                None => {
+                    warn(&format!(
+                        "{to} does not manage {keys}: the access entries stay in AWS, but nothing restores one that is removed. aws-auth is there and maps the nodes role, so it is the fallback: keep it, and keep cluster {} in API_AND_CONFIG_MAP mode. Moving back to {since} or later manages them again.",
+                        r.cluster
+                    ), progress);
+                    Ok((false, Some("safe_aws_auth_kept")))
+                }
+                Some(why) if force => {
+                    warn(&format!(
+                        "downgrading with --force although {why}: {to} does not manage {keys}, and an access entry lost now has no fallback. Move back to {since} or later to manage them again."
+                    ), progress);
+                    Ok((true, Some("risky_no_fallback")))
+                }
+                Some(why) => Err(Fail::msg(format!(
+                    "not downgrading rack {} to {to}: {why}, so once {to} stops managing {keys} an access entry lost would have no fallback; restore aws-auth with the nodes role mapped, stay on {since} or later, or pass --force to accept that risk",
+                    r.name
+                ))),
+            }
         }
         DowngradeSafety::NotSafe if force => {
             warn(&format!(
                 "downgrading with --force although cluster {} is in API mode{}: aws-auth is ignored, {to} does not manage {keys}, and losing an access entry now means losing access to the cluster. Move back to {since} or later to manage them again.",
                 r.cluster, mid_update(observed)
             ), progress);
-            Ok(true)
+            Ok((true, Some("api_mode")))
         }
         DowngradeSafety::NotSafe => Err(Fail::msg(format!(
             "not downgrading rack {} to {to}: cluster {} is in API mode{}, where aws-auth is ignored, and {to} does not manage {keys}; an access entry lost after that would lock everyone out with nothing to restore it. Stay on {since} or later, or pass --force to accept that risk",
             r.name, r.cluster, mid_update(observed)
         ))),
+    }
+}
+
+/// Why aws-auth is no fallback for the nodes, or `None` when it is (present, mapping the
+/// nodes role by its ARN without a path, as the authenticator matches it).
+fn aws_auth_risk(r: &Rack, aws_auth: Option<&AwsAuthFact>) -> Option<String> {
+    let nodes = convox_access::canonical(&r.nodes_role_arn);
+    match aws_auth {
+        None => Some("aws-auth was not read".into()),
+        Some(AwsAuthFact::Unknown(why)) => Some(format!(
+            "aws-auth of cluster {} could not be read ({why}), so convox cannot tell that it is a fallback",
+            r.cluster
+        )),
+        Some(AwsAuthFact::Absent) => Some(format!(
+            "cluster {} has no aws-auth ConfigMap: the nodes role {} and everyone with an access entry would have no fallback",
+            r.cluster, r.nodes_role_arn
+        )),
+        Some(AwsAuthFact::Present(a)) => match a.mapping_for(&nodes) {
+            Some(m) if m.is_node() => None,
+            _ => Some(format!(
+                "aws-auth of cluster {} does not map the nodes role {} as a node, so the nodes would have no fallback",
+                r.cluster, r.nodes_role_arn
+            )),
+        },
     }
 }
 

@@ -132,7 +132,11 @@ pub async fn interruptible<F: Future>(f: F) -> Result<F::Output, Interrupt> {
 /// How a run's change is opened once the first plan allows it.
 enum Opening<'a> {
     ParamsSet(&'a [String]),
-    Update { to: Version, forced: bool },
+    Update {
+        to: Version,
+        forced: bool,
+        row: Option<&'static str>,
+    },
 }
 
 /// A locked run's change in the store: opened at most once, right before the first step that
@@ -192,7 +196,9 @@ impl<'a> Recorder<'a> {
         let rack = self.rack();
         let opened = match how {
             Opening::ParamsSet(args) => rack.begin_params_set(args, actor).map(|(id, _)| id),
-            Opening::Update { to, forced } => rack.begin_update(to, *forced, actor),
+            Opening::Update { to, forced, row } => {
+                rack.begin_update_in_row(to, *forced, *row, actor)
+            }
         }
         .map_err(fenced_err)?;
         *id = Some(opened);
@@ -314,9 +320,24 @@ async fn plan_and_converge<'a>(
         Begin::ParamsSet(args) => Opening::ParamsSet(args),
         Begin::Update { to, force } => {
             // Recorded in history only when --force actually overrode a refusal.
-            let forced =
-                gates::downgrade_gate(&fresh, &to, &left_behind, &first.observed, force, progress)?;
-            Opening::Update { to, forced }
+            // aws-auth decides the API_AND_CONFIG_MAP row: read only when it does.
+            let mode = first.observed.auth_mode_to_come();
+            let fact =
+                if !left_behind.is_empty() && mode == convox_planner::AuthMode::ApiAndConfigMap {
+                    Some(crate::kube_auth::read(conn, &fresh).await)
+                } else {
+                    None
+                };
+            let (forced, row) = gates::downgrade_gate(
+                &fresh,
+                &to,
+                &left_behind,
+                &first.observed,
+                fact.as_ref(),
+                force,
+                progress,
+            )?;
+            Opening::Update { to, forced, row }
         }
     };
     // Node roles proven, the parameters' needs met: refused before anything is recorded.
