@@ -261,3 +261,54 @@ def test_downgrade_with_the_kubernetes_side_unknown_is_the_risky_row(product, tm
     assert r.returncode == 1
     (line,) = error_lines(r)
     assert "could not be read" in line and "token refused" in line, line
+
+
+def test_params_set_checks_the_caller_is_admin_through_its_entry(product, tmp_path):
+    product.settings(bootstrap_creator_admin=False)
+    product.convox("rack", "install", "local", "demo")
+    r = product.convox("rack", "params", "set", "eks_access_entries=true", "-r", "demo")
+    assert r.stdout == "Setting parameters... OK\n"
+    assert "is cluster admin through its access entry" in r.stderr, r.stderr
+    # Independently: kubectl as the caller is admin, and not through system:masters.
+    cmd, env = product.convox_cmd("rack", "kubeconfig", "-r", "demo")
+    kc = tmp_path / "kubeconfig"
+    kc.write_text(subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120).stdout)
+    assert kubectl(product, kc, "auth", "can-i", "*", "*").stdout.strip() == "yes"
+    who = json.loads(kubectl(product, kc, "auth", "whoami", "-o", "json").stdout)
+    assert "system:masters" not in who["status"]["userInfo"].get("groups", [])
+
+
+def test_install_local_with_an_aws_auth_file(product, tmp_path):
+    ci, ci_env = person(product, "ci-file")
+    f = tmp_path / "aws-auth.yaml"
+    f.write_text(f"mapRoles:\n- rolearn: {ci}\n  username: ci\n  groups: [system:masters]\n"
+                 f"mapUsers: |\n  - userarn: arn:aws:iam::{ACCOUNT}:user/alice\n    username: alice\n")
+    r = product.convox("rack", "install", "local", "demo", "--aws-auth-file", str(f))
+    assert r.stdout == "Installing rack demo... OK\nAdding aws-auth mappings... OK\n", r.stdout
+    v = product.convox_json("rack", "auth", "-r", "demo")["kubernetes"]
+    arns = [m["arn"] for m in v["mappings"]]
+    # The nodes mapping EKS wrote (without the role's path) first, then the file's.
+    assert arns == [f"arn:aws:iam::{ACCOUNT}:role/demo-nodes", ci,
+                    f"arn:aws:iam::{ACCOUNT}:user/alice"], arns
+    cmd, env = product.convox_cmd("rack", "kubeconfig", "-r", "demo")
+    kc = tmp_path / "kubeconfig"
+    kc.write_text(subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120).stdout)
+    who = json.loads(kubectl(product, kc, "auth", "whoami", "-o", "json", env=ci_env).stdout)
+    assert who["status"]["userInfo"]["username"] == "ci"
+
+
+@pytest.mark.parametrize("content,why", [
+    ("mapRoles: [unclosed", "not YAML"),
+    ("mapRoles:\n- rolearn: not-an-arn\n  username: x\n", "is not an IAM ARN"),
+    ("mapRole:\n- rolearn: x\n", "unknown key `mapRole`"),
+    (f"mapRoles:\n- rolearn: arn:aws:iam::{ACCOUNT}:role/a\n  username: a\n"
+     f"- rolearn: arn:aws:iam::{ACCOUNT}:role/a\n  username: b\n", "again"),
+])
+def test_a_malformed_aws_auth_file_installs_nothing(product, tmp_path, content, why):
+    f = tmp_path / "aws-auth.yaml"
+    f.write_text(content)
+    r = product.convox("rack", "install", "local", "demo", "--aws-auth-file", str(f), check=False)
+    assert r.returncode == 1
+    (line,) = error_lines(r)
+    assert why in line and "nothing was installed" in line, line
+    assert product.convox_json("racks") == []

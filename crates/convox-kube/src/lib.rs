@@ -36,6 +36,9 @@ pub enum KubeError {
     /// 403: authenticated, not allowed.
     #[error("the Kubernetes API forbids it: {0}")]
     Forbidden(String),
+    /// 409 after every retry: someone else kept changing the object.
+    #[error("the Kubernetes API kept answering 409 Conflict: {0}")]
+    Conflict(String),
     #[error("the Kubernetes API failed: {0}")]
     Other(String),
 }
@@ -47,6 +50,7 @@ impl KubeError {
             KubeError::Unreachable(m) => format!("unreachable: {m}"),
             KubeError::Unauthorized(m) => format!("token refused: {m}"),
             KubeError::Forbidden(m) => format!("forbidden: {m}"),
+            KubeError::Conflict(m) => format!("conflict: {m}"),
             KubeError::Other(m) => m.clone(),
         }
     }
@@ -56,6 +60,7 @@ fn classify(e: kube::Error) -> KubeError {
     match e {
         kube::Error::Api(s) if s.code == 401 => KubeError::Unauthorized(s.message),
         kube::Error::Api(s) if s.code == 403 => KubeError::Forbidden(s.message),
+        kube::Error::Api(s) if s.code == 409 => KubeError::Conflict(s.message),
         kube::Error::Api(s) => KubeError::Other(format!("{} ({})", s.message, s.code)),
         kube::Error::HyperError(e) => KubeError::Unreachable(e.to_string()),
         kube::Error::Service(e) => KubeError::Unreachable(e.to_string()),
@@ -183,6 +188,47 @@ impl Kube {
         }))
     }
 
+    /// Adds `add`'s mappings (each key a YAML list) to aws-auth, after those already there,
+    /// creating it if needed. Every write names the `resourceVersion` read: a 409 (someone
+    /// changed it in between) re-reads and retries, so nobody's mapping is overwritten.
+    pub async fn add_to_aws_auth(&self, add: &BTreeMap<String, String>) -> Result<(), KubeError> {
+        let cms = Api::<ConfigMap>::namespaced(self.client().await?, "kube-system");
+        let mut last = String::new();
+        for _ in 0..5 {
+            let current = self.bounded(cms.get_opt("aws-auth")).await?;
+            let res = match current {
+                None => {
+                    let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+                        "metadata": {"name": "aws-auth", "namespace": "kube-system"},
+                        "data": add,
+                    }))
+                    .map_err(|e| KubeError::Other(e.to_string()))?;
+                    self.bounded(cms.create(&PostParams::default(), &cm))
+                        .await
+                        .map(|_| ())
+                }
+                Some(mut cm) => {
+                    let data = cm.data.get_or_insert_with(BTreeMap::new);
+                    for (k, v) in add {
+                        let merged = match data.get(k) {
+                            Some(old) => concat_yaml_lists(old, v)?,
+                            None => v.clone(),
+                        };
+                        data.insert(k.clone(), merged);
+                    }
+                    self.bounded(cms.replace("aws-auth", &PostParams::default(), &cm))
+                        .await
+                        .map(|_| ())
+                }
+            };
+            match res {
+                Err(KubeError::Conflict(m)) => last = m,
+                other => return other,
+            }
+        }
+        Err(KubeError::Conflict(last))
+    }
+
     /// `kubectl auth whoami`.
     pub async fn whoami(&self) -> Result<WhoAmI, KubeError> {
         let client = self.client().await?;
@@ -231,4 +277,21 @@ impl Kube {
     pub async fn is_admin(&self) -> Result<bool, KubeError> {
         self.can_i("*", "*", "*", None).await
     }
+}
+
+/// Two YAML lists as one (the first's items first).
+fn concat_yaml_lists(a: &str, b: &str) -> Result<String, KubeError> {
+    let list = |s: &str| -> Result<Vec<serde_yaml::Value>, KubeError> {
+        match serde_yaml::from_str::<serde_yaml::Value>(s) {
+            Ok(serde_yaml::Value::Sequence(v)) => Ok(v),
+            Ok(serde_yaml::Value::Null) => Ok(Vec::new()),
+            _ => Err(KubeError::Other(
+                "aws-auth holds a key that is not a YAML list; fix it before adding mappings"
+                    .into(),
+            )),
+        }
+    };
+    let mut all = list(a)?;
+    all.extend(list(b)?);
+    serde_yaml::to_string(&all).map_err(|e| KubeError::Other(e.to_string()))
 }

@@ -182,6 +182,10 @@ pub enum InstallKind {
         /// Rack version (default: newest).
         #[arg(long)]
         version: Option<String>,
+        /// Start from a realistic aws-auth: a YAML file with `mapRoles`/`mapUsers`/`mapAccounts`
+        /// (or a ConfigMap with them under `data`), added after the nodes mapping EKS writes.
+        #[arg(long = "aws-auth-file", value_name = "FILE")]
+        aws_auth_file: Option<std::path::PathBuf>,
         /// Parameters to set after install (KEY=VALUE).
         params: Vec<String>,
     },

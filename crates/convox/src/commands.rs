@@ -568,11 +568,12 @@ async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fai
     convox_store::validate_rack_name(name).map_err(store_err)?;
     check_region(region)?;
     let version = parse_version(version.as_deref())?;
-    let (new, params, profile) = match kind {
+    let (new, params, profile, seed) = match kind {
         InstallKind::Local {
             name,
             region,
             params,
+            aws_auth_file,
             ..
         } => (
             NewRack {
@@ -589,6 +590,10 @@ async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fai
             },
             params,
             None,
+            // Read and checked before anything is made: a bad file installs nothing.
+            aws_auth_file
+                .map(|f| kube_cmds::read_aws_auth_file(&f))
+                .transpose()?,
         ),
         InstallKind::Aws {
             name,
@@ -618,6 +623,7 @@ async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fai
                 },
                 params,
                 profile,
+                None,
             )
         }
     };
@@ -643,7 +649,11 @@ async fn install_inner(kind: InstallKind, progress: &Progress) -> Result<(), Fai
     }
     let sim = new.endpoint.as_deref().map(|u| (new.name.as_str(), u));
     let conn = connect_provider(new.provider, &new.region, profile, sim, progress).await?;
-    let res = install_with(&store, &conn, new, &params, &planned, progress).await;
+    let name = new.name.clone();
+    let mut res = install_with(&store, &conn, new, &params, &planned, progress).await;
+    if let (Ok(()), Some(data)) = (&res, seed) {
+        res = kube_cmds::seed_aws_auth(&store, &conn, &name, &data).await;
+    }
     conn.close().await;
     res
 }
@@ -872,11 +882,23 @@ async fn params_set(
     } else {
         run_locked(&store, &r.name, &conn, Begin::ParamsSet(args), &progress).await
     };
+    // The Kubernetes side confirms the caller's access (before an embedded simulator stops)
+    // when this run turned it on; a no-op rerun keeps its call budget.
+    let entries_on = !changes.is_noop()
+        && convox_params::effective_at(&changes.apply_to(&current), &r.version)
+            .flag(convox_params::EKS_ACCESS_ENTRIES);
+    let note = match &res {
+        Ok(()) if !dry_run && entries_on => Some(kube_cmds::admin_check(&conn, &r).await),
+        _ => None,
+    };
     conn.close().await;
     progress.finish();
     res?;
     if !dry_run {
         print("Setting parameters... OK\n");
+    }
+    if let Some(n) = note {
+        progress.suspend(|| eprintln!("{}", convox_params::printable(&n)));
     }
     Ok(())
 }

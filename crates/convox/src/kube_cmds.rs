@@ -123,3 +123,91 @@ pub(crate) async fn token(sel: Option<String>) -> Result<(), Fail> {
     println!("{cred}");
     Ok(())
 }
+
+/// After `eks_access_entries=true`: asks the Kubernetes API, with the caller's own token,
+/// whether the caller is cluster admin and through what. A line for stderr; the command
+/// succeeds on the AWS-side facts whatever it says.
+pub(crate) async fn admin_check(conn: &Conn, r: &Rack) -> String {
+    let kube = match kube_for(conn, r).await {
+        Ok(k) => k,
+        Err(e) => return cannot_check(&e.to_string()),
+    };
+    let (who, admin) = futures::join!(kube.whoami(), kube.is_admin());
+    match (who, admin) {
+        (Ok(w), Ok(true)) if !w.groups.iter().any(|g| g == "system:masters") => format!(
+            "Kubernetes: {} is cluster admin through its access entry (checked with its own token: SelfSubjectAccessReview)",
+            w.username
+        ),
+        (Ok(w), Ok(true)) => format!(
+            "Kubernetes: {} is cluster admin, but through system:masters (aws-auth or the cluster creator's grant), not through its access entry",
+            w.username
+        ),
+        (Ok(w), Ok(false)) => format!(
+            "WARNING: Kubernetes: {} is not cluster admin (SelfSubjectAccessReview with its own token); `convox rack auth -r {}` shows its entry",
+            w.username, r.name
+        ),
+        (Err(e), _) | (_, Err(e)) => cannot_check(&e.reason()),
+    }
+}
+
+fn cannot_check(why: &str) -> String {
+    format!("Kubernetes: could not check that the caller is admin through its access entry ({why}); the AWS side is done")
+}
+
+/// `--aws-auth-file`: the data keys it gives, refused whole (one line naming the problem)
+/// unless every mapping in it is one EKS's authenticator would use.
+pub(crate) fn read_aws_auth_file(
+    path: &std::path::Path,
+) -> Result<std::collections::BTreeMap<String, String>, Fail> {
+    let bad = |why: String| {
+        Fail::msg(format!(
+            "--aws-auth-file {}: {why}; nothing was installed",
+            path.display()
+        ))
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(|e| bad(format!("not YAML ({e})")))?;
+    let top = doc.get("data").unwrap_or(&doc);
+    let serde_yaml::Value::Mapping(m) = top else {
+        return Err(bad("expected mapRoles, mapUsers or mapAccounts".into()));
+    };
+    let mut data = std::collections::BTreeMap::new();
+    for (k, v) in m {
+        let key = k.as_str().unwrap_or_default().to_string();
+        if !matches!(key.as_str(), "mapRoles" | "mapUsers" | "mapAccounts") {
+            return Err(bad(format!(
+                "unknown key `{key}` (EKS reads mapRoles, mapUsers, mapAccounts)"
+            )));
+        }
+        // Either the ConfigMap's YAML string or the list itself.
+        let value = match v {
+            serde_yaml::Value::String(s) => s.clone(),
+            other => serde_yaml::to_string(other).map_err(|e| bad(e.to_string()))?,
+        };
+        data.insert(key, value);
+    }
+    let parsed = convox_access::parse_aws_auth(&data);
+    if let Some(w) = parsed.warnings.first() {
+        return Err(bad(w.clone()));
+    }
+    Ok(data)
+}
+
+/// Adds the file's mappings to the new rack's aws-auth (after the nodes mapping EKS wrote).
+pub(crate) async fn seed_aws_auth(
+    store: &convox_store::Store,
+    conn: &Conn,
+    rack: &str,
+    data: &std::collections::BTreeMap<String, String>,
+) -> Result<(), Fail> {
+    let r = store.get_rack(rack).map_err(crate::commands::store_err)?;
+    let kube = kube_for(conn, &r).await?;
+    kube.add_to_aws_auth(data).await.map_err(|e| {
+        Fail::msg(format!(
+            "rack {rack} is installed, but its aws-auth mappings were not added ({e}); add them with kubectl"
+        ))
+    })?;
+    print("Adding aws-auth mappings... OK\n");
+    Ok(())
+}
