@@ -3,7 +3,10 @@
 //! access entry and policies of a principal. Read-only; kept here, beside the private rows
 //! and `settle`, so the rest of EKS does not have to grow.
 
-use super::{cluster_from_row, find_entry, parse_json, settle, ClusterRow, CLUSTER_COLS};
+use super::access_entries::find_entry;
+use super::clusters::{cluster_from_row, ClusterRow, CLUSTER_COLS};
+use super::parse_json;
+use super::settle::settle;
 use crate::error::SimResult;
 use crate::iam;
 use crate::Sim;

@@ -3,10 +3,12 @@
 //! the cluster's next request); the update is recorded `Successful` and DescribeUpdate with
 //! `nodegroupName` finds it.
 
-use super::{
-    find_nodegroup, in_use, invalid_param, nodegroup_not_found, not_found, scaling_doc,
-    update_from_row, with_cluster_read, with_cluster_write, Update, UpdateParam,
-};
+use super::errors::{in_use, invalid_param, nodegroup_not_found, not_found};
+use super::nodegroups::find_nodegroup;
+use super::settle::{with_cluster_read, with_cluster_write};
+use super::types::{Update, UpdateParam};
+use super::updates::update_from_row;
+use super::validate::scaling_doc;
 use crate::error::SimResult;
 use crate::{Ctx, Sim};
 use rusqlite::{params, OptionalExtension};

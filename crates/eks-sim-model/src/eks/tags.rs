@@ -12,7 +12,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{find_cluster, TagMap};
+use super::clusters::find_cluster;
+use super::types::TagMap;
 use crate::error::{SimError, SimResult};
 use crate::{Ctx, Sim};
 
