@@ -153,7 +153,7 @@ impl Trail<'_> {
 
 /// Latency, throttling and random errors, with Kubernetes's answers.
 async fn faults(shared: &Shared, c: &KubeCluster, info: &Info) -> Result<(), KubeError> {
-    let s = shared.state()?;
+    let s = shared.settings()?;
     if s.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(s.latency_ms)).await;
     }
@@ -177,7 +177,10 @@ async fn faults(shared: &Shared, c: &KubeCluster, info: &Info) -> Result<(), Kub
 /// Seeds the cluster at its first request, and applies what EKS and the node groups'
 /// kubelets did since the last one (`kube_sim_model::nodes`).
 pub(crate) fn ensure_seeded(shared: &Shared, c: &KubeCluster, now: i64) -> Result<(), KubeError> {
-    let add = shared.state().map(|s| s.auto_node_aws_auth).unwrap_or(true);
+    let add = shared
+        .settings()
+        .map(|s| s.auto_node_aws_auth)
+        .unwrap_or(true);
     let (done, nodes_due) = shared.sim.store.read(|conn| {
         Ok(seed::seeded(conn, &c.endpoint_id)
             .and_then(|d| Ok((d, nodes::sync(conn, c, add, false, now)?))))
@@ -306,7 +309,7 @@ pub(crate) async fn serve(
     }
     let creator_admin = cluster.bootstrap_admin
         && shared
-            .state()
+            .settings()
             .map(|s| s.bootstrap_creator_admin)
             .unwrap_or(true);
     let who = match auth::authenticate(&shared, &head.headers, &cluster, creator_admin, now) {
