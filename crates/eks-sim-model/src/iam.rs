@@ -2,7 +2,7 @@
 //! IAM is global: its ARNs carry no region, only the partition.
 
 use crate::error::{SimError, SimResult};
-use crate::Ctx;
+use crate::{Ctx, Sim};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
@@ -292,7 +292,7 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-pub fn create_role(tx: &Transaction<'_>, ctx: &Ctx, input: &CreateRoleInput) -> SimResult<Role> {
+pub fn create_role_in(tx: &Transaction<'_>, ctx: &Ctx, input: &CreateRoleInput) -> SimResult<Role> {
     check_name("roleName", &input.role_name, 64)?;
     let path = input.path.clone().unwrap_or_else(|| "/".to_string());
     check_path(&path)?;
@@ -382,7 +382,7 @@ fn no_such_role(name: &str) -> SimError {
     )
 }
 
-pub fn get_role(conn: &Connection, ctx: &Ctx, name: &str) -> SimResult<Role> {
+pub fn get_role_in(conn: &Connection, ctx: &Ctx, name: &str) -> SimResult<Role> {
     check_name("roleName", name, 64)?;
     let mut st = conn.prepare_cached(&format!(
         "SELECT {ROLE_COLS} FROM iam_roles WHERE account = ?1 AND name = ?2"
@@ -414,7 +414,7 @@ pub fn role_by_arn(conn: &Connection, arn: &str) -> SimResult<Option<Role>> {
 }
 
 /// One page of roles under `path_prefix`, ordered by name; the marker is the next name.
-pub fn list_roles(
+pub fn list_roles_in(
     conn: &Connection,
     ctx: &Ctx,
     path_prefix: Option<&str>,
@@ -478,7 +478,7 @@ fn decode_marker(m: &str) -> SimResult<String> {
     String::from_utf8(bytes.map_err(|_| bad())?).map_err(|_| bad())
 }
 
-pub fn delete_role(tx: &Transaction<'_>, ctx: &Ctx, name: &str) -> SimResult<()> {
+pub fn delete_role_in(tx: &Transaction<'_>, ctx: &Ctx, name: &str) -> SimResult<()> {
     check_name("roleName", name, 64)?;
     let n = tx.execute(
         "DELETE FROM iam_roles WHERE account = ?1 AND name = ?2",
@@ -490,7 +490,7 @@ pub fn delete_role(tx: &Transaction<'_>, ctx: &Ctx, name: &str) -> SimResult<()>
     Ok(())
 }
 
-pub fn create_user(
+pub fn create_user_in(
     tx: &Transaction<'_>,
     ctx: &Ctx,
     name: &str,
@@ -545,7 +545,7 @@ fn no_such_user(name: &str) -> SimError {
 }
 
 /// GetUser: the named user, or (no name) the calling user; a role session must name one.
-pub fn get_user(conn: &Connection, ctx: &Ctx, name: Option<&str>) -> SimResult<User> {
+pub fn get_user_in(conn: &Connection, ctx: &Ctx, name: Option<&str>) -> SimResult<User> {
     match name {
         Some(n) => {
             check_name("userName", n, 64)?;
@@ -574,12 +574,12 @@ pub fn get_user(conn: &Connection, ctx: &Ctx, name: Option<&str>) -> SimResult<U
 }
 
 /// CreateAccessKey for a user (default: the calling user): a long-term `AKIA…` key.
-pub fn create_access_key(
+pub fn create_access_key_in(
     tx: &Transaction<'_>,
     ctx: &Ctx,
     user_name: Option<&str>,
 ) -> SimResult<AccessKey> {
-    let user = get_user(tx, ctx, user_name)?;
+    let user = get_user_in(tx, ctx, user_name)?;
     let key = AccessKey {
         user_name: user.name.clone(),
         access_key_id: access_key_id("AKIA"),
@@ -600,4 +600,51 @@ pub fn create_access_key(
         ],
     )?;
     Ok(key)
+}
+
+// ---------------------------------------------------------------------------------------
+// The operations, each in its own transaction (the crate's rule); the `*_in` steps above run
+// inside a transaction the caller holds, for seeding several principals at once.
+
+pub fn create_role(sim: &Sim, ctx: &Ctx, input: &CreateRoleInput) -> SimResult<Role> {
+    sim.store.write(|tx| create_role_in(tx, ctx, input))
+}
+
+pub fn get_role(sim: &Sim, ctx: &Ctx, name: &str) -> SimResult<Role> {
+    sim.store.read(|c| get_role_in(c, ctx, name))
+}
+
+pub fn list_roles(
+    sim: &Sim,
+    ctx: &Ctx,
+    path_prefix: Option<&str>,
+    marker: Option<&str>,
+    max_items: Option<i64>,
+) -> SimResult<(Vec<Role>, Option<String>)> {
+    sim.store
+        .read(|c| list_roles_in(c, ctx, path_prefix, marker, max_items))
+}
+
+pub fn delete_role(sim: &Sim, ctx: &Ctx, name: &str) -> SimResult<()> {
+    sim.store.write(|tx| delete_role_in(tx, ctx, name))
+}
+
+pub fn create_user(
+    sim: &Sim,
+    ctx: &Ctx,
+    name: &str,
+    path: Option<&str>,
+    tags: &[Tag],
+) -> SimResult<User> {
+    sim.store
+        .write(|tx| create_user_in(tx, ctx, name, path, tags))
+}
+
+pub fn get_user(sim: &Sim, ctx: &Ctx, name: Option<&str>) -> SimResult<User> {
+    sim.store.read(|c| get_user_in(c, ctx, name))
+}
+
+pub fn create_access_key(sim: &Sim, ctx: &Ctx, user_name: Option<&str>) -> SimResult<AccessKey> {
+    sim.store
+        .write(|tx| create_access_key_in(tx, ctx, user_name))
 }

@@ -11,6 +11,13 @@
 //! - all state lives in one SQLite file, changed only inside transactions, so several
 //!   processes (a `convox sim serve` and CLI processes running the simulator in-process)
 //!   share it safely and a half-applied change is impossible;
+//! - one rule for transactions: **every operation opens its own**, through the [`Sim`] it
+//!   is given — a read transaction for reads, a write transaction (`BEGIN IMMEDIATE`) for
+//!   changes — so a failed operation leaves nothing behind and no operation sees another's
+//!   uncommitted state. The wire never opens one for an operation. Steps that run inside
+//!   a transaction the caller holds take the open `&Connection` / `&Transaction` and say so
+//!   (`iam::create_role_in`, `sts::lookup_key`, `settings::load`, …): for lookups inside an
+//!   operation and for seeding several things at once;
 //! - time-based behaviour (cluster creation, updates, propagation) is derived from stored
 //!   timestamps against `Ctx::now_ms`, so there is no background thread and every process
 //!   sees the same truth.
@@ -56,7 +63,8 @@ impl Ctx {
     }
 }
 
-/// The model: a store plus settings. Cheap to share across threads (`Store` pools connections).
+/// The model: the store (settings live in it). Cheap to share across threads (`Store` pools
+/// connections).
 pub struct Sim {
     pub store: Store,
 }

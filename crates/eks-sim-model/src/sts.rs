@@ -2,7 +2,7 @@
 
 use crate::error::{SimError, SimResult};
 use crate::iam::{access_key_id, secret_key, validation};
-use crate::{Caller, Ctx};
+use crate::{Caller, Ctx, Sim};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// A known access key and the identity it signs for.
@@ -80,7 +80,7 @@ pub struct AssumeRoleOutput {
     pub assumed_role_id: String,
 }
 
-pub fn assume_role(
+pub fn assume_role_in(
     tx: &Transaction<'_>,
     ctx: &Ctx,
     input: &AssumeRoleInput,
@@ -193,7 +193,7 @@ pub struct FederationTokenOutput {
 /// GetFederationToken: temporary credentials of a federated user, callable with the long-term
 /// keys of an IAM user or the root user only (AWS refuses session credentials). The identity
 /// (`…:federated-user/NAME`) cannot be an access-entry principal.
-pub fn get_federation_token(
+pub fn get_federation_token_in(
     tx: &Transaction<'_>,
     ctx: &Ctx,
     input: &FederationTokenInput,
@@ -279,6 +279,22 @@ pub fn get_federation_token(
     Ok(out)
 }
 
+// ---------------------------------------------------------------------------------------
+// The operations, each in its own transaction (the crate's rule).
+
+pub fn assume_role(sim: &Sim, ctx: &Ctx, input: &AssumeRoleInput) -> SimResult<AssumeRoleOutput> {
+    sim.store.write(|tx| assume_role_in(tx, ctx, input))
+}
+
+pub fn get_federation_token(
+    sim: &Sim,
+    ctx: &Ctx,
+    input: &FederationTokenInput,
+) -> SimResult<FederationTokenOutput> {
+    sim.store
+        .write(|tx| get_federation_token_in(tx, ctx, input))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,7 +330,7 @@ mod tests {
         assert_eq!(get_caller_identity(&root).user_id, DEFAULT_ACCOUNT);
         let fed = |c: &Ctx, name: &str, d: Option<i64>| {
             s.write(|tx| {
-                get_federation_token(
+                get_federation_token_in(
                     tx,
                     c,
                     &FederationTokenInput {
@@ -329,10 +345,10 @@ mod tests {
         assert_eq!((e.code.as_str(), e.status), ("AccessDenied", 403));
         // An IAM user's long-term key may; the token's identity is the federated user.
         let admin = ctx(&s);
-        s.write(|tx| iam::create_user(tx, &admin, "alice", None, &[]))
+        s.write(|tx| iam::create_user_in(tx, &admin, "alice", None, &[]))
             .unwrap();
         let key = s
-            .write(|tx| iam::create_access_key(tx, &admin, Some("alice")))
+            .write(|tx| iam::create_access_key_in(tx, &admin, Some("alice")))
             .unwrap();
         let alice = ctx_of(&s, &key.access_key_id);
         let out = fed(&alice, "bob", None).unwrap();
@@ -384,7 +400,7 @@ mod tests {
         assert_eq!(c.caller.principal_arn, DEFAULT_ROLE_ARN);
         let role = s
             .write(|tx| {
-                iam::create_role(
+                iam::create_role_in(
                     tx,
                     &c,
                     &iam::CreateRoleInput {
@@ -399,7 +415,7 @@ mod tests {
         assert_eq!(role.arn, "arn:aws:iam::123456789012:role/a/b/Deployer");
         let out = s
             .write(|tx| {
-                assume_role(
+                assume_role_in(
                     tx,
                     &c,
                     &AssumeRoleInput {
@@ -425,7 +441,7 @@ mod tests {
         );
         let err = s
             .write(|tx| {
-                assume_role(
+                assume_role_in(
                     tx,
                     &c,
                     &AssumeRoleInput {
@@ -446,7 +462,7 @@ mod tests {
         let c = ctx(&s);
         let mk = |name: &str, path: Option<&str>, doc: &str| {
             s.write(|tx| {
-                iam::create_role(
+                iam::create_role_in(
                     tx,
                     &c,
                     &iam::CreateRoleInput {
@@ -469,36 +485,38 @@ mod tests {
             assert_eq!(mk(name, *path, doc).unwrap_err().code, *code, "{name}");
         }
         assert_eq!(
-            s.read(|cn| iam::get_role(cn, &c, "missing"))
+            s.read(|cn| iam::get_role_in(cn, &c, "missing"))
                 .unwrap_err()
                 .code,
             "NoSuchEntity"
         );
         assert_eq!(
-            s.read(|cn| iam::get_user(cn, &c, None)).unwrap_err().code,
+            s.read(|cn| iam::get_user_in(cn, &c, None))
+                .unwrap_err()
+                .code,
             "ValidationError"
         );
         for i in 0..5 {
             mk(&format!("r{i}"), Some("/p/"), "{}").unwrap();
         }
         let (page, next) = s
-            .read(|cn| iam::list_roles(cn, &c, Some("/p/"), None, Some(3)))
+            .read(|cn| iam::list_roles_in(cn, &c, Some("/p/"), None, Some(3)))
             .unwrap();
         assert_eq!(page.len(), 3);
         let (page2, next2) = s
-            .read(|cn| iam::list_roles(cn, &c, Some("/p/"), next.as_deref(), Some(3)))
+            .read(|cn| iam::list_roles_in(cn, &c, Some("/p/"), next.as_deref(), Some(3)))
             .unwrap();
         assert_eq!(page2.len(), 2);
         assert!(next2.is_none());
-        s.write(|tx| iam::delete_role(tx, &c, "r0")).unwrap();
+        s.write(|tx| iam::delete_role_in(tx, &c, "r0")).unwrap();
         assert_eq!(
-            s.write(|tx| iam::delete_role(tx, &c, "r0"))
+            s.write(|tx| iam::delete_role_in(tx, &c, "r0"))
                 .unwrap_err()
                 .code,
             "NoSuchEntity"
         );
         let u = s
-            .write(|tx| iam::create_user(tx, &c, "alice", Some("/team/"), &[]))
+            .write(|tx| iam::create_user_in(tx, &c, "alice", Some("/team/"), &[]))
             .unwrap();
         assert_eq!(u.arn, "arn:aws:iam::123456789012:user/team/alice");
         let p = s

@@ -72,7 +72,7 @@ fn env_with(tweak: impl FnOnce(&mut Settings)) -> Env {
                     Some("/aws-service-role/eks.amazonaws.com/"),
                 ),
             ] {
-                iam::create_role(
+                iam::create_role_in(
                     tx,
                     &c,
                     &CreateRoleInput {
@@ -83,7 +83,7 @@ fn env_with(tweak: impl FnOnce(&mut Settings)) -> Env {
                     },
                 )?;
             }
-            iam::create_user(tx, &c, "alice", None, &[])?;
+            iam::create_user_in(tx, &c, "alice", None, &[])?;
             Ok(())
         })
         .expect("seed");

@@ -41,7 +41,7 @@ fn setup(dir: &std::path::Path) -> Sim {
         .write(|tx| {
             settings::save(tx, &s)?;
             for name in ["cluster", "dev"] {
-                iam::create_role(
+                iam::create_role_in(
                     tx,
                     &ctx(T0),
                     &CreateRoleInput {

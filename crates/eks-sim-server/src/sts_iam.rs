@@ -64,7 +64,7 @@ fn sts_inner(sim: &Sim, ctx: &Ctx, action: &str, p: &Params) -> Result<String, S
                     .to_string(),
                 duration_seconds: p.int("DurationSeconds", "durationSeconds")?,
             };
-            let o = sim.store.write(|tx| sts::assume_role(tx, ctx, &input))?;
+            let o = sts::assume_role(sim, ctx, &input)?;
             out.push_str("    <AssumedRoleUser>\n      ");
             elem(&mut out, "AssumedRoleId", &o.assumed_role_id);
             out.push_str("\n      ");
@@ -92,9 +92,7 @@ fn sts_inner(sim: &Sim, ctx: &Ctx, action: &str, p: &Params) -> Result<String, S
                 name: p.required("Name", "name")?.to_string(),
                 duration_seconds: p.int("DurationSeconds", "durationSeconds")?,
             };
-            let o = sim
-                .store
-                .write(|tx| sts::get_federation_token(tx, ctx, &input))?;
+            let o = sts::get_federation_token(sim, ctx, &input)?;
             out.push_str("    <Credentials>\n      ");
             elem(&mut out, "AccessKeyId", &o.credentials.access_key_id);
             out.push_str("\n      ");
@@ -201,24 +199,22 @@ fn iam_inner(sim: &Sim, ctx: &Ctx, action: &str, p: &Params) -> Result<Option<St
                 max_session_duration: p.int("MaxSessionDuration", "maxSessionDuration")?,
                 tags: p.tags()?,
             };
-            let r = sim.store.write(|tx| iam::create_role(tx, ctx, &input))?;
+            let r = iam::create_role(sim, ctx, &input)?;
             role_xml(&mut out, "Role", &r, true);
         }
         "GetRole" => {
             let name = p.required("RoleName", "roleName")?;
-            let r = sim.store.read(|c| iam::get_role(c, ctx, name))?;
+            let r = iam::get_role(sim, ctx, name)?;
             role_xml(&mut out, "Role", &r, true);
         }
         "ListRoles" => {
-            let (roles, marker) = sim.store.read(|c| {
-                iam::list_roles(
-                    c,
-                    ctx,
-                    p.get("PathPrefix"),
-                    p.get("Marker"),
-                    p.int("MaxItems", "maxItems")?,
-                )
-            })?;
+            let (roles, marker) = iam::list_roles(
+                sim,
+                ctx,
+                p.get("PathPrefix"),
+                p.get("Marker"),
+                p.int("MaxItems", "maxItems")?,
+            )?;
             elem(
                 &mut out,
                 "IsTruncated",
@@ -235,27 +231,21 @@ fn iam_inner(sim: &Sim, ctx: &Ctx, action: &str, p: &Params) -> Result<Option<St
         }
         "DeleteRole" => {
             let name = p.required("RoleName", "roleName")?;
-            sim.store.write(|tx| iam::delete_role(tx, ctx, name))?;
+            iam::delete_role(sim, ctx, name)?;
             return Ok(None);
         }
         "CreateUser" => {
             let name = p.required("UserName", "userName")?;
             let tags = p.tags()?;
-            let u = sim
-                .store
-                .write(|tx| iam::create_user(tx, ctx, name, p.get("Path"), &tags))?;
+            let u = iam::create_user(sim, ctx, name, p.get("Path"), &tags)?;
             user_xml(&mut out, &u);
         }
         "GetUser" => {
-            let u = sim
-                .store
-                .read(|c| iam::get_user(c, ctx, p.get("UserName")))?;
+            let u = iam::get_user(sim, ctx, p.get("UserName"))?;
             user_xml(&mut out, &u);
         }
         "CreateAccessKey" => {
-            let k = sim
-                .store
-                .write(|tx| iam::create_access_key(tx, ctx, p.get("UserName")))?;
+            let k = iam::create_access_key(sim, ctx, p.get("UserName"))?;
             out.push_str("<AccessKey>");
             elem(&mut out, "UserName", &k.user_name);
             elem(&mut out, "AccessKeyId", &k.access_key_id);

@@ -38,7 +38,7 @@ fn seed_roles(t: &TestSim) {
                 ("nodes", None),
                 ("my-role", Some("/development/apps/")),
             ] {
-                eks_sim_model::iam::create_role(
+                eks_sim_model::iam::create_role_in(
                     tx,
                     &ctx,
                     &eks_sim_model::iam::CreateRoleInput {

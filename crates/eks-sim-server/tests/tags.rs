@@ -26,7 +26,7 @@ fn seed_role(t: &TestSim) -> String {
     t.sim
         .store
         .write(|tx| {
-            eks_sim_model::iam::create_role(
+            eks_sim_model::iam::create_role_in(
                 tx,
                 &ctx,
                 &eks_sim_model::iam::CreateRoleInput {
