@@ -21,8 +21,13 @@
 //! - time-based behaviour (cluster creation, updates, propagation) is derived from stored
 //!   timestamps against `Ctx::now_ms`, so there is no background thread and every process
 //!   sees the same truth.
+//!
+//! Rooms: [`eks`] (one module per resource, the settling clock, the schema), [`iam`],
+//! [`sts`], [`settings`], [`store`]; [`arn`] is the one region → partition table (DNS
+//! suffixes included) and [`dates`] the one place dates are formatted and parsed.
 
 pub mod arn;
+pub mod dates;
 pub mod eks;
 pub mod error;
 pub mod iam;

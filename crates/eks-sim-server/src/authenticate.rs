@@ -78,8 +78,7 @@ impl Shared {
                 &parts,
                 payload,
             );
-            let expected = sigv4::sign(&key, &sigv4::string_to_sign(&parts, &cr));
-            sigv4::sig_eq(&expected, &parts.signature)
+            sigv4::verify(&key, &sigv4::string_to_sign(&parts, &cr), &parts.signature)
         };
         // Some presigners sign an empty body as UNSIGNED-PAYLOAD.
         let ok =

@@ -164,9 +164,9 @@ fn ok<T: Serialize>(body: &T) -> WireResponse {
 }
 
 /// `{"member": value}` serialized straight from `value` (no intermediate `Value`).
-struct One<'a, T>(&'static str, &'a T);
+struct MemberBody<'a, T>(&'static str, &'a T);
 
-impl<T: Serialize> Serialize for One<'_, T> {
+impl<T: Serialize> Serialize for MemberBody<'_, T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(Some(1))?;
@@ -431,12 +431,12 @@ fn dispatch(
             let input = create_cluster_input(&b)?;
             let mut c = model::create_cluster(sim, ctx, input)?;
             fix(&mut c);
-            Ok(ok(&One("cluster", &c)))
+            Ok(ok(&MemberBody("cluster", &c)))
         }
         "DescribeCluster" => {
             let mut c = model::describe_cluster(sim, ctx, param(route, 0)?)?;
             fix(&mut c);
-            Ok(ok(&One("cluster", &c)))
+            Ok(ok(&MemberBody("cluster", &c)))
         }
         "ListClusters" => {
             let page = model::list_clusters(sim, ctx, max_results(req)?, page_token(req))?;
@@ -445,7 +445,7 @@ fn dispatch(
         "DeleteCluster" => {
             let mut c = model::delete_cluster(sim, ctx, param(route, 0)?)?;
             fix(&mut c);
-            Ok(ok(&One("cluster", &c)))
+            Ok(ok(&MemberBody("cluster", &c)))
         }
         "UpdateClusterConfig" => {
             let b = Body::parse(&req.body)?;
@@ -470,7 +470,7 @@ fn dispatch(
                 client_request_token: b.str_opt("clientRequestToken")?,
             };
             let u = model::update_cluster_config(sim, ctx, input)?;
-            Ok(ok(&One("update", &u)))
+            Ok(ok(&MemberBody("update", &u)))
         }
         "DescribeUpdate" => {
             let u = model::describe_update(
@@ -480,7 +480,7 @@ fn dispatch(
                 param(route, 1)?,
                 query(req, "nodegroupName"),
             )?;
-            Ok(ok(&One("update", &u)))
+            Ok(ok(&MemberBody("update", &u)))
         }
         "ListUpdates" => {
             let page = model::list_updates(
@@ -505,11 +505,11 @@ fn dispatch(
                 kind: b.str_opt("type")?,
             };
             let e = model::create_access_entry(sim, ctx, input)?;
-            Ok(ok(&One("accessEntry", &e)))
+            Ok(ok(&MemberBody("accessEntry", &e)))
         }
         "DescribeAccessEntry" => {
             let e = model::describe_access_entry(sim, ctx, param(route, 0)?, param(route, 1)?)?;
-            Ok(ok(&One("accessEntry", &e)))
+            Ok(ok(&MemberBody("accessEntry", &e)))
         }
         "ListAccessEntries" => {
             let page = model::list_access_entries(
@@ -532,7 +532,7 @@ fn dispatch(
                 username: b.str_opt("username")?,
             };
             let e = model::update_access_entry(sim, ctx, input)?;
-            Ok(ok(&One("accessEntry", &e)))
+            Ok(ok(&MemberBody("accessEntry", &e)))
         }
         "DeleteAccessEntry" => {
             model::delete_access_entry(sim, ctx, param(route, 0)?, param(route, 1)?)?;
@@ -618,7 +618,7 @@ fn dispatch(
                 client_request_token: b.str_opt("clientRequestToken")?,
             };
             let ng = model::create_nodegroup(sim, ctx, input)?;
-            Ok(ok(&One("nodegroup", &ng)))
+            Ok(ok(&MemberBody("nodegroup", &ng)))
         }
         "UpdateNodegroupConfig" => {
             let b = Body::parse(&req.body)?;
@@ -629,11 +629,11 @@ fn dispatch(
                 param(route, 1)?,
                 b.0.get("scalingConfig"),
             )?;
-            Ok(ok(&One("update", &u)))
+            Ok(ok(&MemberBody("update", &u)))
         }
         "DescribeNodegroup" => {
             let ng = model::describe_nodegroup(sim, ctx, param(route, 0)?, param(route, 1)?)?;
-            Ok(ok(&One("nodegroup", &ng)))
+            Ok(ok(&MemberBody("nodegroup", &ng)))
         }
         "ListNodegroups" => {
             let page = model::list_nodegroups(
@@ -647,7 +647,7 @@ fn dispatch(
         }
         "DeleteNodegroup" => {
             let ng = model::delete_nodegroup(sim, ctx, param(route, 0)?, param(route, 1)?)?;
-            Ok(ok(&One("nodegroup", &ng)))
+            Ok(ok(&MemberBody("nodegroup", &ng)))
         }
         "TagResource" | "UntagResource" | "ListTagsForResource" => {
             tags::dispatch(sim, ctx, route, req)

@@ -119,17 +119,7 @@ pub fn elem(out: &mut String, tag: &str, text: &str) {
 
 /// ms since the epoch → ISO 8601 as AWS's XML carries it (`2026-01-02T03:04:05Z`).
 pub fn iso8601(ms: i64) -> String {
-    let dt = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        dt.year(),
-        dt.month() as u8,
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    )
+    eks_sim_model::dates::iso8601(ms)
 }
 
 /// A successful response: `<{Action}Response xmlns=…><{Action}Result>…</…><ResponseMetadata>…`.

@@ -188,39 +188,12 @@ fn parse_presigned(raw_query: &str) -> Result<SigParts, AuthError> {
 
 /// `YYYYMMDDTHHMMSSZ` → ms since the epoch.
 pub fn parse_amz_date(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse::<i64>().ok() };
-    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (h, mi, se) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    let month = time::Month::try_from(u8::try_from(mo).ok()?).ok()?;
-    let date = time::Date::from_calendar_date(i32::try_from(y).ok()?, month, u8::try_from(d).ok()?)
-        .ok()?;
-    let t = time::Time::from_hms(
-        u8::try_from(h).ok()?,
-        u8::try_from(mi).ok()?,
-        u8::try_from(se).ok()?,
-    )
-    .ok()?;
-    let dt = time::PrimitiveDateTime::new(date, t).assume_utc();
-    Some(dt.unix_timestamp() * 1000)
+    eks_sim_model::dates::parse_amz_date(s)
 }
 
 /// ms since the epoch → `YYYYMMDDTHHMMSSZ`.
 pub fn format_amz_date(ms: i64) -> String {
-    let dt = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        dt.year(),
-        dt.month() as u8,
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    )
+    eks_sim_model::dates::format_amz_date(ms)
 }
 
 /// AWS URI encoding: everything but unreserved characters (and `/` when `keep_slash`) as
@@ -382,13 +355,20 @@ pub fn sign(key: &[u8; 32], string_to_sign: &str) -> String {
     hex::encode(hmac(key, string_to_sign.as_bytes()))
 }
 
-/// Constant-time comparison of two hex signatures.
-pub fn sig_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+/// Whether `signature` (lowercase hex, as clients send it) is the HMAC of `string_to_sign`
+/// under `key`, compared in constant time by `hmac`'s `verify_slice`.
+pub fn verify(key: &[u8; 32], string_to_sign: &str, signature: &str) -> bool {
+    let lower_hex = signature.len() == 64
+        && signature
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let Some(given) = lower_hex.then(|| hex::decode(signature).ok()).flatten() else {
+        return false;
+    };
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut m = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    m.update(string_to_sign.as_bytes());
+    m.verify_slice(&given).is_ok()
 }
 
 /// Date checks: header-signed requests within the skew; presigned ones not yet expired.
@@ -441,6 +421,19 @@ pub fn check_time(parts: &SigParts, now_ms: i64) -> Result<(), AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verify_takes_only_the_exact_lowercase_signature() {
+        let key = [7u8; 32];
+        let good = sign(&key, "to sign");
+        assert!(verify(&key, "to sign", &good));
+        assert!(!verify(&key, "to sign!", &good));
+        assert!(!verify(&key, "to sign", &good.to_uppercase()));
+        assert!(!verify(&key, "to sign", &good[..63]));
+        assert!(!verify(&key, "to sign", &format!("{good}0")));
+        assert!(!verify(&key, "to sign", ""));
+        assert!(!verify(&key, "to sign", &"z".repeat(64)));
+    }
 
     // The example of the AWS SigV4 documentation (IAM ListUsers, GET with query).
     #[test]

@@ -209,16 +209,12 @@ pub fn is_sts_host(host: &str, partition: &str) -> bool {
     if partition == "aws" && host == "sts.amazonaws.com" {
         return true;
     }
-    let suffix = if partition == "aws-cn" {
-        ".amazonaws.com.cn"
-    } else {
-        ".amazonaws.com"
-    };
+    let suffix = format!(".{}", eks_sim_model::arn::dns_suffix(partition));
     let region = host
         .strip_prefix("sts.")
         .or_else(|| host.strip_prefix("sts-fips."))
         .and_then(|r| {
-            r.strip_suffix(suffix)
+            r.strip_suffix(suffix.as_str())
                 .or_else(|| r.strip_suffix(".api.aws"))
         });
     region.is_some_and(|r| region_shape(r) && eks_sim_model::arn::partition_of(r) == partition)
@@ -236,9 +232,7 @@ fn region_shape(r: &str) -> bool {
 
 /// `YYYYMMDDTHHMMSSZ` → ms since the epoch.
 pub fn parse_amz_date(s: &str) -> Option<i64> {
-    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    let dt = time::PrimitiveDateTime::parse(s, fmt).ok()?;
-    Some(dt.assume_utc().unix_timestamp() * 1000)
+    eks_sim_model::dates::parse_amz_date(s)
 }
 
 #[cfg(test)]

@@ -72,8 +72,7 @@ fn verify_signature(
     let key = shared.signing_key(&rec, &parts);
     let check = |payload: &str| {
         let cr = sigv4::canonical_request("GET", "/", &p.raw_query, &headers, &parts, payload);
-        let expected = sigv4::sign(&key, &sigv4::string_to_sign(&parts, &cr));
-        sigv4::sig_eq(&expected, &parts.signature)
+        sigv4::verify(&key, &sigv4::string_to_sign(&parts, &cr), &parts.signature)
     };
     if !(check(&sigv4::sha256_hex(b"")) || check("UNSIGNED-PAYLOAD")) {
         return Err(TokenError::Signature("signature does not match"));
