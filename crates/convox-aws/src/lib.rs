@@ -111,9 +111,9 @@ impl Target {
     }
 }
 
-/// What the executor should do after a step.
+/// What the reconcile loop should do after a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum AfterStep {
     /// The step is done; continue with the plan.
     Done,
     /// The world changed under us (the mode switched, EKS or someone else made an entry):
@@ -133,7 +133,7 @@ pub struct CallerIdentity {
 }
 
 /// Progress callback: a short "waiting for …" line for spinners/logs.
-pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+pub type ProgressCallback = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// SDK clients for one target plus the call counter.
 #[derive(Clone)]
@@ -146,7 +146,7 @@ pub struct Aws {
     pub(crate) region: String,
     /// Where the calls go (endpoint, profile, simulator or not), as errors name it.
     pub(crate) error_ctx: ErrorContext,
-    pub(crate) progress: Progress,
+    pub(crate) progress: ProgressCallback,
     /// When the clients were built: the run's deadline counts from here.
     pub(crate) started: Instant,
     /// Where "still waiting for an answer" notices go (see [`Aws::with_notices`]).
@@ -275,7 +275,7 @@ impl Aws {
 
     /// Where to say that a call is still waiting for its answer (and when it will give up):
     /// a message a person must see even when progress is quiet.
-    pub fn with_notices(self, notices: Progress) -> Aws {
+    pub fn with_notices(self, notices: ProgressCallback) -> Aws {
         self.notices.set(notices);
         self
     }
@@ -285,7 +285,7 @@ impl Aws {
         self
     }
 
-    pub fn with_progress(mut self, progress: Progress) -> Aws {
+    pub fn with_progress(mut self, progress: ProgressCallback) -> Aws {
         self.progress = progress;
         self
     }
@@ -473,11 +473,16 @@ impl Aws {
     }
 
     /// Executes one plan step. `rack` names the rack in the tags of entries it creates.
-    pub async fn apply(&self, cluster: &str, rack: &str, step: &Step) -> Result<Outcome, AwsError> {
+    pub async fn apply(
+        &self,
+        cluster: &str,
+        rack: &str,
+        step: &Step,
+    ) -> Result<AfterStep, AwsError> {
         match step {
             Step::WaitClusterActive => {
                 self.wait_cluster_active(cluster).await?;
-                Ok(Outcome::ReObserve)
+                Ok(AfterStep::ReObserve)
             }
             Step::SwitchAuthMode { to, .. } => self.switch_mode(cluster, *to).await,
             Step::CreateEntry { entry } => self.create_entry(cluster, rack, entry).await,
@@ -489,7 +494,7 @@ impl Aws {
         }
     }
 
-    async fn switch_mode(&self, cluster: &str, to: AuthMode) -> Result<Outcome, AwsError> {
+    async fn switch_mode(&self, cluster: &str, to: AuthMode) -> Result<AfterStep, AwsError> {
         self.say(&format!(
             "switching cluster {cluster} authentication mode to {}",
             to.as_str()
@@ -515,7 +520,7 @@ impl Aws {
                 // Another update is running (maybe another run's switch): wait, then replan.
                 tracing::info!("an update is already running on {cluster}; waiting for it");
                 self.wait_cluster_active(cluster).await?;
-                return Ok(Outcome::ReObserve);
+                return Ok(AfterStep::ReObserve);
             }
             Err(e)
                 if e.code_is("InvalidParameterException")
@@ -524,7 +529,7 @@ impl Aws {
                 // Possibly switched meanwhile by someone else: only then is this fine.
                 let view = self.wait_active_view(cluster).await?;
                 if view.mode.includes_api() {
-                    return Ok(Outcome::ReObserve);
+                    return Ok(AfterStep::ReObserve);
                 }
                 return Err(self.err(e, cluster, None));
             }
@@ -533,10 +538,10 @@ impl Aws {
         let Some(id) = update.and_then(|u| u.id) else {
             // No update id: fall back to waiting for the cluster.
             self.wait_cluster_active(cluster).await?;
-            return Ok(Outcome::ReObserve);
+            return Ok(AfterStep::ReObserve);
         };
         self.wait_update(cluster, &id).await?;
-        Ok(Outcome::ReObserve)
+        Ok(AfterStep::ReObserve)
     }
 
     /// Polls DescribeUpdate until the update leaves InProgress.
@@ -615,7 +620,7 @@ impl Aws {
         cluster: &str,
         rack: &str,
         entry: &DesiredEntry,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<AfterStep, AwsError> {
         let mut backoff = Backoff::until(&self.timing, self.timing.propagation_deadline);
         self.say(&format!(
             "creating {} access entry for {}",
@@ -639,7 +644,7 @@ impl Aws {
                 })
                 .await;
             match res {
-                Ok(_) => return Ok(Outcome::Done),
+                Ok(_) => return Ok(AfterStep::Done),
                 Err(e) if e.code_is("ResourceInUseException") => {
                     // Created concurrently (another run, EKS, a person): accept, then replan
                     // so its type/policies are checked.
@@ -647,7 +652,7 @@ impl Aws {
                         "access entry for {} already exists; re-observing",
                         entry.principal_arn
                     );
-                    return Ok(Outcome::ReObserve);
+                    return Ok(AfterStep::ReObserve);
                 }
                 Err(e) if e.code_is("InvalidRequestException") => {
                     // Right after the mode switch EKS still refuses entries for a while.
@@ -676,7 +681,7 @@ impl Aws {
         cluster: &str,
         principal: &str,
         policy: &PolicyAssociation,
-    ) -> Result<Outcome, AwsError> {
+    ) -> Result<AfterStep, AwsError> {
         self.say(&format!(
             "associating {} with {principal}",
             policy
@@ -708,10 +713,10 @@ impl Aws {
                 })
                 .await;
             match res {
-                Ok(_) => return Ok(Outcome::Done),
+                Ok(_) => return Ok(AfterStep::Done),
                 Err(e) if e.is_not_found() => {
                     // The entry vanished (deleted concurrently): replan recreates it.
-                    return Ok(Outcome::ReObserve);
+                    return Ok(AfterStep::ReObserve);
                 }
                 Err(e) if e.code_is("InvalidRequestException") => {
                     self.say(&format!(

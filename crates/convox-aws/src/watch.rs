@@ -16,7 +16,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
-use crate::Progress;
+use crate::ProgressCallback;
 
 /// How long a call may wait for an answer: one attempt at most `attempt`, all the attempts
 /// of a call that gets none at most `operation`; a silent wait is reported after
@@ -58,7 +58,7 @@ impl CallTimeouts {
 }
 
 /// Where notices go; set after the clients are built ([`crate::Aws::with_notices`]).
-pub(crate) type NoticeSlot = Arc<RwLock<Option<Progress>>>;
+pub(crate) type NoticeSlot = Arc<RwLock<Option<ProgressCallback>>>;
 
 #[derive(Debug)]
 pub(crate) struct WatchInterceptor {
@@ -78,7 +78,7 @@ impl std::fmt::Debug for Notices {
 }
 
 impl Notices {
-    pub(crate) fn set(&self, p: Progress) {
+    pub(crate) fn set(&self, p: ProgressCallback) {
         if let Ok(mut slot) = self.0.write() {
             *slot = Some(p);
         }

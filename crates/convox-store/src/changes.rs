@@ -11,7 +11,7 @@ use convox_params::{ChangeSet, Params, Version};
 
 use crate::backend::{vals, Tx};
 use crate::{
-    changes_json, lock, now_rfc3339, validate_rack_name, ChangeId, NewRack, Outcome, RackLock,
+    changes_json, lock, now_rfc3339, validate_rack_name, ChangeId, ChangeResult, NewRack, RackLock,
     RackStatus, Store, StoreError, INTERRUPTED,
 };
 
@@ -207,7 +207,7 @@ impl Store {
                 actor,
                 "install",
                 &what,
-                Outcome::Pending,
+                ChangeResult::Pending,
                 None,
                 &now,
             )
@@ -352,7 +352,16 @@ impl Store {
                 None => return Err(StoreError::UnknownRack(rack.to_string())),
             };
         self.set_status_in(tx, rack, RackStatus::Updating, last_error.as_deref(), now)?;
-        let id = self.history_in(tx, rack, actor, action, &what, Outcome::Pending, None, now)?;
+        let id = self.history_in(
+            tx,
+            rack,
+            actor,
+            action,
+            &what,
+            ChangeResult::Pending,
+            None,
+            now,
+        )?;
         tracing::debug!(rack, action, change = id.0, "change begun");
         Ok(id)
     }
@@ -379,12 +388,12 @@ impl Store {
                 )?
                 .map(|r| r.text(0))
                 .transpose()?;
-            if row.as_deref() != Some(Outcome::Pending.as_str()) {
+            if row.as_deref() != Some(ChangeResult::Pending.as_str()) {
                 return Err(StoreError::UnknownChange(id.0));
             }
             let (outcome, message) = match result {
-                Ok(()) => (Outcome::Ok, None),
-                Err(m) => (Outcome::Failed, Some(m)),
+                Ok(()) => (ChangeResult::Ok, None),
+                Err(m) => (ChangeResult::Failed, Some(m)),
             };
             tx.exec(
                 "UPDATE history SET result = ?2, message = ?3, finished_at = ?4 WHERE id = ?1",
@@ -392,7 +401,7 @@ impl Store {
             )?;
             // The rack may have been uninstalled meanwhile; the history row still closes.
             if self.rack_in(tx, &rack)?.is_some() {
-                let status = if outcome == Outcome::Ok {
+                let status = if outcome == ChangeResult::Ok {
                     RackStatus::Running
                 } else {
                     RackStatus::Failed
@@ -402,7 +411,7 @@ impl Store {
             tracing::debug!(
                 rack,
                 change = id.0,
-                ok = outcome == Outcome::Ok,
+                ok = outcome == ChangeResult::Ok,
                 "change finished"
             );
             Ok(())
@@ -426,8 +435,8 @@ impl Store {
     ) -> Result<ChangeId, StoreError> {
         let now = now_rfc3339();
         let (outcome, message) = match result {
-            Ok(()) => (Outcome::Ok, None),
-            Err(m) => (Outcome::Failed, Some(m)),
+            Ok(()) => (ChangeResult::Ok, None),
+            Err(m) => (ChangeResult::Failed, Some(m)),
         };
         self.write_fenced(fence, rack, |tx| {
             self.history_in(tx, rack, actor, action, what, outcome, message, &now)
@@ -460,7 +469,7 @@ impl Store {
                 actor,
                 "uninstall",
                 &serde_json::json!({}),
-                Outcome::Ok,
+                ChangeResult::Ok,
                 None,
                 &now,
             )?;

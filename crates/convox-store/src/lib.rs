@@ -67,7 +67,7 @@ use backend::{vals, Backend, Mode, Row, Tx};
 pub use changes::Fenced;
 pub use lock::{host_id, LockHolder, LockOptions, RackLock};
 pub use pg::mask_url;
-pub use types::{ChangeId, HistoryEntry, NewRack, Outcome, Provider, Rack, RackStatus};
+pub use types::{ChangeId, ChangeResult, HistoryEntry, NewRack, Provider, Rack, RackStatus};
 
 /// File name of the rack store inside the state directory.
 pub const FILE_NAME: &str = "racks.db";
@@ -410,11 +410,11 @@ impl Store {
         actor: &str,
         action: &str,
         what: &serde_json::Value,
-        outcome: Outcome,
+        outcome: ChangeResult,
         message: Option<&str>,
         now: &str,
     ) -> Result<ChangeId, StoreError> {
-        let finished = (outcome != Outcome::Pending).then_some(now);
+        let finished = (outcome != ChangeResult::Pending).then_some(now);
         let row = c
             .query_opt(
                 "INSERT INTO history (rack, at, actor, action, what, result, message, finished_at) \
@@ -532,7 +532,7 @@ impl Store {
             action: r.text(4)?,
             what: serde_json::from_str(&what)
                 .map_err(|e| self.corrupt(format!("history {id}: {e}")))?,
-            result: Outcome::parse(&result)
+            result: ChangeResult::parse(&result)
                 .ok_or_else(|| self.corrupt(format!("history {id}: result {result}")))?,
             message: r.opt_text(7)?,
             finished_at: r.opt_text(8)?,

@@ -199,7 +199,7 @@ fn params_set_flow_success_and_failure(db: &Db) {
     let h = &s.history(Some("r1"), 1).expect("history")[0];
     assert_eq!(
         (h.id, h.action.as_str(), h.result),
-        (id.0, "params set", Outcome::Pending)
+        (id.0, "params set", ChangeResult::Pending)
     );
     assert_eq!(h.actor, ACTOR);
     assert_eq!(h.what["params"][0]["key"], "eks_access_entries");
@@ -214,7 +214,7 @@ fn params_set_flow_success_and_failure(db: &Db) {
     // requested parameters are kept for a rerun
     assert!(s.params("r1").expect("params").flag("eks_access_entries"));
     let h = &s.history(Some("r1"), 1).expect("history")[0];
-    assert_eq!(h.result, Outcome::Failed);
+    assert_eq!(h.result, ChangeResult::Failed);
     assert_eq!(h.message.as_deref(), Some("AccessDeniedException: no"));
     assert!(h.finished_at.is_some());
     // a change closes once
@@ -412,9 +412,9 @@ fn a_change_left_pending_by_a_dead_run_is_closed_by_the_next(db: &Db) {
         .expect("rerun");
     let h = s.history(Some("r1"), 10).expect("history");
     let row = |id: ChangeId| h.iter().find(|e| e.id == id.0).expect("row").clone();
-    assert_eq!(row(crashed).result, Outcome::Failed);
+    assert_eq!(row(crashed).result, ChangeResult::Failed);
     assert_eq!(row(crashed).message.as_deref(), Some(INTERRUPTED));
-    assert_eq!(row(next).result, Outcome::Pending);
+    assert_eq!(row(next).result, ChangeResult::Pending);
     s.finish_change(next, Ok(())).expect("finish");
     assert!(matches!(
         s.finish_change(crashed, Ok(())),
@@ -427,7 +427,7 @@ fn a_change_left_pending_by_a_dead_run_is_closed_by_the_next(db: &Db) {
     s.begin_update("r1", &v("3.24.7"), false, ACTOR)
         .expect("update");
     let h = s.history(Some("r2"), 1).expect("history");
-    assert_eq!((h[0].id, h[0].result), (id.0, Outcome::Pending));
+    assert_eq!((h[0].id, h[0].result), (id.0, ChangeResult::Pending));
 }
 
 fn record_writes_a_finished_row(db: &Db) {
@@ -444,7 +444,7 @@ fn record_writes_a_finished_row(db: &Db) {
     let h = &s.history(Some("r1"), 1).expect("history")[0];
     assert_eq!(
         (h.id, h.result, h.message.as_deref()),
-        (id.0, Outcome::Failed, Some("boom"))
+        (id.0, ChangeResult::Failed, Some("boom"))
     );
     assert_eq!(s.history(None, 1).expect("h").len(), 1);
     assert_eq!(s.history(None, 100).expect("h").len(), 2);
@@ -734,9 +734,9 @@ fn a_run_that_lost_its_lock_writes_nothing(db: &Db) {
     assert_eq!((r.status, r.last_error), (RackStatus::Running, None));
     let h = s.history(Some("r1"), 10).expect("history");
     let row = |id: ChangeId| h.iter().find(|e| e.id == id.0).expect("row").clone();
-    assert_eq!(row(a_id).result, Outcome::Failed);
+    assert_eq!(row(a_id).result, ChangeResult::Failed);
     assert_eq!(row(a_id).message.as_deref(), Some(INTERRUPTED));
-    assert_eq!(row(b_id).result, Outcome::Ok);
+    assert_eq!(row(b_id).result, ChangeResult::Ok);
     assert!(!s
         .params("r1")
         .expect("params")

@@ -137,25 +137,25 @@ pub struct ChangeId(pub i64);
 /// Result of a history row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Outcome {
+pub enum ChangeResult {
     Pending,
     Ok,
     Failed,
 }
 
-impl Outcome {
+impl ChangeResult {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
-            Outcome::Pending => "pending",
-            Outcome::Ok => "ok",
-            Outcome::Failed => "failed",
+            ChangeResult::Pending => "pending",
+            ChangeResult::Ok => "ok",
+            ChangeResult::Failed => "failed",
         }
     }
-    pub(crate) fn parse(s: &str) -> Option<Outcome> {
+    pub(crate) fn parse(s: &str) -> Option<ChangeResult> {
         match s {
-            "pending" => Some(Outcome::Pending),
-            "ok" => Some(Outcome::Ok),
-            "failed" => Some(Outcome::Failed),
+            "pending" => Some(ChangeResult::Pending),
+            "ok" => Some(ChangeResult::Ok),
+            "failed" => Some(ChangeResult::Failed),
             _ => None,
         }
     }
@@ -174,7 +174,7 @@ pub struct HistoryEntry {
     pub action: String,
     /// JSON describing the change (sensitive values masked).
     pub what: serde_json::Value,
-    pub result: Outcome,
+    pub result: ChangeResult,
     pub message: Option<String>,
     pub finished_at: Option<String>,
 }

@@ -2,42 +2,29 @@
 //! store's (in a shared store, the team's). Rows are rendered as `convox rack` renders its
 //! recent changes.
 
-use convox_store::{HistoryEntry, Outcome};
+use convox_store::HistoryEntry;
 
 use crate::cli::Output;
-use crate::commands::{
-    open_store, print, print_json, store_err, summary, table, what_text, when_text,
-};
+use crate::commands::open_store;
+use crate::render::{any_shortened, print, print_json, result_text, table, what_text, when_text};
 use crate::Fail;
 
 pub fn show(rack: Option<String>, limit: usize, output: Output) -> Result<(), Fail> {
     let store = open_store()?;
     let rack = rack.filter(|r| !r.is_empty());
-    let entries = store
-        .history(rack.as_deref(), limit.max(1))
-        .map_err(store_err)?;
+    let entries = store.history(rack.as_deref(), limit.max(1))?;
     if let Some(name) = &rack {
         // History outlives its rack; a name with neither is a typo.
-        if entries.is_empty() && store.rack(name).map_err(store_err)?.is_none() {
-            return Err(store_err(convox_store::StoreError::UnknownRack(
-                name.clone(),
-            )));
+        if entries.is_empty() && store.rack(name)?.is_none() {
+            return Err(convox_store::StoreError::UnknownRack(name.clone()).into());
         }
     }
     match output {
-        Output::Json => print_json(&serde_json::json!(entries)),
+        Output::Json => print_json(&entries),
         Output::Text => {
             print(&text(&entries, rack.is_none()));
             Ok(())
         }
-    }
-}
-
-fn result_text(e: &HistoryEntry) -> String {
-    match e.result {
-        Outcome::Ok => "ok".to_string(),
-        Outcome::Pending => "pending".to_string(),
-        Outcome::Failed => format!("failed: {}", summary(e.message.as_deref().unwrap_or(""))),
     }
 }
 
@@ -63,27 +50,18 @@ fn text(entries: &[HistoryEntry], with_rack: bool) -> String {
             what_text(&e.what),
         ]);
     }
-    if !with_rack {
+    let mut s = if with_rack {
+        table(&rows)
+    } else {
         // One rack: its name is in the command line already.
         let rows: Vec<[String; 5]> = rows
             .into_iter()
             .map(|[w, _, a, c, r, x]| [w, a, c, r, x])
             .collect();
-        let mut s = table(&rows);
-        shortened_note(entries, &mut s);
-        return s;
-    }
-    let mut s = table(&rows);
-    shortened_note(entries, &mut s);
-    s
-}
-
-fn shortened_note(entries: &[HistoryEntry], s: &mut String) {
-    if entries.iter().any(|e| {
-        e.message
-            .as_deref()
-            .is_some_and(|m| summary(m).ends_with('…'))
-    }) {
+        table(&rows)
+    };
+    if any_shortened(entries) {
         s.push_str("(results shortened; `--output json` has them whole)\n");
     }
+    s
 }

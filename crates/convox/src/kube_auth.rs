@@ -1,28 +1,12 @@
-//! The Kubernetes side of `convox rack auth`: aws-auth as the cluster has it (read with the
-//! caller's own EKS token), each mapping with whether an access entry covers it, and who keeps
-//! access in each what-if (convox-access decides; this module reads and prints).
+//! The Kubernetes side of `convox rack auth`: aws-auth as the cluster has it (read by
+//! convox-engine with the caller's own EKS token), each mapping with whether an access entry
+//! covers it, and who keeps access in each what-if (convox-access decides; this module
+//! shapes and prints).
 
 use convox_access::{AwsAuthFact, Coverage, Identity, Mapping, Outcome};
 use convox_planner::{AuthMode, ObservedEntry};
 use convox_store::Rack;
 use serde::Serialize;
-
-use crate::commands::Conn;
-use crate::kube_cmds::kube_for;
-
-/// aws-auth as read, or why it could not be. An AWS failure to find the endpoint is a reason
-/// too: the Kubernetes side is then unknown, never guessed.
-pub(crate) async fn read(conn: &Conn, r: &Rack) -> AwsAuthFact {
-    let kube = match kube_for(conn, r).await {
-        Ok(k) => k,
-        Err(e) => return AwsAuthFact::Unknown(e.to_string()),
-    };
-    match kube.aws_auth().await {
-        Ok(Some(o)) => AwsAuthFact::Present(convox_access::parse_aws_auth(&o.data)),
-        Ok(None) => AwsAuthFact::Absent,
-        Err(e) => AwsAuthFact::Unknown(e.reason()),
-    }
-}
 
 #[derive(Debug, Serialize)]
 pub(crate) struct MappingView {

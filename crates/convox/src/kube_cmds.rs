@@ -1,31 +1,19 @@
 //! The Kubernetes side of a rack: `rack kubeconfig`, `rack token`, and the client the other
 //! commands use to read `aws-auth` and ask who the caller is (convox-kube).
 
-use convox_kube::{ClusterApi, Kube, KubeError};
+use convox_kube::{Kube, KubeError};
 use convox_store::{Provider, Rack};
 use serde_json::json;
 
-use crate::commands::{connect, open_store, print, selected, Conn};
+use crate::commands::{connect, open_store, selected, Conn};
 use crate::progress::Progress;
+use crate::render::print;
 use crate::Fail;
 
-/// A client for the rack's cluster: endpoint and CA from DescribeCluster, tokens signed with
-/// the connection's own credentials.
+/// A client for the rack's cluster (convox-engine's: endpoint and CA from DescribeCluster,
+/// tokens signed with the connection's own credentials).
 pub(crate) async fn kube_for(conn: &Conn, r: &Rack) -> Result<Kube, Fail> {
-    let ep = conn
-        .aws
-        .cluster_endpoint(&r.cluster)
-        .await
-        .map_err(Fail::aws)?;
-    Ok(Kube::new(
-        conn.aws.sdk_config().clone(),
-        ClusterApi {
-            cluster: r.cluster.clone(),
-            region: r.region.clone(),
-            endpoint: ep.endpoint,
-            ca_data: ep.ca_data,
-        },
-    ))
+    Ok(convox_engine::kube::kube_client(&conn.aws, r).await?)
 }
 
 /// A local rack's Kubernetes API lives as long as the simulator process that serves it: an
@@ -201,7 +189,7 @@ pub(crate) async fn seed_aws_auth(
     rack: &str,
     data: &std::collections::BTreeMap<String, String>,
 ) -> Result<(), Fail> {
-    let r = store.get_rack(rack).map_err(crate::commands::store_err)?;
+    let r = store.get_rack(rack)?;
     let kube = kube_for(conn, &r).await?;
     kube.add_to_aws_auth(data).await.map_err(|e| {
         Fail::msg(format!(

@@ -1,19 +1,26 @@
 //! `convox`: racks, parameters, and a safe EKS aws-auth → Access Entries migration.
-//! Wiring only: the catalog is convox-params, the store convox-store, the decisions
-//! convox-planner, every AWS call convox-aws (official SDK), the simulator eks-sim-*.
+//!
+//! The command line, wiring and rendering only: the catalog is convox-params, the store
+//! convox-store, the plan convox-planner, every AWS call convox-aws (official SDK), the
+//! Kubernetes side convox-kube and convox-access, the simulator eks-sim-*; what a command
+//! decides and does to a rack (checks, gates, the locked run, the reconcile loop) is
+//! convox-engine.
+//!
+//! - `cli`: clap; `commands/`: one module per command family, each reading the store,
+//!   connecting (`commands/wiring.rs`), calling the engine and rendering;
+//! - `views`: the `--output json` answers as `Serialize` types (their keys are the contract);
+//! - `render`: stdout (escaped), tables, history rows; `progress`: stderr (spinner, lines).
 
-mod checks;
 mod cli;
 mod commands;
-mod gates;
 mod history;
 mod home;
 mod kube_auth;
 mod kube_cmds;
-mod locked;
 mod progress;
-mod reconcile;
+mod render;
 mod sim;
+mod views;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -37,12 +44,30 @@ impl Fail {
     pub fn aws(e: convox_aws::AwsError) -> Fail {
         Fail::msg(e.to_string())
     }
-    /// A run stopped by a signal: the shell's convention, 128 + the signal number.
-    pub fn signalled(m: impl Into<String>, signal: u8) -> Fail {
+}
+
+impl From<convox_engine::EngineError> for Fail {
+    fn from(e: convox_engine::EngineError) -> Fail {
         Fail {
-            msg: m.into(),
-            code: 128u8.saturating_add(signal),
+            msg: e.to_string(),
+            // A run stopped by a signal: the shell's convention, 128 + the signal number.
+            code: match e.signal() {
+                Some(sig) => 128u8.saturating_add(sig.number),
+                None => 1,
+            },
         }
+    }
+}
+
+impl From<convox_store::StoreError> for Fail {
+    fn from(e: convox_store::StoreError) -> Fail {
+        Fail::msg(e.to_string())
+    }
+}
+
+impl From<convox_aws::AwsError> for Fail {
+    fn from(e: convox_aws::AwsError) -> Fail {
+        Fail::aws(e)
     }
 }
 
@@ -50,13 +75,12 @@ impl std::fmt::Display for Fail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // One line, whatever the source said, and nothing a terminal would act on (a key
         // typed with an escape sequence, a server's message).
-        let line = self.msg.replace(['\n', '\r'], " ");
-        write!(f, "{}", convox_params::printable(&line))
+        write!(f, "{}", convox_engine::one_line(&self.msg))
     }
 }
 
 /// Default log filter: warnings from convox's own crates, only errors from dependencies.
-const DEFAULT_LOG: &str = "error,convox=warn,convox_aws=warn,convox_store=warn,convox_planner=warn,convox_params=warn,eks_sim_server=warn,eks_sim_model=warn";
+const DEFAULT_LOG: &str = "error,convox=warn,convox_aws=warn,convox_store=warn,convox_planner=warn,convox_engine=warn,convox_params=warn,eks_sim_server=warn,eks_sim_model=warn";
 
 /// Colour codes only for a person at a terminal: never in a file, a pipe or CI logs, and
 /// never when `NO_COLOR` is set to anything (no-color.org).

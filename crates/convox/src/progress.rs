@@ -90,7 +90,7 @@ impl Progress {
         }
     }
 
-    pub fn notice_callback(&self) -> convox_aws::Progress {
+    pub fn notice_callback(&self) -> convox_aws::ProgressCallback {
         let me = self.clone();
         Arc::new(move |m: &str| me.notice(m))
     }
@@ -103,7 +103,7 @@ impl Progress {
         }
     }
 
-    pub fn callback(&self) -> convox_aws::Progress {
+    pub fn callback(&self) -> convox_aws::ProgressCallback {
         let me = self.clone();
         Arc::new(move |m: &str| me.say(m))
     }
@@ -120,5 +120,16 @@ impl Progress {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
+    }
+}
+
+/// The engine's progress lines and warnings, on stderr.
+impl convox_engine::Events for Progress {
+    fn say(&self, msg: &str) {
+        Progress::say(self, msg);
+    }
+    /// A warning for a person: never swallowed by a spinner or by quiet progress.
+    fn warn(&self, msg: &str) {
+        self.suspend(|| eprintln!("WARNING: {}", convox_params::printable(msg)));
     }
 }

@@ -113,7 +113,7 @@ async fn a_run_that_lost_its_lock_while_observing_writes_nothing() {
     let begun = history(h.path(), "fenced");
     assert_eq!(
         begun[0].result,
-        convox_store::Outcome::Pending,
+        convox_store::ChangeResult::Pending,
         "B has begun: {begun:?}"
     );
 
@@ -143,7 +143,7 @@ async fn a_run_that_lost_its_lock_while_observing_writes_nothing() {
     let hist = history(h.path(), "fenced");
     assert_eq!(hist.len(), 2, "install and B's change only: {hist:?}");
     assert_eq!(hist[0].id, begun[0].id);
-    assert_eq!(hist[0].result, convox_store::Outcome::Ok, "{hist:?}");
+    assert_eq!(hist[0].result, convox_store::ChangeResult::Ok, "{hist:?}");
     assert!(
         !hist
             .iter()
@@ -284,11 +284,11 @@ async fn a_run_interrupted_by_a_signal_says_so_and_records_it() {
         let hist = history(h.path(), rack);
         assert!(
             hist.iter()
-                .all(|e| e.result != convox_store::Outcome::Pending),
+                .all(|e| e.result != convox_store::ChangeResult::Pending),
             "{hist:?}"
         );
         assert_eq!(hist[0].action, "params set");
-        assert_eq!(hist[0].result, convox_store::Outcome::Failed);
+        assert_eq!(hist[0].result, convox_store::ChangeResult::Failed);
         assert!(
             hist[0]
                 .message

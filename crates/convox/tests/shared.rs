@@ -279,7 +279,8 @@ fn concurrent_params_set_from_two_machines_serialize() {
         .collect();
     assert_eq!(sets.len(), 2, "{sets:?}");
     assert!(
-        sets.iter().all(|e| e.result == convox_store::Outcome::Ok),
+        sets.iter()
+            .all(|e| e.result == convox_store::ChangeResult::Ok),
         "{sets:?}"
     );
     // Newest first: the later one began after the earlier one finished.
@@ -336,7 +337,7 @@ fn a_holder_killed_on_another_machine_is_taken_over_after_its_lease() {
     assert_eq!(store.lock_holder("victim").expect("holder"), None);
     let hist = history(&store, "victim");
     assert_eq!(hist.len(), 2, "install and B's change: {hist:?}");
-    assert_eq!(hist[0].result, convox_store::Outcome::Ok);
+    assert_eq!(hist[0].result, convox_store::ChangeResult::Ok);
     let began =
         time::OffsetDateTime::parse(&hist[0].at, &time::format_description::well_known::Rfc3339)
             .expect("rfc3339");
@@ -404,7 +405,11 @@ async fn a_holder_stopped_past_its_lease_on_another_machine_writes_nothing() {
     signal(b.id(), "-STOP");
     wait_lock_holder(&store, "fenced", b.id());
     let begun = history(&store, "fenced");
-    assert_eq!(begun[0].result, convox_store::Outcome::Pending, "{begun:?}");
+    assert_eq!(
+        begun[0].result,
+        convox_store::ChangeResult::Pending,
+        "{begun:?}"
+    );
 
     signal(a.id(), "-CONT");
     let out: Run = a.wait_with_output().expect("A").into();
@@ -421,7 +426,7 @@ async fn a_holder_stopped_past_its_lease_on_another_machine_writes_nothing() {
     assert!(out.status.success(), "B failed: {}", out.stderr);
     let hist = history(&store, "fenced");
     assert_eq!(hist.len(), 2, "{hist:?}");
-    assert_eq!(hist[0].result, convox_store::Outcome::Ok);
+    assert_eq!(hist[0].result, convox_store::ChangeResult::Ok);
     assert_eq!(
         t.a.json(&["rack", "auth", "-r", "fenced"])["converged"],
         true
@@ -577,10 +582,10 @@ async fn the_database_restarting_mid_run_fails_cleanly_and_a_rerun_converges() {
     t.a.ok(&args);
     let hist = history(&store, "chaos");
     assert_eq!(hist.len(), 3, "{hist:?}");
-    assert_eq!(hist[0].result, convox_store::Outcome::Ok);
+    assert_eq!(hist[0].result, convox_store::ChangeResult::Ok);
     assert!(
         hist.iter()
-            .all(|e| e.result != convox_store::Outcome::Pending),
+            .all(|e| e.result != convox_store::ChangeResult::Pending),
         "{hist:?}"
     );
     assert_eq!(
