@@ -359,11 +359,15 @@ impl Aws {
         (arn, account): (String, String),
     ) -> Result<CallerIdentity, AwsError> {
         let unsupported = || AwsError::UnsupportedPrincipal { arn: arn.clone() };
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        if parts.len() != 6 || parts[0] != "arn" {
+        let Some(parsed) = convox_planner::Arn::parse(&arn) else {
             return Err(unsupported());
-        }
-        let (partition, service, acct, resource) = (parts[1], parts[2], parts[4], parts[5]);
+        };
+        let (partition, service, acct, resource) = (
+            parsed.partition,
+            parsed.service,
+            parsed.account,
+            parsed.resource,
+        );
         let account = if account.is_empty() {
             acct.to_string()
         } else {

@@ -2,7 +2,7 @@
 //! it would surface as an SDK construction error, a DNS or signature error, or a confusing
 //! 4xx half-way through a run).
 
-use convox_planner::partition_for_region;
+use convox_planner::{partition_for_region, Arn};
 use convox_store::NewRack;
 
 use crate::error::InputError;
@@ -50,24 +50,23 @@ pub fn check_region(region: &str) -> Result<(), InputError> {
 /// A node role ARN as EKS will need it: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`, in
 /// the partition of the cluster's region (EC2_LINUX entries take same-partition roles only).
 pub fn check_node_role_arn(arn: &str, region: &str) -> Result<(), InputError> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let well_formed = parts.len() == 6
-        && parts[0] == "arn"
-        && parts[2] == "iam"
-        && parts[3].is_empty()
-        && parts[4].len() == 12
-        && parts[4].bytes().all(|b| b.is_ascii_digit())
-        && parts[5]
-            .strip_prefix("role/")
-            .is_some_and(|n| !n.is_empty() && !n.ends_with('/'));
-    if !well_formed {
+    let parsed = Arn::parse(arn).filter(|a| {
+        a.service == "iam"
+            && a.region.is_empty()
+            && a.account.len() == 12
+            && a.account.bytes().all(|b| b.is_ascii_digit())
+            && a.resource
+                .strip_prefix("role/")
+                .is_some_and(|n| !n.is_empty() && !n.ends_with('/'))
+    });
+    let Some(parsed) = parsed else {
         return Err(InputError::RoleArn(arn.to_string()));
-    }
+    };
     let want = partition_for_region(region);
-    if parts[1] != want {
+    if parsed.partition != want {
         return Err(InputError::RolePartition {
             arn: arn.to_string(),
-            partition: parts[1].to_string(),
+            partition: parsed.partition.to_string(),
             region: region.to_string(),
             want,
         });
@@ -79,7 +78,7 @@ pub fn check_node_role_arn(arn: &str, region: &str) -> Result<(), InputError> {
 /// roles only, so a mismatch would fail later, half-way through a `params set`.
 pub fn check_node_role_account(new: &NewRack, account: &str) -> Result<(), InputError> {
     for arn in std::iter::once(&new.nodes_role_arn).chain(new.karpenter_nodes_role_arn.iter()) {
-        let role_account = arn.split(':').nth(4).unwrap_or_default();
+        let role_account = Arn::parse(arn).map(|a| a.account).unwrap_or_default();
         if !account.is_empty() && role_account != account {
             return Err(InputError::RoleAccount {
                 arn: arn.clone(),
@@ -103,6 +102,47 @@ mod tests {
         }
         for bad in ["", "-a", "_a", "a b", "a/b", "ä", &"x".repeat(101)] {
             assert!(check_cluster_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn node_role_arns_are_in_the_partition_of_the_region() {
+        for (arn, region) in [
+            ("arn:aws:iam::123456789012:role/nodes", "us-east-1"),
+            ("arn:aws-cn:iam::123456789012:role/p/nodes", "cn-north-1"),
+            (
+                "arn:aws-iso-b:iam::123456789012:role/nodes",
+                "us-isob-east-1",
+            ),
+            (
+                "arn:aws-iso-f:iam::123456789012:role/nodes",
+                "us-isof-south-1",
+            ),
+        ] {
+            assert_eq!(check_node_role_arn(arn, region), Ok(()), "{arn} {region}");
+        }
+        let e = check_node_role_arn("arn:aws:iam::123456789012:role/nodes", "us-isob-east-1");
+        assert!(
+            matches!(
+                &e,
+                Err(InputError::RolePartition {
+                    want: "aws-iso-b",
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
+        for bad in [
+            "arn:aws:iam::123456789012:user/nodes",
+            "arn:aws:iam::12345:role/nodes",
+            "arn:aws:iam:us-east-1:123456789012:role/nodes",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::123456789012:role/path/",
+            "arn:aws:sts::123456789012:role/nodes",
+            "role/nodes",
+        ] {
+            let e = check_node_role_arn(bad, "us-east-1");
+            assert!(matches!(e, Err(InputError::RoleArn(_))), "{bad}: {e:?}");
         }
     }
 

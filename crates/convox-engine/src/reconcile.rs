@@ -135,10 +135,10 @@ pub async fn snapshot_for_reading(
     let observed = aws
         .observe_without_caller(&rack.cluster, &rack.interests())
         .await?;
-    let field = |i: usize| arn.split(':').nth(i).unwrap_or_default().to_string();
+    let parsed = convox_planner::Arn::parse(&arn);
     let caller = CallerIdentity {
-        account: field(4),
-        partition: field(1),
+        account: parsed.map(|a| a.account).unwrap_or_default().to_string(),
+        partition: parsed.map(|a| a.partition).unwrap_or_default().to_string(),
         principal_arn: arn.clone(),
         arn: arn.clone(),
     };

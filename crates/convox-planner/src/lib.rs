@@ -22,6 +22,9 @@
 //!   an existing entry of the wrong type for a principal we need is a [`Conflict`], not a fix.
 //! - entries are planned only once the mode includes API (the switch and its wait come first).
 
+mod arn;
+
+pub use arn::{partition_for_region, Arn, Partition};
 use serde::{Deserialize, Serialize};
 
 /// Tag key carried by every access entry this tool creates; value is the rack name.
@@ -126,7 +129,7 @@ pub struct Desired {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RackIdentity {
     pub rack: String,
-    /// `aws`, `aws-cn`, `aws-us-gov`.
+    /// `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, … ([`Partition`]).
     pub partition: String,
     /// IAM role (or user) ARN of the caller, resolved from the STS identity.
     pub caller_principal_arn: String,
@@ -264,17 +267,6 @@ impl Plan {
 /// Partition-qualified ARN of an AWS-managed EKS access policy.
 pub fn policy_arn(partition: &str, name: &str) -> String {
     format!("arn:{partition}:eks::aws:cluster-access-policy/{name}")
-}
-
-/// The AWS partition of a region (`cn-*` → `aws-cn`, `us-gov-*` → `aws-us-gov`, else `aws`).
-pub fn partition_for_region(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
 }
 
 /// Whether this rack created (and so manages) the entry: it carries [`RACK_TAG`] = `rack`.
