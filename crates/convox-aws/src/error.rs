@@ -13,7 +13,31 @@ pub struct CallError {
     /// AWS error code, when the service answered.
     pub code: Option<String>,
     pub message: String,
+    /// The SDK's typed error of the operation, when the service answered with one it models
+    /// (see [`CallError::service`]).
+    pub service: Option<ServiceError>,
 }
+
+/// An operation's modelled error as the SDK generated it (`CreateAccessEntryError`, …),
+/// kept so that callers match the SDK's error kinds instead of code strings.
+#[derive(Clone)]
+pub struct ServiceError(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Debug for ServiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Two call errors are the same failure whatever the SDK value behind them (compared by
+/// operation, kind, code and message).
+impl PartialEq for ServiceError {
+    fn eq(&self, _: &ServiceError) -> bool {
+        true
+    }
+}
+
+impl Eq for ServiceError {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallErrorKind {
@@ -33,6 +57,15 @@ pub enum CallErrorKind {
 }
 
 impl CallError {
+    /// The operation's modelled error, typed: `e.service::<CreateAccessEntryError>()
+    /// .is_some_and(|s| s.is_resource_in_use_exception())`. `None` when the service did not
+    /// answer, or answered with an error the operation's model does not list.
+    pub fn service<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.service.as_ref()?.0.downcast_ref::<E>()
+    }
+
+    /// The AWS error code as a string: for codes the SDK does not model for the operation
+    /// (and codes shared by every operation: throttling, not found).
     pub fn code_is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
@@ -112,8 +145,19 @@ pub(crate) fn classify<E>(op: &str, err: SdkError<E, HttpResponse>) -> CallError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let op = op.to_string();
-    match &err {
+    let mut out = describe_failure(op.to_string(), &err);
+    if let (Some(_), SdkError::ServiceError(se)) = (&out.code, err) {
+        // The operation's own error, typed, for the callers to match (`CallError::service`).
+        out.service = Some(ServiceError(std::sync::Arc::new(se.into_err())));
+    }
+    out
+}
+
+fn describe_failure<E>(op: String, err: &SdkError<E, HttpResponse>) -> CallError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match err {
         SdkError::ServiceError(se) if se.err().code().is_none() && se.err().message().is_none() => {
             // Neither code nor message: whatever answered is not speaking AWS's protocol.
             let status = se.raw().status();
@@ -125,6 +169,7 @@ where
                     "HTTP {} without an AWS error code or message",
                     status.as_u16()
                 ),
+                service: None,
             }
         }
         SdkError::ServiceError(se) => {
@@ -147,23 +192,26 @@ where
                 kind,
                 code,
                 message,
+                service: None,
             }
         }
         SdkError::TimeoutError(_) => CallError {
             op,
             kind: CallErrorKind::TimedOut,
             code: None,
-            message: chain_text(&err).0,
+            message: chain_text(err).0,
+            service: None,
         },
         // An attempt that timed out once connected (no byte of an answer in time).
-        SdkError::DispatchFailure(df) if df.is_timeout() && !chain_text(&err).1 => CallError {
+        SdkError::DispatchFailure(df) if df.is_timeout() && !chain_text(err).1 => CallError {
             op,
             kind: CallErrorKind::TimedOut,
             code: None,
-            message: chain_text(&err).0,
+            message: chain_text(err).0,
+            service: None,
         },
         SdkError::DispatchFailure(df) => {
-            let (text, creds) = chain_text(&err);
+            let (text, creds) = chain_text(err);
             let kind = if creds || text.contains("credentials") {
                 CallErrorKind::Credentials
             } else if df.is_io() || df.is_timeout() || df.is_other() {
@@ -176,10 +224,11 @@ where
                 kind,
                 code: None,
                 message: text,
+                service: None,
             }
         }
         _ => {
-            let (text, creds) = chain_text(&err);
+            let (text, creds) = chain_text(err);
             CallError {
                 op,
                 kind: if creds {
@@ -189,6 +238,7 @@ where
                 },
                 code: None,
                 message: text,
+                service: None,
             }
         }
     }
@@ -453,6 +503,7 @@ mod tests {
             kind: CallErrorKind::Credentials,
             code: code.map(str::to_string),
             message: message.into(),
+            service: None,
         }
     }
 
@@ -542,6 +593,7 @@ mod tests {
             kind: CallErrorKind::Unreachable,
             code: None,
             message: "connection refused".into(),
+            service: None,
         };
         let sim = ErrorContext {
             endpoint: "http://127.0.0.1:9".into(),

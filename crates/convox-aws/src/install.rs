@@ -5,6 +5,11 @@ use aws_sdk_eks::types::{
     AuthenticationMode, CreateAccessConfigRequest, NodegroupScalingConfig, VpcConfigRequest,
 };
 
+use aws_sdk_eks::operation::create_cluster::CreateClusterError;
+use aws_sdk_eks::operation::create_nodegroup::CreateNodegroupError;
+use aws_sdk_eks::operation::delete_cluster::DeleteClusterError;
+use aws_sdk_iam::operation::create_role::CreateRoleError;
+
 use crate::error::AwsError;
 use crate::{Aws, Backoff};
 use convox_planner::RACK_TAG;
@@ -59,7 +64,10 @@ impl Aws {
             .await;
         match res {
             Ok(o) => Ok(o.role().map(|r| r.arn().to_string()).unwrap_or_default()),
-            Err(e) if e.code_is("EntityAlreadyExists") => {
+            Err(e)
+                if e.service::<CreateRoleError>()
+                    .is_some_and(CreateRoleError::is_entity_already_exists_exception) =>
+            {
                 let out = self
                     .call("iam:GetRole", || self.iam.get_role().role_name(name).send())
                     .await
@@ -112,7 +120,10 @@ impl Aws {
             Ok(_) => {}
             // Rerun of an interrupted install: keep the cluster if it is this rack's; any
             // other cluster of that name is not ours to take over (uninstall would delete it).
-            Err(e) if e.code_is("ResourceInUseException") => {
+            Err(e)
+                if e.service::<CreateClusterError>()
+                    .is_some_and(CreateClusterError::is_resource_in_use_exception) =>
+            {
                 if self.cluster_rack_tag(&spec.cluster).await?.as_deref() != Some(&spec.rack) {
                     return Err(AwsError::ClusterTaken {
                         cluster: spec.cluster.clone(),
@@ -145,7 +156,9 @@ impl Aws {
             .await;
         match res {
             Ok(_) => {}
-            Err(e) if e.code_is("ResourceInUseException") => {}
+            Err(e)
+                if e.service::<CreateNodegroupError>()
+                    .is_some_and(CreateNodegroupError::is_resource_in_use_exception) => {}
             Err(e) => return Err(self.err(e, &spec.cluster, Some(&nodes_role))),
         }
         Ok(InstalledRoles {
@@ -220,7 +233,10 @@ impl Aws {
                 Ok(_) => return Ok(()),
                 Err(e) if e.is_not_found() => return Ok(()),
                 // Node groups still deleting.
-                Err(e) if e.code_is("ResourceInUseException") => {
+                Err(e)
+                    if e.service::<DeleteClusterError>()
+                        .is_some_and(DeleteClusterError::is_resource_in_use_exception) =>
+                {
                     self.say(&format!(
                         "waiting for node groups of {cluster} to be deleted"
                     ));

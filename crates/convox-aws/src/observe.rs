@@ -5,6 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_eks::operation::describe_access_entry::DescribeAccessEntryError;
+use aws_sdk_eks::operation::list_associated_access_policies::ListAssociatedAccessPoliciesError;
+use aws_sdk_eks::types::{AccessScopeType, ClusterStatus};
 use convox_planner::{AuthMode, Observed, ObservedEntry, PolicyAssociation, Scope};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
@@ -23,7 +26,7 @@ type EntryResult = Result<Option<ObservedEntry>, CallError>;
 
 /// What convox reads of DescribeCluster.
 pub(crate) struct ClusterView {
-    pub(crate) status: String,
+    pub(crate) status: ClusterStatus,
     pub(crate) mode: AuthMode,
 }
 
@@ -46,10 +49,11 @@ impl Aws {
             Err(e) => return Err(e),
         };
         Ok(c.map(|c| ClusterView {
+            // No status at all reads as an unknown one (never as ACTIVE).
             status: c
                 .status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
+                .cloned()
+                .unwrap_or_else(|| ClusterStatus::from("")),
             mode: c
                 .access_config()
                 .and_then(|a| a.authentication_mode())
@@ -72,38 +76,34 @@ impl Aws {
         cluster: &str,
         principal: &str,
     ) -> Result<Vec<PolicyAssociation>, CallError> {
+        // The SDK's paginator reads every page; a transient failure retries the listing.
+        let pages = self
+            .call("eks:ListAssociatedAccessPolicies", || {
+                self.eks
+                    .list_associated_access_policies()
+                    .cluster_name(cluster)
+                    .principal_arn(principal)
+                    .max_results(100)
+                    .into_paginator()
+                    .send()
+                    .try_collect()
+            })
+            .await?;
         let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .call("eks:ListAssociatedAccessPolicies", || {
-                    self.eks
-                        .list_associated_access_policies()
-                        .cluster_name(cluster)
-                        .principal_arn(principal)
-                        .max_results(100)
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            for p in page.associated_access_policies() {
-                let scope = match p.access_scope() {
-                    Some(s) if s.r#type().map(|t| t.as_str()) == Some("namespace") => {
-                        Scope::Namespace {
-                            namespaces: s.namespaces().to_vec(),
-                        }
-                    }
-                    _ => Scope::Cluster,
-                };
-                out.push(PolicyAssociation {
-                    policy_arn: p.policy_arn().unwrap_or_default().to_string(),
-                    scope,
-                });
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
+        for p in pages
+            .iter()
+            .flat_map(|page| page.associated_access_policies())
+        {
+            let scope = match p.access_scope() {
+                Some(s) if s.r#type() == Some(&AccessScopeType::Namespace) => Scope::Namespace {
+                    namespaces: s.namespaces().to_vec(),
+                },
+                _ => Scope::Cluster,
+            };
+            out.push(PolicyAssociation {
+                policy_arn: p.policy_arn().unwrap_or_default().to_string(),
+                scope,
+            });
         }
         Ok(out)
     }
@@ -152,7 +152,8 @@ impl Aws {
         };
         entry.policies = match p {
             Ok(p) => Some(p),
-            // Non-STANDARD entries have no policies (EKS: InvalidParameterException).
+            // Non-STANDARD entries have no policies (EKS: InvalidParameterException, a code
+            // the SDK's model does not list for this operation, so matched as a string).
             Err(e) if entry.entry_type != "STANDARD" && e.code_is("InvalidParameterException") => {
                 None
             }
@@ -179,7 +180,7 @@ impl Aws {
             results
                 .iter()
                 .enumerate()
-                .filter(|(_, (_, r))| matches!(r, Err(e) if e.code_is("InvalidRequestException")))
+                .filter(|(_, (_, r))| matches!(r, Err(e) if describe_refused(e)))
                 .map(|(i, _)| i)
                 .collect()
         };
@@ -226,7 +227,7 @@ impl Aws {
                     }
                 }
                 Ok(None) => {}
-                Err(e) if !mode.includes_api() && e.code_is("InvalidRequestException") => {}
+                Err(e) if !mode.includes_api() && describe_refused(&e) => {}
                 Err(e) => return Err(self.err(e, cluster, Some(&principal))),
             }
         }
@@ -278,7 +279,7 @@ impl Aws {
         let view = view?;
         // Not ACTIVE: an update may be moving the mode; what it moves it to is part of what
         // the cluster is (never on a converged rack's no-op path, which sees ACTIVE).
-        let pending_update = if view.status == "ACTIVE" {
+        let pending_update = if view.status == ClusterStatus::Active {
             None
         } else {
             self.pending_update(cluster)
@@ -313,7 +314,7 @@ impl Aws {
         Ok((
             identity,
             Observed {
-                cluster_status: view.status,
+                cluster_status: view.status.as_str().to_string(),
                 auth_mode: view.mode,
                 pending_update,
                 entries,
@@ -337,7 +338,7 @@ impl Aws {
         let (view, results) = futures::join!(self.cluster_view(cluster), entries_fut);
         let view = view?;
         // As in `observe`: an update moving the mode is part of what the cluster is.
-        let pending_update = if view.status == "ACTIVE" {
+        let pending_update = if view.status == ClusterStatus::Active {
             None
         } else {
             self.pending_update(cluster)
@@ -354,7 +355,7 @@ impl Aws {
             entries.clear();
         }
         Ok(Observed {
-            cluster_status: view.status,
+            cluster_status: view.status.as_str().to_string(),
             auth_mode: view.mode,
             pending_update,
             entries,
@@ -365,26 +366,23 @@ impl Aws {
     /// API, as an [`Aws::observe`] saw it): ListAccessEntries (paginated), then each entry
     /// described and STANDARD entries' policies listed, a few at a time.
     pub async fn all_entries(&self, cluster: &str) -> Result<Vec<ObservedEntry>, AwsError> {
-        let mut principals = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .call("eks:ListAccessEntries", || {
-                    self.eks
-                        .list_access_entries()
-                        .cluster_name(cluster)
-                        .max_results(100)
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await
-                .map_err(|e| self.err(e, cluster, None))?;
-            principals.extend(page.access_entries().iter().cloned());
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
+        // The SDK's paginator reads every page; a transient failure retries the listing.
+        let pages = self
+            .call("eks:ListAccessEntries", || {
+                self.eks
+                    .list_access_entries()
+                    .cluster_name(cluster)
+                    .max_results(100)
+                    .into_paginator()
+                    .send()
+                    .try_collect()
+            })
+            .await
+            .map_err(|e| self.err(e, cluster, None))?;
+        let principals: Vec<String> = pages
+            .iter()
+            .flat_map(|page| page.access_entries().iter().cloned())
+            .collect();
         let described: Vec<Option<ObservedEntry>> = stream::iter(principals)
             .map(|p| async move {
                 let mut entry = match self.describe_entry(cluster, &p).await {
@@ -407,6 +405,16 @@ impl Aws {
             .await?;
         Ok(described.into_iter().flatten().collect())
     }
+}
+
+/// An entry's describe (DescribeAccessEntry, or the ListAssociatedAccessPolicies read with
+/// it) refused with the SDK's InvalidRequestException: what EKS answers while the mode
+/// excludes API, or while a switch to it propagates.
+fn describe_refused(e: &CallError) -> bool {
+    e.service::<DescribeAccessEntryError>()
+        .is_some_and(DescribeAccessEntryError::is_invalid_request_exception)
+        || e.service::<ListAssociatedAccessPoliciesError>()
+            .is_some_and(ListAssociatedAccessPoliciesError::is_invalid_request_exception)
 }
 
 fn merge_interest(list: &mut Vec<Interest>, i: Interest) {

@@ -2,6 +2,7 @@
 //! old authentication mode (and status UPDATING): the mode it is about to be in is read from
 //! ListUpdates and DescribeUpdate, so no decision takes a mode about to change for the mode.
 
+use aws_sdk_eks::types::{UpdateParamType, UpdateStatus};
 use convox_planner::{AuthMode, PendingUpdate};
 use futures::stream::{self, StreamExt};
 
@@ -19,25 +20,31 @@ impl Aws {
         &self,
         cluster: &str,
     ) -> Result<Option<PendingUpdate>, CallError> {
-        let mut ids: Vec<String> = Vec::new();
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let page = self
-                .call("eks:ListUpdates", || {
-                    self.eks
-                        .list_updates()
-                        .name(cluster)
-                        .max_results(100)
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            ids.extend(page.update_ids().iter().cloned());
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
+        // The SDK's paginator, at most MAX_PAGES pages; a transient failure retries the
+        // listing.
+        let pages = self
+            .call("eks:ListUpdates", || async {
+                let mut stream = self
+                    .eks
+                    .list_updates()
+                    .name(cluster)
+                    .max_results(100)
+                    .into_paginator()
+                    .send();
+                let mut pages = Vec::new();
+                while pages.len() < MAX_PAGES {
+                    match stream.next().await {
+                        Some(page) => pages.push(page?),
+                        None => break,
+                    }
+                }
+                Ok(pages)
+            })
+            .await?;
+        let ids: Vec<String> = pages
+            .iter()
+            .flat_map(|page| page.update_ids().iter().cloned())
+            .collect();
         let described: Vec<Result<Option<PendingUpdate>, CallError>> = stream::iter(ids)
             .map(|id| async move { self.describe_pending(cluster, &id).await })
             .buffer_unordered(8)
@@ -78,14 +85,14 @@ impl Aws {
         let Some(u) = out.update else {
             return Ok(None);
         };
-        let status = u.status().map(|s| s.as_str()).unwrap_or_default();
-        if status != "InProgress" {
+        if u.status() != Some(&UpdateStatus::InProgress) {
             return Ok(None);
         }
+        let status = UpdateStatus::InProgress.as_str();
         let auth_mode = u
             .params()
             .iter()
-            .find(|p| p.r#type().map(|t| t.as_str()) == Some("AuthenticationMode"))
+            .find(|p| p.r#type() == Some(&UpdateParamType::AuthenticationMode))
             .and_then(|p| p.value())
             .and_then(AuthMode::parse);
         Ok(Some(PendingUpdate {

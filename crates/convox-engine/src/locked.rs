@@ -18,7 +18,7 @@ use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use convox_aws::Aws;
+use convox_aws::{Aws, Backoff, Timing};
 use convox_params::{Params, Version};
 use convox_store::{ChangeId, Fenced, LockOptions, NewRack, RackLock, Store, StoreError};
 
@@ -43,8 +43,10 @@ pub fn still_held(store: &Store, lock: &RackLock) -> Result<(), EngineError> {
     }
 }
 
-/// Takes the rack's lock (waiting for another run, with progress), off the async threads.
-pub fn take_lock(
+/// Takes the rack's lock, waiting for another run holding it (with progress) on the run's
+/// one schedule, asynchronously: each attempt is one store transaction (off the async
+/// threads), and a fleet of runs waiting for their racks holds no thread while it waits.
+pub async fn take_lock(
     store: &Store,
     rack: &str,
     purpose: &str,
@@ -59,14 +61,24 @@ pub fn take_lock(
             ));
         }
     }
-    let lock = LockOptions {
-        wait: opts.lock_wait,
+    // One attempt each: the waiting is ours.
+    let once = LockOptions {
+        wait: Duration::ZERO,
         lease: opts.lock_lease,
         purpose: purpose.to_string(),
     };
-    Ok(tokio::task::block_in_place(|| {
-        store.lock_rack(rack, &lock)
-    })?)
+    let mut backoff: Option<Backoff> = None;
+    loop {
+        let e = match tokio::task::block_in_place(|| store.lock_rack(rack, &once)) {
+            Ok(lock) => return Ok(lock),
+            Err(e @ StoreError::Locked { .. }) => e,
+            Err(e) => return Err(e.into()),
+        };
+        let b = backoff.get_or_insert_with(|| Backoff::until(&Timing::default(), opts.lock_wait));
+        if !b.wait().await {
+            return Err(e.into());
+        }
+    }
 }
 
 /// A signal that ended a run.
@@ -258,7 +270,7 @@ impl Run<'_> {
             Begin::ParamsSet(_) => ("params set", "setting parameters on"),
             Begin::Update { .. } => ("update", "updating"),
         };
-        let lock = take_lock(self.store, rack, purpose, self.opts, self.events)?;
+        let lock = take_lock(self.store, rack, purpose, self.opts, self.events).await?;
         let rec = Recorder::new(self.store, &lock, doing);
         match interruptible(self.plan_and_converge(rack, begin, &rec)).await {
             Ok(res) => rec.end(res),
@@ -354,7 +366,7 @@ impl Run<'_> {
         if !first.plan.conflicts.is_empty() {
             return Err(reconcile::conflicts_error(ra, &first.plan));
         }
-        let lock = take_lock(self.store, &new.name, "install", self.opts, self.events)?;
+        let lock = take_lock(self.store, &new.name, "install", self.opts, self.events).await?;
         let (id, changes) = self
             .store
             .fenced(&lock)

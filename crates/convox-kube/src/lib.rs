@@ -190,11 +190,22 @@ impl Kube {
 
     /// Adds `add`'s mappings (each key a YAML list) to aws-auth, after those already there,
     /// creating it if needed. Every write names the `resourceVersion` read: a 409 (someone
-    /// changed it in between) re-reads and retries, so nobody's mapping is overwritten.
+    /// changed it in between) re-reads and retries (five attempts, paused on convox's one
+    /// schedule), so nobody's mapping is overwritten.
     pub async fn add_to_aws_auth(&self, add: &BTreeMap<String, String>) -> Result<(), KubeError> {
         let cms = Api::<ConfigMap>::namespaced(self.client().await?, "kube-system");
         let mut last = String::new();
-        for _ in 0..5 {
+        // Between attempts, a pause on convox's one schedule (someone else is writing it).
+        let mut schedule = convox_retry::Schedule::until(
+            &convox_retry::Timing::default(),
+            std::time::Duration::from_secs(10),
+        );
+        for attempt in 0..5 {
+            if attempt > 0 {
+                if let Some(pause) = schedule.next_pause() {
+                    tokio::time::sleep(pause).await;
+                }
+            }
             let current = self.bounded(cms.get_opt("aws-auth")).await?;
             let res = match current {
                 None => {

@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -248,8 +248,8 @@ pub(crate) fn acquire(
     let lease_ms = i64::try_from(opts.lease.as_millis())
         .unwrap_or(i64::MAX)
         .max(1);
-    let deadline = Instant::now() + opts.wait;
-    let mut delay = Duration::from_millis(20);
+    // The one schedule of every wait (convox-retry), bounded by how long we may wait.
+    let mut schedule = convox_retry::Schedule::until(&convox_retry::Timing::default(), opts.wait);
     let mut announced = false;
     loop {
         let blocked = store.write(|tx| {
@@ -287,21 +287,19 @@ pub(crate) fn acquire(
         let Some(h) = blocked else {
             break;
         };
-        let now = Instant::now();
-        if now >= deadline {
+        let Some(pause) = schedule.next_pause() else {
             return Err(StoreError::Locked {
                 rack: rack.to_string(),
                 pid: h.pid,
                 since: h.since,
                 purpose: h.purpose,
             });
-        }
+        };
         if !announced {
             tracing::info!(rack, pid = h.pid, since = %h.since, purpose = %h.purpose, "waiting for the rack lock");
             announced = true;
         }
-        std::thread::sleep(delay.min(deadline - now));
-        delay = (delay * 3 / 2).min(Duration::from_millis(500));
+        std::thread::sleep(pause);
     }
     let (tx, rx) = mpsc::channel();
     let every = (opts.lease / 3).max(Duration::from_millis(10));

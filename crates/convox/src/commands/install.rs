@@ -163,7 +163,8 @@ pub(super) async fn uninstall(name: &str) -> Result<(), Fail> {
         "uninstall",
         &convox_engine::RunOptions::from_env(),
         &progress,
-    )?;
+    )
+    .await?;
     if r.provider == Provider::Local {
         let conn = connect(&r, &progress).await?;
         let res = match convox_engine::still_held(&store, &lock) {
