@@ -759,4 +759,6 @@ pub fn downgrade_safety(mode: AuthMode) -> DowngradeSafety {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_matrix;
+#[cfg(test)]
 mod tests_pending;
