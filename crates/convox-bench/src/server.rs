@@ -144,14 +144,24 @@ pub async fn run_sim_bench(args: SimArgs) -> Result<(), String> {
     if let Some((rss, _)) = sim.memory_mib() {
         println!("eks-sim started: {rss:.1} MiB RSS");
     }
+    populate(&signer, a, &args).await?;
+    let (sim_describe, sim_list) = sim_rates(&signer, a, &args, dur).await?;
+    let mem = sim.memory_mib();
+    drop(sim);
+    let moto_describe = moto_rate(&signer, &args, dur).await?;
+    print_figures(&args, sim_describe, sim_list, moto_describe, mem);
+    Ok(())
+}
 
+/// Populates the simulator through the wire, as a client would: roles, clusters, entries.
+async fn populate(signer: &Signer, a: SocketAddr, args: &SimArgs) -> Result<(), String> {
     // Populate through the wire, as a client would: roles, clusters, entries.
     let t0 = Instant::now();
-    load::one(a, &create_role(&signer, a, "bench-cluster", "/bench/")?).await?;
+    load::one(a, &create_role(signer, a, "bench-cluster", "/bench/")?).await?;
     let mut roles = Vec::new();
     for r in 0..args.entries {
         roles.push(create_role(
-            &signer,
+            signer,
             a,
             &format!("bench-principal-{r:03}"),
             "/bench/team/",
@@ -163,7 +173,7 @@ pub async fn run_sim_bench(args: SimArgs) -> Result<(), String> {
     )?;
     let mut clusters = Vec::new();
     for c in 0..args.clusters {
-        clusters.push(create_cluster(&signer, a, &cluster_name(c))?);
+        clusters.push(create_cluster(signer, a, &cluster_name(c))?);
     }
     check(
         load::run_each(a, Arc::new(clusters), args.connections).await?,
@@ -198,7 +208,17 @@ pub async fn run_sim_bench(args: SimArgs) -> Result<(), String> {
         n_entries,
         t0.elapsed().as_secs_f64()
     );
+    Ok(())
+}
 
+/// DescribeCluster and ListAccessEntries per second on the populated state, spread over 64
+/// clusters.
+async fn sim_rates(
+    signer: &Signer,
+    a: SocketAddr,
+    args: &SimArgs,
+    dur: Duration,
+) -> Result<(f64, f64), String> {
     // Throughput on the populated state, spread over 64 clusters.
     let spread = args.clusters.clamp(1, 64);
     let describe: Vec<Template> = (0..spread)
@@ -233,15 +253,16 @@ pub async fn run_sim_bench(args: SimArgs) -> Result<(), String> {
         load::run_for(a, Arc::new(list), args.connections, dur).await?,
         "eks-sim ListAccessEntries",
     )?;
-    let mem = sim.memory_mib();
-    drop(sim);
+    Ok((sim_describe, sim_list))
+}
 
-    // moto, same client, same requests (DescribeCluster only).
-    let moto_describe = if args.moto_bin.exists() {
+/// moto, same client, same requests (DescribeCluster only); `None` without moto.
+async fn moto_rate(signer: &Signer, args: &SimArgs, dur: Duration) -> Result<Option<f64>, String> {
+    Ok(if args.moto_bin.exists() {
         let moto = spawn_moto(&args.moto_bin)?;
         let m = moto.addr;
-        load::one(m, &create_role(&signer, m, "bench-cluster", "/bench/")?).await?;
-        load::one(m, &create_cluster(&signer, m, &cluster_name(0))?).await?;
+        load::one(m, &create_role(signer, m, "bench-cluster", "/bench/")?).await?;
+        load::one(m, &create_cluster(signer, m, &cluster_name(0))?).await?;
         let t = signer.sign(
             m,
             "eks",
@@ -260,8 +281,16 @@ pub async fn run_sim_bench(args: SimArgs) -> Result<(), String> {
             args.moto_bin.display()
         );
         None
-    };
+    })
+}
 
+fn print_figures(
+    args: &SimArgs,
+    sim_describe: f64,
+    sim_list: f64,
+    moto_describe: Option<f64>,
+    mem: Option<(f64, f64)>,
+) {
     println!();
     println!(
         "{:<20} {:>12} {:>12} {:>8}",
@@ -295,7 +324,6 @@ pub async fn run_sim_bench(args: SimArgs) -> Result<(), String> {
             args.clusters, args.entries
         );
     }
-    Ok(())
 }
 
 fn check(res: load::LoadResult, what: &str) -> Result<(), String> {
