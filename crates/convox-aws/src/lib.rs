@@ -7,7 +7,8 @@
 //! - [`Aws::observe`] fills a [`convox_planner::Observed`] with the fewest calls, independent
 //!   calls issued concurrently (a no-op run on a converged rack: 7 calls in 3 round trips);
 //! - [`Aws::apply`] executes one [`convox_planner::Step`], waiting with backoff (never fixed
-//!   sleeps) for updates and propagation;
+//!   sleeps) for updates and propagation, and says what the loop should do next
+//!   ([`AfterStep`]);
 //! - every HTTP attempt is counted per operation ([`CallCounter`]).
 //!
 //! A no-op run on a converged rack makes 7 calls, none mutating, in 3 sequential round trips:
@@ -29,9 +30,12 @@
 //! whose mode already includes API (the change still propagating, or a describe racing
 //! someone else's switch) is described again with backoff up to the propagation deadline.
 //!
-//! One retry schedule for the whole run ([`retry`](Backoff)): every call survives throttling
-//! and transient 5xx up to the run's deadline (the SDK's own few attempts are off), and
-//! every wait polls on the same jittered backoff.
+//! One retry schedule for the whole run ([`Backoff`], convox-retry's schedule slept on tokio):
+//! every call survives throttling and transient 5xx up to the run's deadline (the SDK's own
+//! few attempts are off), and every wait polls on the same jittered backoff. Listings go
+//! through the SDK's paginators; EKS's answers are matched by the SDK's generated types
+//! (`ClusterStatus`, `UpdateStatus`, and each operation's error kinds through
+//! [`CallError::service`]); step execution is `apply.rs`.
 //!
 //! Every call is bounded ([`CallTimeouts`]: 5 s to connect, 20 s per attempt, 60 s for all
 //! the attempts of a call that gets no answer); a call still unanswered after 5 s is reported through

@@ -3,8 +3,10 @@
 //! Pure: turns what a rack's parameters ask for ([`Desired`]) and what the cluster looks like
 //! ([`Observed`]) into an ordered [`Plan`] of steps, plus the [`Drift`] a user should see.
 //! No I/O, no clock, no AWS types: the AWS adapter (`convox-aws`) fills [`Observed`] and
-//! executes [`Step`]s; the binary loops observe → plan → apply → re-observe until the plan is
-//! empty (the `kube-runtime` reconcile shape).
+//! executes [`Step`]s; convox-engine's reconciler loops observe → plan → apply → re-observe
+//! until the plan is empty (the `kube-runtime` reconcile shape). [`Arn`] and [`Partition`]
+//! are the product side's one ARN/partition helper (region → `aws`, `aws-cn`, `aws-us-gov`,
+//! `aws-iso`, `aws-iso-b`, `aws-iso-e`, `aws-iso-f`).
 //!
 //! The seed's Karpenter table is the acceptance table of [`desired`]:
 //!

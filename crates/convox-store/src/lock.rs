@@ -6,8 +6,9 @@
 //! third of the lease), or, on the holder's own host, when its owner process is dead (checked
 //! through `/proc` on Linux). Another machine cannot see the holder's processes: there the
 //! lease alone decides, measured by the store's clock (the database server's), not by
-//! either machine's. The guard releases the lock on drop. A second caller polls with backoff
-//! until its `wait` runs out, then fails with [`StoreError::Locked`] naming the holder.
+//! either machine's. The guard releases the lock on drop. A second caller polls on convox's
+//! one schedule (`convox-retry`: 50 ms, ×1.6 to 1 s, then a tenth of the time waited) until
+//! its `wait` runs out (convox-engine asks for one attempt and waits asynchronously itself), then fails with [`StoreError::Locked`] naming the holder.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
