@@ -42,9 +42,13 @@ fn op_enum(plan: &Plan, out: &mut String) {
     for op in &plan.ops {
         let _ = writeln!(out, "    {},", op.name);
     }
+    let _ = writeln!(out, "}}\n\n/// The operations served, by botocore name.\npub const OPERATION_NAMES: &[&str] = &[");
+    for op in &plan.ops {
+        let _ = writeln!(out, "    {},", lit(&op.name));
+    }
     let _ = writeln!(
         out,
-        "}}\n\nimpl {p}Operation {{\n    pub const ALL: &'static [{p}Operation] = &["
+        "];\n\nimpl {p}Operation {{\n    pub const ALL: &'static [{p}Operation] = &["
     );
     for op in &plan.ops {
         let _ = writeln!(out, "        Self::{},", op.name);
@@ -57,7 +61,11 @@ fn op_enum(plan: &Plan, out: &mut String) {
     for op in &plan.ops {
         let _ = writeln!(out, "            \"{0}\" => Some(Self::{0}),", op.name);
     }
-    out.push_str("            _ => None,\n        }\n    }\n\n    /// The error codes the model declares for the operation.\n    pub fn errors(&self) -> &'static [&'static str] {\n        match self {\n");
+    out.push_str("            _ => None,\n        }\n    }\n\n");
+    if plan.rest {
+        labels_fn(plan, out);
+    }
+    out.push_str("    /// The error codes the model declares for the operation.\n    pub fn errors(&self) -> &'static [&'static str] {\n        match self {\n");
     for op in &plan.ops {
         let codes: Vec<String> = op
             .errors
@@ -75,6 +83,28 @@ fn op_enum(plan: &Plan, out: &mut String) {
         );
     }
     out.push_str("        }\n    }\n}\n\n");
+}
+
+fn labels_fn(plan: &Plan, out: &mut String) {
+    out.push_str("    /// The URI labels of the operation's template, in order.\n    pub fn labels(&self) -> &'static [&'static str] {\n        match self {\n");
+    for op in &plan.ops {
+        let labels: Vec<String> = op
+            .uri
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|l| lit(l.trim_end_matches('+')))
+            .collect();
+        let _ = writeln!(
+            out,
+            "            Self::{} => &[{}],",
+            op.name,
+            labels.join(", ")
+        );
+    }
+    out.push_str("        }\n    }\n\n");
 }
 
 /// One URI template: literal segments and labels.

@@ -37,8 +37,8 @@ pub fn emit(plan: &Plan, out: &mut String) -> Result<(), Error> {
 }
 
 fn empty_struct(plan: &Plan, name: &str, output: bool, out: &mut String) {
-    let ser = if output && plan.rest {
-        ", serde::Serialize"
+    let ser = if plan.rest {
+        ", serde::Serialize, serde::Deserialize"
     } else {
         ""
     };
@@ -76,24 +76,25 @@ fn enum_type(plan: &Plan, s: &Shape, values: &[String], out: &mut String) {
     }
     out.push_str("            _ => None,\n        }\n    }\n}\n\n");
     let _ = writeln!(out, "impl std::fmt::Display for {name} {{\n    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{\n        f.write_str(self.as_str())\n    }}\n}}\n");
-    if plan.outputs.contains(&s.name) {
-        if plan.rest {
-            let _ = writeln!(out, "impl serde::Serialize for {name} {{\n    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {{\n        s.serialize_str(self.as_str())\n    }}\n}}\n");
-        } else {
-            let _ = writeln!(out, "impl rt::xml::XmlText for {name} {{\n    fn xml_text(&self) -> std::borrow::Cow<'_, str> {{\n        self.as_str().into()\n    }}\n}}\n");
-        }
+    if plan.rest {
+        let _ = writeln!(out, "impl serde::Serialize for {name} {{\n    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {{\n        s.serialize_str(self.as_str())\n    }}\n}}\n");
+        let _ = writeln!(out, "impl<'de> serde::Deserialize<'de> for {name} {{\n    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {{\n        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;\n        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))\n    }}\n}}\n");
+    } else if plan.outputs.contains(&s.name) {
+        let _ = writeln!(out, "impl rt::xml::XmlText for {name} {{\n    fn xml_text(&self) -> std::borrow::Cow<'_, str> {{\n        self.as_str().into()\n    }}\n}}\n");
     }
 }
 
 fn struct_type(plan: &Plan, s: &Shape, members: &[Member], out: &mut String) -> Result<(), Error> {
     let name = plan.type_name(s);
-    let ser = plan.rest && plan.outputs.contains(&s.name);
+    // rest-json types convert both ways with serde (the simulator's model hands over JSON
+    // documents for some members).
+    let ser = plan.rest;
     let mut derives = String::from("Debug, Clone, PartialEq");
     if plan.defaultable(&s.name)? {
         derives.push_str(", Default");
     }
     if ser {
-        derives.push_str(", serde::Serialize");
+        derives.push_str(", serde::Serialize, serde::Deserialize");
     }
     let _ = writeln!(
         out,

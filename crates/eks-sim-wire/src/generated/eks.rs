@@ -38,6 +38,34 @@ pub enum EksOperation {
     UpdateNodegroupConfig,
 }
 
+/// The operations served, by botocore name.
+pub const OPERATION_NAMES: &[&str] = &[
+    "CreateCluster",
+    "DescribeCluster",
+    "ListClusters",
+    "DeleteCluster",
+    "UpdateClusterConfig",
+    "DescribeUpdate",
+    "ListUpdates",
+    "CreateAccessEntry",
+    "DescribeAccessEntry",
+    "ListAccessEntries",
+    "UpdateAccessEntry",
+    "DeleteAccessEntry",
+    "AssociateAccessPolicy",
+    "DisassociateAccessPolicy",
+    "ListAssociatedAccessPolicies",
+    "ListAccessPolicies",
+    "CreateNodegroup",
+    "DescribeNodegroup",
+    "ListNodegroups",
+    "DeleteNodegroup",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+    "UpdateNodegroupConfig",
+];
+
 impl EksOperation {
     pub const ALL: &'static [EksOperation] = &[
         Self::CreateCluster,
@@ -123,6 +151,36 @@ impl EksOperation {
             "ListTagsForResource" => Some(Self::ListTagsForResource),
             "UpdateNodegroupConfig" => Some(Self::UpdateNodegroupConfig),
             _ => None,
+        }
+    }
+
+    /// The URI labels of the operation's template, in order.
+    pub fn labels(&self) -> &'static [&'static str] {
+        match self {
+            Self::CreateCluster => &[],
+            Self::DescribeCluster => &["name"],
+            Self::ListClusters => &[],
+            Self::DeleteCluster => &["name"],
+            Self::UpdateClusterConfig => &["name"],
+            Self::DescribeUpdate => &["name", "updateId"],
+            Self::ListUpdates => &["name"],
+            Self::CreateAccessEntry => &["name"],
+            Self::DescribeAccessEntry => &["name", "principalArn"],
+            Self::ListAccessEntries => &["name"],
+            Self::UpdateAccessEntry => &["name", "principalArn"],
+            Self::DeleteAccessEntry => &["name", "principalArn"],
+            Self::AssociateAccessPolicy => &["name", "principalArn"],
+            Self::DisassociateAccessPolicy => &["name", "principalArn", "policyArn"],
+            Self::ListAssociatedAccessPolicies => &["name", "principalArn"],
+            Self::ListAccessPolicies => &[],
+            Self::CreateNodegroup => &["name"],
+            Self::DescribeNodegroup => &["name", "nodegroupName"],
+            Self::ListNodegroups => &["name"],
+            Self::DeleteNodegroup => &["name", "nodegroupName"],
+            Self::TagResource => &["resourceArn"],
+            Self::UntagResource => &["resourceArn"],
+            Self::ListTagsForResource => &["resourceArn"],
+            Self::UpdateNodegroupConfig => &["name", "nodegroupName"],
         }
     }
 
@@ -907,8 +965,15 @@ impl serde::Serialize for AMITypes {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for AMITypes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `AccessConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessConfigResponse {
     /// `bootstrapClusterCreatorAdminPermissions`, optional.
     #[serde(rename = "bootstrapClusterCreatorAdminPermissions", skip_serializing_if = "Option::is_none")]
@@ -919,7 +984,7 @@ pub struct AccessConfigResponse {
 }
 
 /// botocore shape `AccessEntry`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessEntry {
     /// `clusterName`, optional.
     #[serde(rename = "clusterName", skip_serializing_if = "Option::is_none")]
@@ -951,7 +1016,7 @@ pub struct AccessEntry {
 }
 
 /// botocore shape `AccessPolicy`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessPolicy {
     /// `name`, optional.
     #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
@@ -962,7 +1027,7 @@ pub struct AccessPolicy {
 }
 
 /// botocore shape `AccessScope`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessScope {
     /// `type`, optional.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
@@ -1016,8 +1081,15 @@ impl serde::Serialize for AccessScopeType {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for AccessScopeType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `ActiveCertificateAuthority`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActiveCertificateAuthority {
     /// `id`, optional.
     #[serde(rename = "id", skip_serializing_if = "Option::is_none")]
@@ -1028,20 +1100,24 @@ pub struct ActiveCertificateAuthority {
 }
 
 /// botocore shape `AssociateAccessPolicyRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssociateAccessPolicyInput {
     /// `clusterName` (uri `name`), required.
+    #[serde(rename = "name")]
     pub cluster_name: String,
     /// `principalArn` (uri `principalArn`), required.
+    #[serde(rename = "principalArn")]
     pub principal_arn: String,
     /// `policyArn`, required.
+    #[serde(rename = "policyArn")]
     pub policy_arn: String,
     /// `accessScope`, required.
+    #[serde(rename = "accessScope")]
     pub access_scope: AccessScope,
 }
 
 /// botocore shape `AssociateAccessPolicyResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssociateAccessPolicyOutput {
     /// `clusterName`, optional.
     #[serde(rename = "clusterName", skip_serializing_if = "Option::is_none")]
@@ -1055,7 +1131,7 @@ pub struct AssociateAccessPolicyOutput {
 }
 
 /// botocore shape `AssociatedAccessPolicy`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssociatedAccessPolicy {
     /// `policyArn`, optional.
     #[serde(rename = "policyArn", skip_serializing_if = "Option::is_none")]
@@ -1120,8 +1196,15 @@ impl serde::Serialize for AuthenticationMode {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for AuthenticationMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `AutoScalingGroup`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AutoScalingGroup {
     /// `name`, optional.
     #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
@@ -1129,7 +1212,7 @@ pub struct AutoScalingGroup {
 }
 
 /// botocore shape `BlockStorage`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BlockStorage {
     /// `enabled`, optional.
     #[serde(rename = "enabled", skip_serializing_if = "Option::is_none")]
@@ -1137,7 +1220,7 @@ pub struct BlockStorage {
 }
 
 /// botocore shape `Cancellation`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Cancellation {
     /// `status`, optional.
     #[serde(rename = "status", skip_serializing_if = "Option::is_none")]
@@ -1196,6 +1279,13 @@ impl serde::Serialize for CancellationStatus {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for CancellationStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore enum `CapacityTypes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CapacityTypes {
@@ -1245,8 +1335,15 @@ impl serde::Serialize for CapacityTypes {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for CapacityTypes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `Certificate`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Certificate {
     /// `data`, optional.
     #[serde(rename = "data", skip_serializing_if = "Option::is_none")]
@@ -1300,8 +1397,15 @@ impl serde::Serialize for CertificateAuthorityActivatedBy {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for CertificateAuthorityActivatedBy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `Cluster`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Cluster {
     /// `name`, optional.
     #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
@@ -1399,7 +1503,7 @@ pub struct Cluster {
 }
 
 /// botocore shape `ClusterHealth`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterHealth {
     /// `issues`, optional.
     #[serde(rename = "issues", skip_serializing_if = "Option::is_none")]
@@ -1407,7 +1511,7 @@ pub struct ClusterHealth {
 }
 
 /// botocore shape `ClusterIssue`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterIssue {
     /// `code`, optional.
     #[serde(rename = "code", skip_serializing_if = "Option::is_none")]
@@ -1549,6 +1653,13 @@ impl serde::Serialize for ClusterIssueCode {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for ClusterIssueCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore enum `ClusterStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ClusterStatus {
@@ -1613,19 +1724,29 @@ impl serde::Serialize for ClusterStatus {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for ClusterStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `ComputeConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ComputeConfigRequest {
     /// `enabled`, optional.
+    #[serde(rename = "enabled", skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// `nodePools`, optional.
+    #[serde(rename = "nodePools", skip_serializing_if = "Option::is_none")]
     pub node_pools: Option<Vec<String>>,
     /// `nodeRoleArn`, optional.
+    #[serde(rename = "nodeRoleArn", skip_serializing_if = "Option::is_none")]
     pub node_role_arn: Option<String>,
 }
 
 /// botocore shape `ComputeConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ComputeConfigResponse {
     /// `enabled`, optional.
     #[serde(rename = "enabled", skip_serializing_if = "Option::is_none")]
@@ -1639,7 +1760,7 @@ pub struct ComputeConfigResponse {
 }
 
 /// botocore shape `ConnectorConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConnectorConfigResponse {
     /// `activationId`, optional.
     #[serde(rename = "activationId", skip_serializing_if = "Option::is_none")]
@@ -1707,17 +1828,26 @@ impl serde::Serialize for ControlPlaneEgressModeType {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for ControlPlaneEgressModeType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `ControlPlanePlacementRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ControlPlanePlacementRequest {
     /// `groupName`, optional.
+    #[serde(rename = "groupName", skip_serializing_if = "Option::is_none")]
     pub group_name: Option<String>,
     /// `spreadLevel`, optional.
+    #[serde(rename = "spreadLevel", skip_serializing_if = "Option::is_none")]
     pub spread_level: Option<SpreadLevel>,
 }
 
 /// botocore shape `ControlPlanePlacementResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ControlPlanePlacementResponse {
     /// `groupName`, optional.
     #[serde(rename = "groupName", skip_serializing_if = "Option::is_none")]
@@ -1728,7 +1858,7 @@ pub struct ControlPlanePlacementResponse {
 }
 
 /// botocore shape `ControlPlaneScalingConfig`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ControlPlaneScalingConfig {
     /// `tier`, optional.
     #[serde(rename = "tier", skip_serializing_if = "Option::is_none")]
@@ -1736,7 +1866,7 @@ pub struct ControlPlaneScalingConfig {
 }
 
 /// botocore shape `CrdManagementConfiguration`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CrdManagementConfiguration {
     /// `managed`, optional.
     #[serde(rename = "managed", skip_serializing_if = "Option::is_none")]
@@ -1744,35 +1874,44 @@ pub struct CrdManagementConfiguration {
 }
 
 /// botocore shape `CreateAccessConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAccessConfigRequest {
     /// `bootstrapClusterCreatorAdminPermissions`, optional.
+    #[serde(rename = "bootstrapClusterCreatorAdminPermissions", skip_serializing_if = "Option::is_none")]
     pub bootstrap_cluster_creator_admin_permissions: Option<bool>,
     /// `authenticationMode`, optional.
+    #[serde(rename = "authenticationMode", skip_serializing_if = "Option::is_none")]
     pub authentication_mode: Option<AuthenticationMode>,
 }
 
 /// botocore shape `CreateAccessEntryRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAccessEntryInput {
     /// `clusterName` (uri `name`), required.
+    #[serde(rename = "name")]
     pub cluster_name: String,
     /// `principalArn`, required.
+    #[serde(rename = "principalArn")]
     pub principal_arn: String,
     /// `kubernetesGroups`, optional.
+    #[serde(rename = "kubernetesGroups", skip_serializing_if = "Option::is_none")]
     pub kubernetes_groups: Option<Vec<String>>,
     /// `tags`, optional.
+    #[serde(rename = "tags", skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
     /// `clientRequestToken`, optional.
+    #[serde(rename = "clientRequestToken", skip_serializing_if = "Option::is_none")]
     pub client_request_token: Option<String>,
     /// `username`, optional.
+    #[serde(rename = "username", skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// `type`, optional.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
 }
 
 /// botocore shape `CreateAccessEntryResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAccessEntryOutput {
     /// `accessEntry`, optional.
     #[serde(rename = "accessEntry", skip_serializing_if = "Option::is_none")]
@@ -1780,56 +1919,78 @@ pub struct CreateAccessEntryOutput {
 }
 
 /// botocore shape `CreateClusterRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateClusterInput {
     /// `name`, required.
+    #[serde(rename = "name")]
     pub name: String,
     /// `version`, optional.
+    #[serde(rename = "version", skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// `roleArn`, required.
+    #[serde(rename = "roleArn")]
     pub role_arn: String,
     /// `resourcesVpcConfig`, required.
+    #[serde(rename = "resourcesVpcConfig")]
     pub resources_vpc_config: VpcConfigRequest,
     /// `kubernetesNetworkConfig`, optional.
+    #[serde(rename = "kubernetesNetworkConfig", skip_serializing_if = "Option::is_none")]
     pub kubernetes_network_config: Option<KubernetesNetworkConfigRequest>,
     /// `logging`, optional.
+    #[serde(rename = "logging", skip_serializing_if = "Option::is_none")]
     pub logging: Option<Logging>,
     /// `clientRequestToken`, optional.
+    #[serde(rename = "clientRequestToken", skip_serializing_if = "Option::is_none")]
     pub client_request_token: Option<String>,
     /// `tags`, optional.
+    #[serde(rename = "tags", skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
     /// `encryptionConfig`, optional.
+    #[serde(rename = "encryptionConfig", skip_serializing_if = "Option::is_none")]
     pub encryption_config: Option<Vec<EncryptionConfig>>,
     /// `outpostConfig`, optional.
+    #[serde(rename = "outpostConfig", skip_serializing_if = "Option::is_none")]
     pub outpost_config: Option<OutpostConfigRequest>,
     /// `accessConfig`, optional.
+    #[serde(rename = "accessConfig", skip_serializing_if = "Option::is_none")]
     pub access_config: Option<CreateAccessConfigRequest>,
     /// `bootstrapSelfManagedAddons`, optional.
+    #[serde(rename = "bootstrapSelfManagedAddons", skip_serializing_if = "Option::is_none")]
     pub bootstrap_self_managed_addons: Option<bool>,
     /// `upgradePolicy`, optional.
+    #[serde(rename = "upgradePolicy", skip_serializing_if = "Option::is_none")]
     pub upgrade_policy: Option<UpgradePolicyRequest>,
     /// `zonalShiftConfig`, optional.
+    #[serde(rename = "zonalShiftConfig", skip_serializing_if = "Option::is_none")]
     pub zonal_shift_config: Option<ZonalShiftConfigRequest>,
     /// `remoteNetworkConfig`, optional.
+    #[serde(rename = "remoteNetworkConfig", skip_serializing_if = "Option::is_none")]
     pub remote_network_config: Option<RemoteNetworkConfigRequest>,
     /// `computeConfig`, optional.
+    #[serde(rename = "computeConfig", skip_serializing_if = "Option::is_none")]
     pub compute_config: Option<ComputeConfigRequest>,
     /// `storageConfig`, optional.
+    #[serde(rename = "storageConfig", skip_serializing_if = "Option::is_none")]
     pub storage_config: Option<StorageConfigRequest>,
     /// `deletionProtection`, optional.
+    #[serde(rename = "deletionProtection", skip_serializing_if = "Option::is_none")]
     pub deletion_protection: Option<bool>,
     /// `controlPlaneScalingConfig`, optional.
+    #[serde(rename = "controlPlaneScalingConfig", skip_serializing_if = "Option::is_none")]
     pub control_plane_scaling_config: Option<ControlPlaneScalingConfig>,
     /// `kubeApiServerConfig`, optional.
+    #[serde(rename = "kubeApiServerConfig", skip_serializing_if = "Option::is_none")]
     pub kube_api_server_config: Option<KubeApiServerConfigRequest>,
     /// `kubeSchedulerConfig`, optional.
+    #[serde(rename = "kubeSchedulerConfig", skip_serializing_if = "Option::is_none")]
     pub kube_scheduler_config: Option<KubeSchedulerConfigRequest>,
     /// `kubeControllerManagerConfig`, optional.
+    #[serde(rename = "kubeControllerManagerConfig", skip_serializing_if = "Option::is_none")]
     pub kube_controller_manager_config: Option<KubeControllerManagerConfigRequest>,
 }
 
 /// botocore shape `CreateClusterResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateClusterOutput {
     /// `cluster`, optional.
     #[serde(rename = "cluster", skip_serializing_if = "Option::is_none")]
@@ -1837,52 +1998,72 @@ pub struct CreateClusterOutput {
 }
 
 /// botocore shape `CreateNodegroupRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateNodegroupInput {
     /// `clusterName` (uri `name`), required.
+    #[serde(rename = "name")]
     pub cluster_name: String,
     /// `nodegroupName`, required.
+    #[serde(rename = "nodegroupName")]
     pub nodegroup_name: String,
     /// `scalingConfig`, optional.
+    #[serde(rename = "scalingConfig", skip_serializing_if = "Option::is_none")]
     pub scaling_config: Option<NodegroupScalingConfig>,
     /// `diskSize`, optional.
+    #[serde(rename = "diskSize", skip_serializing_if = "Option::is_none")]
     pub disk_size: Option<i32>,
     /// `subnets`, required.
+    #[serde(rename = "subnets")]
     pub subnets: Vec<String>,
     /// `instanceTypes`, optional.
+    #[serde(rename = "instanceTypes", skip_serializing_if = "Option::is_none")]
     pub instance_types: Option<Vec<String>>,
     /// `amiType`, optional.
+    #[serde(rename = "amiType", skip_serializing_if = "Option::is_none")]
     pub ami_type: Option<AMITypes>,
     /// `remoteAccess`, optional.
+    #[serde(rename = "remoteAccess", skip_serializing_if = "Option::is_none")]
     pub remote_access: Option<RemoteAccessConfig>,
     /// `nodeRole`, required.
+    #[serde(rename = "nodeRole")]
     pub node_role: String,
     /// `labels`, optional.
+    #[serde(rename = "labels", skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
     /// `taints`, optional.
+    #[serde(rename = "taints", skip_serializing_if = "Option::is_none")]
     pub taints: Option<Vec<Taint>>,
     /// `tags`, optional.
+    #[serde(rename = "tags", skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
     /// `clientRequestToken`, optional.
+    #[serde(rename = "clientRequestToken", skip_serializing_if = "Option::is_none")]
     pub client_request_token: Option<String>,
     /// `launchTemplate`, optional.
+    #[serde(rename = "launchTemplate", skip_serializing_if = "Option::is_none")]
     pub launch_template: Option<LaunchTemplateSpecification>,
     /// `updateConfig`, optional.
+    #[serde(rename = "updateConfig", skip_serializing_if = "Option::is_none")]
     pub update_config: Option<NodegroupUpdateConfig>,
     /// `nodeRepairConfig`, optional.
+    #[serde(rename = "nodeRepairConfig", skip_serializing_if = "Option::is_none")]
     pub node_repair_config: Option<NodeRepairConfig>,
     /// `capacityType`, optional.
+    #[serde(rename = "capacityType", skip_serializing_if = "Option::is_none")]
     pub capacity_type: Option<CapacityTypes>,
     /// `version`, optional.
+    #[serde(rename = "version", skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// `releaseVersion`, optional.
+    #[serde(rename = "releaseVersion", skip_serializing_if = "Option::is_none")]
     pub release_version: Option<String>,
     /// `warmPoolConfig`, optional.
+    #[serde(rename = "warmPoolConfig", skip_serializing_if = "Option::is_none")]
     pub warm_pool_config: Option<WarmPoolConfig>,
 }
 
 /// botocore shape `CreateNodegroupResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateNodegroupOutput {
     /// `nodegroup`, optional.
     #[serde(rename = "nodegroup", skip_serializing_if = "Option::is_none")]
@@ -1890,28 +2071,31 @@ pub struct CreateNodegroupOutput {
 }
 
 /// botocore shape `DeleteAccessEntryRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteAccessEntryInput {
     /// `clusterName` (uri `name`), required.
+    #[serde(rename = "name")]
     pub cluster_name: String,
     /// `principalArn` (uri `principalArn`), required.
+    #[serde(rename = "principalArn")]
     pub principal_arn: String,
 }
 
 /// botocore shape `DeleteAccessEntryResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteAccessEntryOutput {
 }
 
 /// botocore shape `DeleteClusterRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteClusterInput {
     /// `name` (uri `name`), required.
+    #[serde(rename = "name")]
     pub name: String,
 }
 
 /// botocore shape `DeleteClusterResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteClusterOutput {
     /// `cluster`, optional.
     #[serde(rename = "cluster", skip_serializing_if = "Option::is_none")]
@@ -1919,16 +2103,18 @@ pub struct DeleteClusterOutput {
 }
 
 /// botocore shape `DeleteNodegroupRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteNodegroupInput {
     /// `clusterName` (uri `name`), required.
+    #[serde(rename = "name")]
     pub cluster_name: String,
     /// `nodegroupName` (uri `nodegroupName`), required.
+    #[serde(rename = "nodegroupName")]
     pub nodegroup_name: String,
 }
 
 /// botocore shape `DeleteNodegroupResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteNodegroupOutput {
     /// `nodegroup`, optional.
     #[serde(rename = "nodegroup", skip_serializing_if = "Option::is_none")]
@@ -1936,16 +2122,18 @@ pub struct DeleteNodegroupOutput {
 }
 
 /// botocore shape `DescribeAccessEntryRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DescribeAccessEntryInput {
     /// `clusterName` (uri `name`), required.
+    #[serde(rename = "name")]
     pub cluster_name: String,
     /// `principalArn` (uri `principalArn`), required.
+    #[serde(rename = "principalArn")]
     pub principal_arn: String,
 }
 
 /// botocore shape `DescribeAccessEntryResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DescribeAccessEntryOutput {
     /// `accessEntry`, optional.
     #[serde(rename = "accessEntry", skip_serializing_if = "Option::is_none")]
@@ -1953,14 +2141,15 @@ pub struct DescribeAccessEntryOutput {
 }
 
 /// botocore shape `DescribeClusterRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DescribeClusterInput {
     /// `name` (uri `name`), required.
+    #[serde(rename = "name")]
     pub name: String,
 }
 
 /// botocore shape `DescribeClusterResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DescribeClusterOutput {
     /// `cluster`, optional.
     #[serde(rename = "cluster", skip_serializing_if = "Option::is_none")]
@@ -1968,16 +2157,18 @@ pub struct DescribeClusterOutput {
 }
 
 /// botocore shape `DescribeNodegroupRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DescribeNodegroupInput {
     /// `clusterName` (uri `name`), required.
+    #[serde(rename = "name")]
     pub cluster_name: String,
     /// `nodegroupName` (uri `nodegroupName`), required.
+    #[serde(rename = "nodegroupName")]
     pub nodegroup_name: String,
 }
 
 /// botocore shape `DescribeNodegroupResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DescribeNodegroupOutput {
     /// `nodegroup`, optional.
     #[serde(rename = "nodegroup", skip_serializing_if = "Option::is_none")]
@@ -1985,22 +2176,27 @@ pub struct DescribeNodegroupOutput {
 }
 
 /// botocore shape `DescribeUpdateRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DescribeUpdateInput {
     /// `name` (uri `name`), required.
+    #[serde(rename = "name")]
     pub name: String,
     /// `updateId` (uri `updateId`), required.
+    #[serde(rename = "updateId")]
     pub update_id: String,
     /// `nodegroupName` (querystring `nodegroupName`), optional.
+    #[serde(rename = "nodegroupName", skip_serializing_if = "Option::is_none")]
     pub nodegroup_name: Option<String>,
     /// `addonName` (querystring `addonName`), optional.
+    #[serde(rename = "addonName", skip_serializing_if = "Option::is_none")]
     pub addon_name: Option<String>,
     /// `capabilityName` (querystring `capabilityName`), optional.
+    #[serde(rename = "capabilityName", skip_serializing_if = "Option::is_none")]
     pub capability_name: Option<String>,
 }
 
 /// botocore shape `DescribeUpdateResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DescribeUpdateOutput {
     /// `update`, optional.
     #[serde(rename = "update", skip_serializing_if = "Option::is_none")]
@@ -2008,23 +2204,26 @@ pub struct DescribeUpdateOutput {
 }
 
 /// botocore shape `DisassociateAccessPolicyRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DisassociateAccessPolicyInput {
     /// `clusterName` (uri `name`), required.
+    #[serde(rename = "name")]
     pub cluster_name: String,
     /// `principalArn` (uri `principalArn`), required.
+    #[serde(rename = "principalArn")]
     pub principal_arn: String,
     /// `policyArn` (uri `policyArn`), required.
+    #[serde(rename = "policyArn")]
     pub policy_arn: String,
 }
 
 /// botocore shape `DisassociateAccessPolicyResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DisassociateAccessPolicyOutput {
 }
 
 /// botocore shape `ElasticLoadBalancing`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ElasticLoadBalancing {
     /// `enabled`, optional.
     #[serde(rename = "enabled", skip_serializing_if = "Option::is_none")]
@@ -2035,7 +2234,7 @@ pub struct ElasticLoadBalancing {
 }
 
 /// botocore shape `EncryptionConfig`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EncryptionConfig {
     /// `resources`, optional.
     #[serde(rename = "resources", skip_serializing_if = "Option::is_none")]
@@ -2164,8 +2363,15 @@ impl serde::Serialize for ErrorCode {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `ErrorDetail`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ErrorDetail {
     /// `errorCode`, optional.
     #[serde(rename = "errorCode", skip_serializing_if = "Option::is_none")]
@@ -2179,14 +2385,15 @@ pub struct ErrorDetail {
 }
 
 /// botocore shape `EtcdPlacementRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EtcdPlacementRequest {
     /// `spreadLevel`, optional.
+    #[serde(rename = "spreadLevel", skip_serializing_if = "Option::is_none")]
     pub spread_level: Option<SpreadLevel>,
 }
 
 /// botocore shape `EtcdPlacementResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EtcdPlacementResponse {
     /// `spreadLevel`, optional.
     #[serde(rename = "spreadLevel", skip_serializing_if = "Option::is_none")]
@@ -2194,7 +2401,7 @@ pub struct EtcdPlacementResponse {
 }
 
 /// botocore shape `GatewayApiConfiguration`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GatewayApiConfiguration {
     /// `crds`, optional.
     #[serde(rename = "crds", skip_serializing_if = "Option::is_none")]
@@ -2202,14 +2409,15 @@ pub struct GatewayApiConfiguration {
 }
 
 /// botocore shape `HorizontalPodAutoscalerControllerConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct HorizontalPodAutoscalerControllerConfigRequest {
     /// `horizontalPodAutoscalerSyncPeriod`, optional.
+    #[serde(rename = "horizontalPodAutoscalerSyncPeriod", skip_serializing_if = "Option::is_none")]
     pub horizontal_pod_autoscaler_sync_period: Option<String>,
 }
 
 /// botocore shape `HorizontalPodAutoscalerControllerConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct HorizontalPodAutoscalerControllerConfigResponse {
     /// `horizontalPodAutoscalerSyncPeriod`, optional.
     #[serde(rename = "horizontalPodAutoscalerSyncPeriod", skip_serializing_if = "Option::is_none")]
@@ -2217,7 +2425,7 @@ pub struct HorizontalPodAutoscalerControllerConfigResponse {
 }
 
 /// botocore shape `Identity`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     /// `oidc`, optional.
     #[serde(rename = "oidc", skip_serializing_if = "Option::is_none")]
@@ -2268,8 +2476,15 @@ impl serde::Serialize for IpFamily {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for IpFamily {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `Issue`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Issue {
     /// `code`, optional.
     #[serde(rename = "code", skip_serializing_if = "Option::is_none")]
@@ -2283,16 +2498,18 @@ pub struct Issue {
 }
 
 /// botocore shape `KubeApiServerConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubeApiServerConfigRequest {
     /// `eventTtl`, optional.
+    #[serde(rename = "eventTtl", skip_serializing_if = "Option::is_none")]
     pub event_ttl: Option<String>,
     /// `serviceNodePortRange`, optional.
+    #[serde(rename = "serviceNodePortRange", skip_serializing_if = "Option::is_none")]
     pub service_node_port_range: Option<ServiceNodePortRange>,
 }
 
 /// botocore shape `KubeApiServerConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubeApiServerConfigResponse {
     /// `eventTtl`, optional.
     #[serde(rename = "eventTtl", skip_serializing_if = "Option::is_none")]
@@ -2303,16 +2520,18 @@ pub struct KubeApiServerConfigResponse {
 }
 
 /// botocore shape `KubeControllerManagerConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubeControllerManagerConfigRequest {
     /// `podGcControllerConfig`, optional.
+    #[serde(rename = "podGcControllerConfig", skip_serializing_if = "Option::is_none")]
     pub pod_gc_controller_config: Option<PodGcControllerConfigRequest>,
     /// `horizontalPodAutoscalerControllerConfig`, optional.
+    #[serde(rename = "horizontalPodAutoscalerControllerConfig", skip_serializing_if = "Option::is_none")]
     pub horizontal_pod_autoscaler_controller_config: Option<HorizontalPodAutoscalerControllerConfigRequest>,
 }
 
 /// botocore shape `KubeControllerManagerConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubeControllerManagerConfigResponse {
     /// `podGcControllerConfig`, optional.
     #[serde(rename = "podGcControllerConfig", skip_serializing_if = "Option::is_none")]
@@ -2323,14 +2542,15 @@ pub struct KubeControllerManagerConfigResponse {
 }
 
 /// botocore shape `KubeSchedulerConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubeSchedulerConfigRequest {
     /// `nodeResourcesFit`, optional.
+    #[serde(rename = "nodeResourcesFit", skip_serializing_if = "Option::is_none")]
     pub node_resources_fit: Option<NodeResourcesFitConfig>,
 }
 
 /// botocore shape `KubeSchedulerConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubeSchedulerConfigResponse {
     /// `nodeResourcesFit`, optional.
     #[serde(rename = "nodeResourcesFit", skip_serializing_if = "Option::is_none")]
@@ -2338,18 +2558,21 @@ pub struct KubeSchedulerConfigResponse {
 }
 
 /// botocore shape `KubernetesNetworkConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesNetworkConfigRequest {
     /// `serviceIpv4Cidr`, optional.
+    #[serde(rename = "serviceIpv4Cidr", skip_serializing_if = "Option::is_none")]
     pub service_ipv4_cidr: Option<String>,
     /// `ipFamily`, optional.
+    #[serde(rename = "ipFamily", skip_serializing_if = "Option::is_none")]
     pub ip_family: Option<IpFamily>,
     /// `elasticLoadBalancing`, optional.
+    #[serde(rename = "elasticLoadBalancing", skip_serializing_if = "Option::is_none")]
     pub elastic_load_balancing: Option<ElasticLoadBalancing>,
 }
 
 /// botocore shape `KubernetesNetworkConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesNetworkConfigResponse {
     /// `serviceIpv4Cidr`, optional.
     #[serde(rename = "serviceIpv4Cidr", skip_serializing_if = "Option::is_none")]
@@ -2366,7 +2589,7 @@ pub struct KubernetesNetworkConfigResponse {
 }
 
 /// botocore shape `LaunchTemplateSpecification`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LaunchTemplateSpecification {
     /// `name`, optional.
     #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
@@ -2380,20 +2603,24 @@ pub struct LaunchTemplateSpecification {
 }
 
 /// botocore shape `ListAccessEntriesRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAccessEntriesInput {
     /// `clusterName` (uri `name`), required.
+    #[serde(rename = "name")]
     pub cluster_name: String,
     /// `associatedPolicyArn` (querystring `associatedPolicyArn`), optional.
+    #[serde(rename = "associatedPolicyArn", skip_serializing_if = "Option::is_none")]
     pub associated_policy_arn: Option<String>,
     /// `maxResults` (querystring `maxResults`), optional.
+    #[serde(rename = "maxResults", skip_serializing_if = "Option::is_none")]
     pub max_results: Option<i32>,
     /// `nextToken` (querystring `nextToken`), optional.
+    #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
 
 /// botocore shape `ListAccessEntriesResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAccessEntriesOutput {
     /// `accessEntries`, optional.
     #[serde(rename = "accessEntries", skip_serializing_if = "Option::is_none")]
@@ -2404,16 +2631,18 @@ pub struct ListAccessEntriesOutput {
 }
 
 /// botocore shape `ListAccessPoliciesRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAccessPoliciesInput {
     /// `maxResults` (querystring `maxResults`), optional.
+    #[serde(rename = "maxResults", skip_serializing_if = "Option::is_none")]
     pub max_results: Option<i32>,
     /// `nextToken` (querystring `nextToken`), optional.
+    #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
 
 /// botocore shape `ListAccessPoliciesResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAccessPoliciesOutput {
     /// `accessPolicies`, optional.
     #[serde(rename = "accessPolicies", skip_serializing_if = "Option::is_none")]
@@ -2424,20 +2653,24 @@ pub struct ListAccessPoliciesOutput {
 }
 
 /// botocore shape `ListAssociatedAccessPoliciesRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAssociatedAccessPoliciesInput {
     /// `clusterName` (uri `name`), required.
+    #[serde(rename = "name")]
     pub cluster_name: String,
     /// `principalArn` (uri `principalArn`), required.
+    #[serde(rename = "principalArn")]
     pub principal_arn: String,
     /// `maxResults` (querystring `maxResults`), optional.
+    #[serde(rename = "maxResults", skip_serializing_if = "Option::is_none")]
     pub max_results: Option<i32>,
     /// `nextToken` (querystring `nextToken`), optional.
+    #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
 
 /// botocore shape `ListAssociatedAccessPoliciesResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAssociatedAccessPoliciesOutput {
     /// `clusterName`, optional.
     #[serde(rename = "clusterName", skip_serializing_if = "Option::is_none")]
@@ -2454,18 +2687,21 @@ pub struct ListAssociatedAccessPoliciesOutput {
 }
 
 /// botocore shape `ListClustersRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListClustersInput {
     /// `maxResults` (querystring `maxResults`), optional.
+    #[serde(rename = "maxResults", skip_serializing_if = "Option::is_none")]
     pub max_results: Option<i32>,
     /// `nextToken` (querystring `nextToken`), optional.
+    #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
     /// `include` (querystring `include`), optional.
+    #[serde(rename = "include", skip_serializing_if = "Option::is_none")]
     pub include: Option<Vec<String>>,
 }
 
 /// botocore shape `ListClustersResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListClustersOutput {
     /// `clusters`, optional.
     #[serde(rename = "clusters", skip_serializing_if = "Option::is_none")]
@@ -2476,18 +2712,21 @@ pub struct ListClustersOutput {
 }
 
 /// botocore shape `ListNodegroupsRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListNodegroupsInput {
     /// `clusterName` (uri `name`), required.
+    #[serde(rename = "name")]
     pub cluster_name: String,
     /// `maxResults` (querystring `maxResults`), optional.
+    #[serde(rename = "maxResults", skip_serializing_if = "Option::is_none")]
     pub max_results: Option<i32>,
     /// `nextToken` (querystring `nextToken`), optional.
+    #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
 
 /// botocore shape `ListNodegroupsResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListNodegroupsOutput {
     /// `nodegroups`, optional.
     #[serde(rename = "nodegroups", skip_serializing_if = "Option::is_none")]
@@ -2498,14 +2737,15 @@ pub struct ListNodegroupsOutput {
 }
 
 /// botocore shape `ListTagsForResourceRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTagsForResourceInput {
     /// `resourceArn` (uri `resourceArn`), required.
+    #[serde(rename = "resourceArn")]
     pub resource_arn: String,
 }
 
 /// botocore shape `ListTagsForResourceResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTagsForResourceOutput {
     /// `tags`, optional.
     #[serde(rename = "tags", skip_serializing_if = "Option::is_none")]
@@ -2513,24 +2753,30 @@ pub struct ListTagsForResourceOutput {
 }
 
 /// botocore shape `ListUpdatesRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUpdatesInput {
     /// `name` (uri `name`), required.
+    #[serde(rename = "name")]
     pub name: String,
     /// `nodegroupName` (querystring `nodegroupName`), optional.
+    #[serde(rename = "nodegroupName", skip_serializing_if = "Option::is_none")]
     pub nodegroup_name: Option<String>,
     /// `addonName` (querystring `addonName`), optional.
+    #[serde(rename = "addonName", skip_serializing_if = "Option::is_none")]
     pub addon_name: Option<String>,
     /// `capabilityName` (querystring `capabilityName`), optional.
+    #[serde(rename = "capabilityName", skip_serializing_if = "Option::is_none")]
     pub capability_name: Option<String>,
     /// `nextToken` (querystring `nextToken`), optional.
+    #[serde(rename = "nextToken", skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
     /// `maxResults` (querystring `maxResults`), optional.
+    #[serde(rename = "maxResults", skip_serializing_if = "Option::is_none")]
     pub max_results: Option<i32>,
 }
 
 /// botocore shape `ListUpdatesResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUpdatesOutput {
     /// `updateIds`, optional.
     #[serde(rename = "updateIds", skip_serializing_if = "Option::is_none")]
@@ -2541,7 +2787,7 @@ pub struct ListUpdatesOutput {
 }
 
 /// botocore shape `LogSetup`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LogSetup {
     /// `types`, optional.
     #[serde(rename = "types", skip_serializing_if = "Option::is_none")]
@@ -2610,8 +2856,15 @@ impl serde::Serialize for LogType {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for LogType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `Logging`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Logging {
     /// `clusterLogging`, optional.
     #[serde(rename = "clusterLogging", skip_serializing_if = "Option::is_none")]
@@ -2619,7 +2872,7 @@ pub struct Logging {
 }
 
 /// botocore shape `NodeRepairConfig`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NodeRepairConfig {
     /// `enabled`, optional.
     #[serde(rename = "enabled", skip_serializing_if = "Option::is_none")]
@@ -2642,7 +2895,7 @@ pub struct NodeRepairConfig {
 }
 
 /// botocore shape `NodeRepairConfigOverrides`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NodeRepairConfigOverrides {
     /// `nodeMonitoringCondition`, optional.
     #[serde(rename = "nodeMonitoringCondition", skip_serializing_if = "Option::is_none")]
@@ -2659,7 +2912,7 @@ pub struct NodeRepairConfigOverrides {
 }
 
 /// botocore shape `NodeResourcesFitConfig`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NodeResourcesFitConfig {
     /// `scoringStrategy`, optional.
     #[serde(rename = "scoringStrategy", skip_serializing_if = "Option::is_none")]
@@ -2667,7 +2920,7 @@ pub struct NodeResourcesFitConfig {
 }
 
 /// botocore shape `Nodegroup`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Nodegroup {
     /// `nodegroupName`, optional.
     #[serde(rename = "nodegroupName", skip_serializing_if = "Option::is_none")]
@@ -2747,7 +3000,7 @@ pub struct Nodegroup {
 }
 
 /// botocore shape `NodegroupHealth`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NodegroupHealth {
     /// `issues`, optional.
     #[serde(rename = "issues", skip_serializing_if = "Option::is_none")]
@@ -2968,8 +3221,15 @@ impl serde::Serialize for NodegroupIssueCode {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for NodegroupIssueCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `NodegroupResources`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NodegroupResources {
     /// `autoScalingGroups`, optional.
     #[serde(rename = "autoScalingGroups", skip_serializing_if = "Option::is_none")]
@@ -2980,7 +3240,7 @@ pub struct NodegroupResources {
 }
 
 /// botocore shape `NodegroupScalingConfig`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NodegroupScalingConfig {
     /// `minSize`, optional.
     #[serde(rename = "minSize", skip_serializing_if = "Option::is_none")]
@@ -3062,8 +3322,15 @@ impl serde::Serialize for NodegroupStatus {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for NodegroupStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `NodegroupUpdateConfig`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NodegroupUpdateConfig {
     /// `maxUnavailable`, optional.
     #[serde(rename = "maxUnavailable", skip_serializing_if = "Option::is_none")]
@@ -3120,8 +3387,15 @@ impl serde::Serialize for NodegroupUpdateStrategies {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for NodegroupUpdateStrategies {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `OIDC`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OIDC {
     /// `issuer`, optional.
     #[serde(rename = "issuer", skip_serializing_if = "Option::is_none")]
@@ -3129,22 +3403,27 @@ pub struct OIDC {
 }
 
 /// botocore shape `OutpostConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OutpostConfigRequest {
     /// `outpostArns`, required.
+    #[serde(rename = "outpostArns")]
     pub outpost_arns: Vec<String>,
     /// `controlPlaneInstanceType`, required.
+    #[serde(rename = "controlPlaneInstanceType")]
     pub control_plane_instance_type: String,
     /// `controlPlanePlacement`, optional.
+    #[serde(rename = "controlPlanePlacement", skip_serializing_if = "Option::is_none")]
     pub control_plane_placement: Option<ControlPlanePlacementRequest>,
     /// `etcdInstanceType`, optional.
+    #[serde(rename = "etcdInstanceType", skip_serializing_if = "Option::is_none")]
     pub etcd_instance_type: Option<String>,
     /// `etcdPlacement`, optional.
+    #[serde(rename = "etcdPlacement", skip_serializing_if = "Option::is_none")]
     pub etcd_placement: Option<EtcdPlacementRequest>,
 }
 
 /// botocore shape `OutpostConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OutpostConfigResponse {
     /// `outpostArns`, required.
     #[serde(rename = "outpostArns")]
@@ -3164,14 +3443,15 @@ pub struct OutpostConfigResponse {
 }
 
 /// botocore shape `PodGcControllerConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PodGcControllerConfigRequest {
     /// `terminatedPodGcThreshold`, optional.
+    #[serde(rename = "terminatedPodGcThreshold", skip_serializing_if = "Option::is_none")]
     pub terminated_pod_gc_threshold: Option<i32>,
 }
 
 /// botocore shape `PodGcControllerConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PodGcControllerConfigResponse {
     /// `terminatedPodGcThreshold`, optional.
     #[serde(rename = "terminatedPodGcThreshold", skip_serializing_if = "Option::is_none")]
@@ -3179,7 +3459,7 @@ pub struct PodGcControllerConfigResponse {
 }
 
 /// botocore shape `Provider`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Provider {
     /// `keyArn`, optional.
     #[serde(rename = "keyArn", skip_serializing_if = "Option::is_none")]
@@ -3245,8 +3525,15 @@ impl serde::Serialize for ProvisionedControlPlaneTier {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for ProvisionedControlPlaneTier {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `RemoteAccessConfig`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoteAccessConfig {
     /// `ec2SshKey`, optional.
     #[serde(rename = "ec2SshKey", skip_serializing_if = "Option::is_none")]
@@ -3257,16 +3544,18 @@ pub struct RemoteAccessConfig {
 }
 
 /// botocore shape `RemoteNetworkConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoteNetworkConfigRequest {
     /// `remoteNodeNetworks`, optional.
+    #[serde(rename = "remoteNodeNetworks", skip_serializing_if = "Option::is_none")]
     pub remote_node_networks: Option<Vec<RemoteNodeNetwork>>,
     /// `remotePodNetworks`, optional.
+    #[serde(rename = "remotePodNetworks", skip_serializing_if = "Option::is_none")]
     pub remote_pod_networks: Option<Vec<RemotePodNetwork>>,
 }
 
 /// botocore shape `RemoteNetworkConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoteNetworkConfigResponse {
     /// `remoteNodeNetworks`, optional.
     #[serde(rename = "remoteNodeNetworks", skip_serializing_if = "Option::is_none")]
@@ -3277,7 +3566,7 @@ pub struct RemoteNetworkConfigResponse {
 }
 
 /// botocore shape `RemoteNodeNetwork`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoteNodeNetwork {
     /// `cidrs`, optional.
     #[serde(rename = "cidrs", skip_serializing_if = "Option::is_none")]
@@ -3285,7 +3574,7 @@ pub struct RemoteNodeNetwork {
 }
 
 /// botocore shape `RemotePodNetwork`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemotePodNetwork {
     /// `cidrs`, optional.
     #[serde(rename = "cidrs", skip_serializing_if = "Option::is_none")]
@@ -3341,8 +3630,15 @@ impl serde::Serialize for RepairAction {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for RepairAction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `ResourceWeight`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResourceWeight {
     /// `name`, optional.
     #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
@@ -3353,7 +3649,7 @@ pub struct ResourceWeight {
 }
 
 /// botocore shape `ScoringStrategy`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ScoringStrategy {
     /// `type`, optional.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
@@ -3407,8 +3703,15 @@ impl serde::Serialize for ScoringStrategyType {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for ScoringStrategyType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `ServiceNodePortRange`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ServiceNodePortRange {
     /// `minPort`, optional.
     #[serde(rename = "minPort", skip_serializing_if = "Option::is_none")]
@@ -3462,15 +3765,23 @@ impl serde::Serialize for SpreadLevel {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SpreadLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `StorageConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StorageConfigRequest {
     /// `blockStorage`, optional.
+    #[serde(rename = "blockStorage", skip_serializing_if = "Option::is_none")]
     pub block_storage: Option<BlockStorage>,
 }
 
 /// botocore shape `StorageConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StorageConfigResponse {
     /// `blockStorage`, optional.
     #[serde(rename = "blockStorage", skip_serializing_if = "Option::is_none")]
@@ -3521,22 +3832,31 @@ impl serde::Serialize for SupportType {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SupportType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `TagResourceRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagResourceInput {
     /// `resourceArn` (uri `resourceArn`), required.
+    #[serde(rename = "resourceArn")]
     pub resource_arn: String,
     /// `tags`, required.
+    #[serde(rename = "tags")]
     pub tags: BTreeMap<String, String>,
 }
 
 /// botocore shape `TagResourceResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagResourceOutput {
 }
 
 /// botocore shape `Taint`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Taint {
     /// `key`, optional.
     #[serde(rename = "key", skip_serializing_if = "Option::is_none")]
@@ -3598,22 +3918,31 @@ impl serde::Serialize for TaintEffect {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for TaintEffect {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `UntagResourceRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UntagResourceInput {
     /// `resourceArn` (uri `resourceArn`), required.
+    #[serde(rename = "resourceArn")]
     pub resource_arn: String,
     /// `tagKeys` (querystring `tagKeys`), required.
+    #[serde(rename = "tagKeys")]
     pub tag_keys: Vec<String>,
 }
 
 /// botocore shape `UntagResourceResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UntagResourceOutput {
 }
 
 /// botocore shape `Update`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Update {
     /// `id`, optional.
     #[serde(rename = "id", skip_serializing_if = "Option::is_none")]
@@ -3639,29 +3968,35 @@ pub struct Update {
 }
 
 /// botocore shape `UpdateAccessConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateAccessConfigRequest {
     /// `authenticationMode`, optional.
+    #[serde(rename = "authenticationMode", skip_serializing_if = "Option::is_none")]
     pub authentication_mode: Option<AuthenticationMode>,
 }
 
 /// botocore shape `UpdateAccessEntryRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateAccessEntryInput {
     /// `clusterName` (uri `name`), required.
+    #[serde(rename = "name")]
     pub cluster_name: String,
     /// `principalArn` (uri `principalArn`), required.
+    #[serde(rename = "principalArn")]
     pub principal_arn: String,
     /// `kubernetesGroups`, optional.
+    #[serde(rename = "kubernetesGroups", skip_serializing_if = "Option::is_none")]
     pub kubernetes_groups: Option<Vec<String>>,
     /// `clientRequestToken`, optional.
+    #[serde(rename = "clientRequestToken", skip_serializing_if = "Option::is_none")]
     pub client_request_token: Option<String>,
     /// `username`, optional.
+    #[serde(rename = "username", skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
 
 /// botocore shape `UpdateAccessEntryResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateAccessEntryOutput {
     /// `accessEntry`, optional.
     #[serde(rename = "accessEntry", skip_serializing_if = "Option::is_none")]
@@ -3669,44 +4004,60 @@ pub struct UpdateAccessEntryOutput {
 }
 
 /// botocore shape `UpdateClusterConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateClusterConfigInput {
     /// `name` (uri `name`), required.
+    #[serde(rename = "name")]
     pub name: String,
     /// `resourcesVpcConfig`, optional.
+    #[serde(rename = "resourcesVpcConfig", skip_serializing_if = "Option::is_none")]
     pub resources_vpc_config: Option<VpcConfigRequest>,
     /// `logging`, optional.
+    #[serde(rename = "logging", skip_serializing_if = "Option::is_none")]
     pub logging: Option<Logging>,
     /// `clientRequestToken`, optional.
+    #[serde(rename = "clientRequestToken", skip_serializing_if = "Option::is_none")]
     pub client_request_token: Option<String>,
     /// `accessConfig`, optional.
+    #[serde(rename = "accessConfig", skip_serializing_if = "Option::is_none")]
     pub access_config: Option<UpdateAccessConfigRequest>,
     /// `upgradePolicy`, optional.
+    #[serde(rename = "upgradePolicy", skip_serializing_if = "Option::is_none")]
     pub upgrade_policy: Option<UpgradePolicyRequest>,
     /// `zonalShiftConfig`, optional.
+    #[serde(rename = "zonalShiftConfig", skip_serializing_if = "Option::is_none")]
     pub zonal_shift_config: Option<ZonalShiftConfigRequest>,
     /// `computeConfig`, optional.
+    #[serde(rename = "computeConfig", skip_serializing_if = "Option::is_none")]
     pub compute_config: Option<ComputeConfigRequest>,
     /// `kubernetesNetworkConfig`, optional.
+    #[serde(rename = "kubernetesNetworkConfig", skip_serializing_if = "Option::is_none")]
     pub kubernetes_network_config: Option<KubernetesNetworkConfigRequest>,
     /// `storageConfig`, optional.
+    #[serde(rename = "storageConfig", skip_serializing_if = "Option::is_none")]
     pub storage_config: Option<StorageConfigRequest>,
     /// `remoteNetworkConfig`, optional.
+    #[serde(rename = "remoteNetworkConfig", skip_serializing_if = "Option::is_none")]
     pub remote_network_config: Option<RemoteNetworkConfigRequest>,
     /// `deletionProtection`, optional.
+    #[serde(rename = "deletionProtection", skip_serializing_if = "Option::is_none")]
     pub deletion_protection: Option<bool>,
     /// `controlPlaneScalingConfig`, optional.
+    #[serde(rename = "controlPlaneScalingConfig", skip_serializing_if = "Option::is_none")]
     pub control_plane_scaling_config: Option<ControlPlaneScalingConfig>,
     /// `kubeApiServerConfig`, optional.
+    #[serde(rename = "kubeApiServerConfig", skip_serializing_if = "Option::is_none")]
     pub kube_api_server_config: Option<KubeApiServerConfigRequest>,
     /// `kubeSchedulerConfig`, optional.
+    #[serde(rename = "kubeSchedulerConfig", skip_serializing_if = "Option::is_none")]
     pub kube_scheduler_config: Option<KubeSchedulerConfigRequest>,
     /// `kubeControllerManagerConfig`, optional.
+    #[serde(rename = "kubeControllerManagerConfig", skip_serializing_if = "Option::is_none")]
     pub kube_controller_manager_config: Option<KubeControllerManagerConfigRequest>,
 }
 
 /// botocore shape `UpdateClusterConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateClusterConfigOutput {
     /// `update`, optional.
     #[serde(rename = "update", skip_serializing_if = "Option::is_none")]
@@ -3714,39 +4065,50 @@ pub struct UpdateClusterConfigOutput {
 }
 
 /// botocore shape `UpdateLabelsPayload`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateLabelsPayload {
     /// `addOrUpdateLabels`, optional.
+    #[serde(rename = "addOrUpdateLabels", skip_serializing_if = "Option::is_none")]
     pub add_or_update_labels: Option<BTreeMap<String, String>>,
     /// `removeLabels`, optional.
+    #[serde(rename = "removeLabels", skip_serializing_if = "Option::is_none")]
     pub remove_labels: Option<Vec<String>>,
 }
 
 /// botocore shape `UpdateNodegroupConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateNodegroupConfigInput {
     /// `clusterName` (uri `name`), required.
+    #[serde(rename = "name")]
     pub cluster_name: String,
     /// `nodegroupName` (uri `nodegroupName`), required.
+    #[serde(rename = "nodegroupName")]
     pub nodegroup_name: String,
     /// `labels`, optional.
+    #[serde(rename = "labels", skip_serializing_if = "Option::is_none")]
     pub labels: Option<UpdateLabelsPayload>,
     /// `taints`, optional.
+    #[serde(rename = "taints", skip_serializing_if = "Option::is_none")]
     pub taints: Option<UpdateTaintsPayload>,
     /// `scalingConfig`, optional.
+    #[serde(rename = "scalingConfig", skip_serializing_if = "Option::is_none")]
     pub scaling_config: Option<NodegroupScalingConfig>,
     /// `updateConfig`, optional.
+    #[serde(rename = "updateConfig", skip_serializing_if = "Option::is_none")]
     pub update_config: Option<NodegroupUpdateConfig>,
     /// `nodeRepairConfig`, optional.
+    #[serde(rename = "nodeRepairConfig", skip_serializing_if = "Option::is_none")]
     pub node_repair_config: Option<NodeRepairConfig>,
     /// `warmPoolConfig`, optional.
+    #[serde(rename = "warmPoolConfig", skip_serializing_if = "Option::is_none")]
     pub warm_pool_config: Option<WarmPoolConfig>,
     /// `clientRequestToken`, optional.
+    #[serde(rename = "clientRequestToken", skip_serializing_if = "Option::is_none")]
     pub client_request_token: Option<String>,
 }
 
 /// botocore shape `UpdateNodegroupConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateNodegroupConfigOutput {
     /// `update`, optional.
     #[serde(rename = "update", skip_serializing_if = "Option::is_none")]
@@ -3754,7 +4116,7 @@ pub struct UpdateNodegroupConfigOutput {
 }
 
 /// botocore shape `UpdateParam`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateParam {
     /// `type`, optional.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
@@ -4098,6 +4460,13 @@ impl serde::Serialize for UpdateParamType {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for UpdateParamType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore enum `UpdateStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum UpdateStatus {
@@ -4152,12 +4521,21 @@ impl serde::Serialize for UpdateStatus {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for UpdateStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `UpdateTaintsPayload`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTaintsPayload {
     /// `addOrUpdateTaints`, optional.
+    #[serde(rename = "addOrUpdateTaints", skip_serializing_if = "Option::is_none")]
     pub add_or_update_taints: Option<Vec<Taint>>,
     /// `removeTaints`, optional.
+    #[serde(rename = "removeTaints", skip_serializing_if = "Option::is_none")]
     pub remove_taints: Option<Vec<Taint>>,
 }
 
@@ -4305,15 +4683,23 @@ impl serde::Serialize for UpdateType {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for UpdateType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `UpgradePolicyRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpgradePolicyRequest {
     /// `supportType`, optional.
+    #[serde(rename = "supportType", skip_serializing_if = "Option::is_none")]
     pub support_type: Option<SupportType>,
 }
 
 /// botocore shape `UpgradePolicyResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpgradePolicyResponse {
     /// `supportType`, optional.
     #[serde(rename = "supportType", skip_serializing_if = "Option::is_none")]
@@ -4321,24 +4707,30 @@ pub struct UpgradePolicyResponse {
 }
 
 /// botocore shape `VpcConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcConfigRequest {
     /// `subnetIds`, optional.
+    #[serde(rename = "subnetIds", skip_serializing_if = "Option::is_none")]
     pub subnet_ids: Option<Vec<String>>,
     /// `securityGroupIds`, optional.
+    #[serde(rename = "securityGroupIds", skip_serializing_if = "Option::is_none")]
     pub security_group_ids: Option<Vec<String>>,
     /// `endpointPublicAccess`, optional.
+    #[serde(rename = "endpointPublicAccess", skip_serializing_if = "Option::is_none")]
     pub endpoint_public_access: Option<bool>,
     /// `endpointPrivateAccess`, optional.
+    #[serde(rename = "endpointPrivateAccess", skip_serializing_if = "Option::is_none")]
     pub endpoint_private_access: Option<bool>,
     /// `publicAccessCidrs`, optional.
+    #[serde(rename = "publicAccessCidrs", skip_serializing_if = "Option::is_none")]
     pub public_access_cidrs: Option<Vec<String>>,
     /// `controlPlaneEgressMode`, optional.
+    #[serde(rename = "controlPlaneEgressMode", skip_serializing_if = "Option::is_none")]
     pub control_plane_egress_mode: Option<ControlPlaneEgressModeType>,
 }
 
 /// botocore shape `VpcConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcConfigResponse {
     /// `subnetIds`, optional.
     #[serde(rename = "subnetIds", skip_serializing_if = "Option::is_none")]
@@ -4367,7 +4759,7 @@ pub struct VpcConfigResponse {
 }
 
 /// botocore shape `WarmPoolConfig`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WarmPoolConfig {
     /// `enabled`, optional.
     #[serde(rename = "enabled", skip_serializing_if = "Option::is_none")]
@@ -4435,15 +4827,23 @@ impl serde::Serialize for WarmPoolState {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for WarmPoolState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::VALUES))
+    }
+}
+
 /// botocore shape `ZonalShiftConfigRequest`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ZonalShiftConfigRequest {
     /// `enabled`, optional.
+    #[serde(rename = "enabled", skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
 
 /// botocore shape `ZonalShiftConfigResponse`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ZonalShiftConfigResponse {
     /// `enabled`, optional.
     #[serde(rename = "enabled", skip_serializing_if = "Option::is_none")]

@@ -24,6 +24,17 @@ pub enum IamOperation {
     CreateAccessKey,
 }
 
+/// The operations served, by botocore name.
+pub const OPERATION_NAMES: &[&str] = &[
+    "CreateRole",
+    "GetRole",
+    "ListRoles",
+    "DeleteRole",
+    "CreateUser",
+    "GetUser",
+    "CreateAccessKey",
+];
+
 impl IamOperation {
     pub const ALL: &'static [IamOperation] = &[
         Self::CreateRole,

@@ -20,6 +20,13 @@ pub enum StsOperation {
     GetFederationToken,
 }
 
+/// The operations served, by botocore name.
+pub const OPERATION_NAMES: &[&str] = &[
+    "GetCallerIdentity",
+    "AssumeRole",
+    "GetFederationToken",
+];
+
 impl StsOperation {
     pub const ALL: &'static [StsOperation] = &[
         Self::GetCallerIdentity,

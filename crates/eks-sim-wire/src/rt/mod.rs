@@ -55,6 +55,14 @@ impl serde::Serialize for Timestamp {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Rounded: seconds with a fraction do not always hold the milliseconds exactly.
+        let secs = f64::deserialize(d)?;
+        Ok(Timestamp((secs * 1000.0).round() as i64))
+    }
+}
+
 /// Checks of the model's bounds (`min`, `max`).
 pub mod check {
     use super::Violation;
