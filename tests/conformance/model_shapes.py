@@ -65,15 +65,13 @@ EPOCH_MIN, EPOCH_MAX = 1_000_000_000, 4_102_444_800
 
 
 def implemented_operations():
-    """The operations the simulator serves, read from its source."""
-    src = ROOT / "crates" / "eks-sim-server" / "src"
-    eks_rs = (src / "eks.rs").read_text()
-    block = re.search(r"pub const OPERATIONS: &\[&str\] = &\[(.*?)\];", eks_rs, re.S).group(1)
-    ops = {("eks", o) for o in re.findall(r'"(\w+)"', block)}
-    sts_iam = (src / "sts_iam.rs").read_text()
-    for svc, fn in (("sts", "sts_op"), ("iam", "iam_op")):
-        body = re.search(rf"pub fn {fn}\(.*?\{{(.*?)\n\}}", sts_iam, re.S).group(1)
-        ops |= {(svc, o) for o in re.findall(r'"(\w+)"', body)}
+    """The operations the simulator serves, read from the list its wire is generated from
+    (crates/sim-codegen)."""
+    spec = (ROOT / "crates" / "sim-codegen" / "src" / "lib.rs").read_text()
+    ops = set()
+    for svc in ("eks", "sts", "iam"):
+        block = re.search(rf'module: "{svc}",.*?operations: &\[(.*?)\]', spec, re.S).group(1)
+        ops |= {(svc, o) for o in re.findall(r'"(\w+)"', block)}
     return ops
 
 

@@ -1,0 +1,457 @@
+//! The simulator's model behind the generated `Eks` trait: typed inputs (already checked
+//! against botocore's model) become the model's inputs; the model's answers become the
+//! generated outputs. The model's answers pass through serde into the generated shapes, so
+//! an answer that does not fit its shape (an unknown enum value, a missing required member)
+//! is a 500 here rather than a malformed answer on the wire.
+
+use eks_sim_model::eks::{self as model, AccessScope, Page};
+use eks_sim_model::{Ctx, Sim, SimError};
+use eks_sim_wire::generated::eks::{self as gen, EksError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub(super) struct Model<'a> {
+    pub sim: &'a Sim,
+    /// Applied to every cluster answered (the endpoint and CA of its Kubernetes API).
+    pub fix: &'a dyn Fn(&mut model::Cluster),
+}
+
+type R<T> = Result<T, EksError>;
+
+pub(super) fn eks_error(e: SimError) -> EksError {
+    EksError::from_code(&e.code, e.status, e.message)
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> EksError {
+    EksError::from_code("ServerException", 500, format!("{what}: {e}"))
+}
+
+/// A model value in the generated shape (both serialize to the same rest-json).
+fn shape<T: DeserializeOwned>(v: &impl Serialize) -> R<T> {
+    let bytes = serde_json::to_vec(v).map_err(|e| internal("encode", e))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| internal("the model's answer does not fit its shape", e))
+}
+
+/// A checked input member handed to the model as the JSON document it reads.
+fn document(v: &impl Serialize) -> R<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| internal("encode", e))
+}
+
+fn names(page: Page<String>) -> (Option<Vec<String>>, Option<String>) {
+    (Some(page.items), page.next_token)
+}
+
+impl Model<'_> {
+    fn cluster(&self, mut c: model::Cluster) -> R<Option<gen::Cluster>> {
+        (self.fix)(&mut c);
+        shape(&c).map(Some)
+    }
+}
+
+fn vpc(v: gen::VpcConfigRequest) -> model::VpcConfigRequest {
+    model::VpcConfigRequest {
+        subnet_ids: v.subnet_ids.unwrap_or_default(),
+        security_group_ids: v.security_group_ids.unwrap_or_default(),
+        endpoint_public_access: v.endpoint_public_access,
+        endpoint_private_access: v.endpoint_private_access,
+        public_access_cidrs: v.public_access_cidrs,
+    }
+}
+
+/// The members of an UpdateClusterConfig other than accessConfig that the caller set (the
+/// model refuses them: it simulates access-config updates only).
+fn other_members(i: &gen::UpdateClusterConfigInput) -> R<Vec<String>> {
+    let serde_json::Value::Object(m) = document(i)? else {
+        return Ok(vec![]);
+    };
+    Ok(m.into_iter()
+        .filter(|(k, v)| {
+            !v.is_null() && !["accessConfig", "clientRequestToken", "name"].contains(&k.as_str())
+        })
+        .map(|(k, _)| k)
+        .collect())
+}
+
+impl gen::Eks for Model<'_> {
+    type Ctx = Ctx;
+
+    fn create_cluster(&self, ctx: &Ctx, i: gen::CreateClusterInput) -> R<gen::CreateClusterOutput> {
+        let input = model::CreateClusterInput {
+            name: i.name,
+            version: i.version,
+            role_arn: i.role_arn,
+            resources_vpc_config: vpc(i.resources_vpc_config),
+            access_config: i.access_config.map(|a| model::AccessConfig {
+                bootstrap_cluster_creator_admin_permissions: a
+                    .bootstrap_cluster_creator_admin_permissions,
+                authentication_mode: a.authentication_mode.map(|m| m.as_str().to_string()),
+            }),
+            tags: i.tags.unwrap_or_default(),
+            client_request_token: i.client_request_token,
+            logging: i.logging.as_ref().map(document).transpose()?,
+            kubernetes_network_config: i
+                .kubernetes_network_config
+                .as_ref()
+                .map(document)
+                .transpose()?,
+        };
+        let c = model::create_cluster(self.sim, ctx, input).map_err(eks_error)?;
+        Ok(gen::CreateClusterOutput {
+            cluster: self.cluster(c)?,
+        })
+    }
+
+    fn describe_cluster(
+        &self,
+        ctx: &Ctx,
+        i: gen::DescribeClusterInput,
+    ) -> R<gen::DescribeClusterOutput> {
+        let c = model::describe_cluster(self.sim, ctx, &i.name).map_err(eks_error)?;
+        Ok(gen::DescribeClusterOutput {
+            cluster: self.cluster(c)?,
+        })
+    }
+
+    fn list_clusters(&self, ctx: &Ctx, i: gen::ListClustersInput) -> R<gen::ListClustersOutput> {
+        let page = model::list_clusters(self.sim, ctx, i.max_results, i.next_token.as_deref())
+            .map_err(eks_error)?;
+        let (clusters, next_token) = names(page);
+        Ok(gen::ListClustersOutput {
+            clusters,
+            next_token,
+        })
+    }
+
+    fn delete_cluster(&self, ctx: &Ctx, i: gen::DeleteClusterInput) -> R<gen::DeleteClusterOutput> {
+        let c = model::delete_cluster(self.sim, ctx, &i.name).map_err(eks_error)?;
+        Ok(gen::DeleteClusterOutput {
+            cluster: self.cluster(c)?,
+        })
+    }
+
+    fn update_cluster_config(
+        &self,
+        ctx: &Ctx,
+        i: gen::UpdateClusterConfigInput,
+    ) -> R<gen::UpdateClusterConfigOutput> {
+        let other_members = other_members(&i)?;
+        let input = model::UpdateClusterConfigInput {
+            authentication_mode: i
+                .access_config
+                .as_ref()
+                .and_then(|a| a.authentication_mode)
+                .map(|m| m.as_str().to_string()),
+            access_config_present: i.access_config.is_some(),
+            other_members,
+            client_request_token: i.client_request_token,
+            name: i.name,
+        };
+        let u = model::update_cluster_config(self.sim, ctx, input).map_err(eks_error)?;
+        Ok(gen::UpdateClusterConfigOutput {
+            update: Some(shape(&u)?),
+        })
+    }
+
+    fn describe_update(
+        &self,
+        ctx: &Ctx,
+        i: gen::DescribeUpdateInput,
+    ) -> R<gen::DescribeUpdateOutput> {
+        let u = model::describe_update(
+            self.sim,
+            ctx,
+            &i.name,
+            &i.update_id,
+            i.nodegroup_name.as_deref(),
+        )
+        .map_err(eks_error)?;
+        Ok(gen::DescribeUpdateOutput {
+            update: Some(shape(&u)?),
+        })
+    }
+
+    fn list_updates(&self, ctx: &Ctx, i: gen::ListUpdatesInput) -> R<gen::ListUpdatesOutput> {
+        let page = model::list_updates(
+            self.sim,
+            ctx,
+            &i.name,
+            i.nodegroup_name.as_deref(),
+            i.max_results,
+            i.next_token.as_deref(),
+        )
+        .map_err(eks_error)?;
+        let (update_ids, next_token) = names(page);
+        Ok(gen::ListUpdatesOutput {
+            update_ids,
+            next_token,
+        })
+    }
+
+    fn create_access_entry(
+        &self,
+        ctx: &Ctx,
+        i: gen::CreateAccessEntryInput,
+    ) -> R<gen::CreateAccessEntryOutput> {
+        let input = model::CreateAccessEntryInput {
+            cluster_name: i.cluster_name,
+            principal_arn: i.principal_arn,
+            kubernetes_groups: i.kubernetes_groups,
+            tags: i.tags.unwrap_or_default(),
+            client_request_token: i.client_request_token,
+            username: i.username,
+            kind: i.r#type,
+        };
+        let e = model::create_access_entry(self.sim, ctx, input).map_err(eks_error)?;
+        Ok(gen::CreateAccessEntryOutput {
+            access_entry: Some(shape(&e)?),
+        })
+    }
+
+    fn describe_access_entry(
+        &self,
+        ctx: &Ctx,
+        i: gen::DescribeAccessEntryInput,
+    ) -> R<gen::DescribeAccessEntryOutput> {
+        let e = model::describe_access_entry(self.sim, ctx, &i.cluster_name, &i.principal_arn)
+            .map_err(eks_error)?;
+        Ok(gen::DescribeAccessEntryOutput {
+            access_entry: Some(shape(&e)?),
+        })
+    }
+
+    fn list_access_entries(
+        &self,
+        ctx: &Ctx,
+        i: gen::ListAccessEntriesInput,
+    ) -> R<gen::ListAccessEntriesOutput> {
+        let page = model::list_access_entries(
+            self.sim,
+            ctx,
+            &i.cluster_name,
+            i.associated_policy_arn.as_deref(),
+            i.max_results,
+            i.next_token.as_deref(),
+        )
+        .map_err(eks_error)?;
+        let (access_entries, next_token) = names(page);
+        Ok(gen::ListAccessEntriesOutput {
+            access_entries,
+            next_token,
+        })
+    }
+
+    fn update_access_entry(
+        &self,
+        ctx: &Ctx,
+        i: gen::UpdateAccessEntryInput,
+    ) -> R<gen::UpdateAccessEntryOutput> {
+        let input = model::UpdateAccessEntryInput {
+            cluster_name: i.cluster_name,
+            principal_arn: i.principal_arn,
+            kubernetes_groups: i.kubernetes_groups,
+            client_request_token: i.client_request_token,
+            username: i.username,
+        };
+        let e = model::update_access_entry(self.sim, ctx, input).map_err(eks_error)?;
+        Ok(gen::UpdateAccessEntryOutput {
+            access_entry: Some(shape(&e)?),
+        })
+    }
+
+    fn delete_access_entry(
+        &self,
+        ctx: &Ctx,
+        i: gen::DeleteAccessEntryInput,
+    ) -> R<gen::DeleteAccessEntryOutput> {
+        model::delete_access_entry(self.sim, ctx, &i.cluster_name, &i.principal_arn)
+            .map_err(eks_error)?;
+        Ok(gen::DeleteAccessEntryOutput {})
+    }
+
+    fn associate_access_policy(
+        &self,
+        ctx: &Ctx,
+        i: gen::AssociateAccessPolicyInput,
+    ) -> R<gen::AssociateAccessPolicyOutput> {
+        let scope = AccessScope {
+            kind: i.access_scope.r#type.map(|t| t.as_str().to_string()),
+            namespaces: i.access_scope.namespaces.unwrap_or_default(),
+        };
+        let a = model::associate_access_policy(
+            self.sim,
+            ctx,
+            &i.cluster_name,
+            &i.principal_arn,
+            &i.policy_arn,
+            &scope,
+        )
+        .map_err(eks_error)?;
+        Ok(gen::AssociateAccessPolicyOutput {
+            cluster_name: Some(i.cluster_name),
+            principal_arn: Some(i.principal_arn),
+            associated_access_policy: Some(shape(&a)?),
+        })
+    }
+
+    fn disassociate_access_policy(
+        &self,
+        ctx: &Ctx,
+        i: gen::DisassociateAccessPolicyInput,
+    ) -> R<gen::DisassociateAccessPolicyOutput> {
+        model::disassociate_access_policy(
+            self.sim,
+            ctx,
+            &i.cluster_name,
+            &i.principal_arn,
+            &i.policy_arn,
+        )
+        .map_err(eks_error)?;
+        Ok(gen::DisassociateAccessPolicyOutput {})
+    }
+
+    fn list_associated_access_policies(
+        &self,
+        ctx: &Ctx,
+        i: gen::ListAssociatedAccessPoliciesInput,
+    ) -> R<gen::ListAssociatedAccessPoliciesOutput> {
+        let page = model::list_associated_access_policies(
+            self.sim,
+            ctx,
+            &i.cluster_name,
+            &i.principal_arn,
+            i.max_results,
+            i.next_token.as_deref(),
+        )
+        .map_err(eks_error)?;
+        Ok(gen::ListAssociatedAccessPoliciesOutput {
+            cluster_name: Some(i.cluster_name),
+            principal_arn: Some(i.principal_arn),
+            next_token: page.next_token,
+            associated_access_policies: Some(shape(&page.items)?),
+        })
+    }
+
+    fn list_access_policies(
+        &self,
+        ctx: &Ctx,
+        i: gen::ListAccessPoliciesInput,
+    ) -> R<gen::ListAccessPoliciesOutput> {
+        let page = model::list_access_policies(ctx, i.max_results, i.next_token.as_deref())
+            .map_err(eks_error)?;
+        Ok(gen::ListAccessPoliciesOutput {
+            access_policies: Some(shape(&page.items)?),
+            next_token: page.next_token,
+        })
+    }
+
+    fn create_nodegroup(
+        &self,
+        ctx: &Ctx,
+        i: gen::CreateNodegroupInput,
+    ) -> R<gen::CreateNodegroupOutput> {
+        let input = model::CreateNodegroupInput {
+            cluster_name: i.cluster_name,
+            nodegroup_name: i.nodegroup_name,
+            subnets: i.subnets,
+            node_role: i.node_role,
+            scaling_config: i.scaling_config.as_ref().map(document).transpose()?,
+            instance_types: i.instance_types,
+            ami_type: i.ami_type.map(|t| t.as_str().to_string()),
+            capacity_type: i.capacity_type.map(|t| t.as_str().to_string()),
+            disk_size: i.disk_size.map(i64::from),
+            labels: i.labels.unwrap_or_default(),
+            tags: i.tags.unwrap_or_default(),
+            version: i.version,
+            client_request_token: i.client_request_token,
+        };
+        let ng = model::create_nodegroup(self.sim, ctx, input).map_err(eks_error)?;
+        Ok(gen::CreateNodegroupOutput {
+            nodegroup: Some(shape(&ng)?),
+        })
+    }
+
+    fn describe_nodegroup(
+        &self,
+        ctx: &Ctx,
+        i: gen::DescribeNodegroupInput,
+    ) -> R<gen::DescribeNodegroupOutput> {
+        let ng = model::describe_nodegroup(self.sim, ctx, &i.cluster_name, &i.nodegroup_name)
+            .map_err(eks_error)?;
+        Ok(gen::DescribeNodegroupOutput {
+            nodegroup: Some(shape(&ng)?),
+        })
+    }
+
+    fn list_nodegroups(
+        &self,
+        ctx: &Ctx,
+        i: gen::ListNodegroupsInput,
+    ) -> R<gen::ListNodegroupsOutput> {
+        let page = model::list_nodegroups(
+            self.sim,
+            ctx,
+            &i.cluster_name,
+            i.max_results,
+            i.next_token.as_deref(),
+        )
+        .map_err(eks_error)?;
+        let (nodegroups, next_token) = names(page);
+        Ok(gen::ListNodegroupsOutput {
+            nodegroups,
+            next_token,
+        })
+    }
+
+    fn delete_nodegroup(
+        &self,
+        ctx: &Ctx,
+        i: gen::DeleteNodegroupInput,
+    ) -> R<gen::DeleteNodegroupOutput> {
+        let ng = model::delete_nodegroup(self.sim, ctx, &i.cluster_name, &i.nodegroup_name)
+            .map_err(eks_error)?;
+        Ok(gen::DeleteNodegroupOutput {
+            nodegroup: Some(shape(&ng)?),
+        })
+    }
+
+    fn tag_resource(&self, ctx: &Ctx, i: gen::TagResourceInput) -> R<gen::TagResourceOutput> {
+        model::tags::tag_resource(self.sim, ctx, &i.resource_arn, &i.tags).map_err(eks_error)?;
+        Ok(gen::TagResourceOutput {})
+    }
+
+    fn untag_resource(&self, ctx: &Ctx, i: gen::UntagResourceInput) -> R<gen::UntagResourceOutput> {
+        model::tags::untag_resource(self.sim, ctx, &i.resource_arn, &i.tag_keys)
+            .map_err(eks_error)?;
+        Ok(gen::UntagResourceOutput {})
+    }
+
+    fn list_tags_for_resource(
+        &self,
+        ctx: &Ctx,
+        i: gen::ListTagsForResourceInput,
+    ) -> R<gen::ListTagsForResourceOutput> {
+        let tags = model::tags::list_tags_for_resource(self.sim, ctx, &i.resource_arn)
+            .map_err(eks_error)?;
+        Ok(gen::ListTagsForResourceOutput { tags: Some(tags) })
+    }
+
+    fn update_nodegroup_config(
+        &self,
+        ctx: &Ctx,
+        i: gen::UpdateNodegroupConfigInput,
+    ) -> R<gen::UpdateNodegroupConfigOutput> {
+        let scaling = i.scaling_config.as_ref().map(document).transpose()?;
+        let u = model::nodegroup_config::update_nodegroup_config(
+            self.sim,
+            ctx,
+            &i.cluster_name,
+            &i.nodegroup_name,
+            scaling.as_ref(),
+        )
+        .map_err(eks_error)?;
+        Ok(gen::UpdateNodegroupConfigOutput {
+            update: Some(shape(&u)?),
+        })
+    }
+}
