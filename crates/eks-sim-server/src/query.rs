@@ -1,9 +1,9 @@
-//! The AWS query protocol (STS, IAM): form-encoded parameters in, XML out.
+//! The AWS query protocol (STS, IAM): form-encoded parameters in, XML errors out (answers
+//! are written by the generated wire, `sts_iam`).
 
 use crate::wire::WireResponse;
 use eks_sim_model::iam::Tag;
 use eks_sim_model::SimError;
-use std::fmt::Write as _;
 
 pub const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 pub const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
@@ -96,67 +96,12 @@ impl Params {
     }
 }
 
-/// Appends `s` XML-escaped.
-pub fn esc(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Appends `<tag>escaped text</tag>`.
-pub fn elem(out: &mut String, tag: &str, text: &str) {
-    let _ = write!(out, "<{tag}>");
-    esc(out, text);
-    let _ = write!(out, "</{tag}>");
-}
-
-/// ms since the epoch → ISO 8601 as AWS's XML carries it (`2026-01-02T03:04:05Z`).
-pub fn iso8601(ms: i64) -> String {
-    eks_sim_model::dates::iso8601(ms)
-}
-
-/// A successful response: `<{Action}Response xmlns=…><{Action}Result>…</…><ResponseMetadata>…`.
-/// `result` is `None` for operations without output (DeleteRole).
-pub fn response(ns: &str, action: &str, result: Option<&str>, request_id: &str) -> WireResponse {
-    let mut out = String::with_capacity(256 + result.map_or(0, str::len));
-    let _ = writeln!(out, "<{action}Response xmlns=\"{ns}\">");
-    if let Some(r) = result {
-        let _ = write!(out, "  <{action}Result>\n{r}  </{action}Result>\n");
-    }
-    let _ = write!(
-        out,
-        "  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</{action}Response>\n"
-    );
-    xml(200, out, request_id)
-}
-
 /// `<ErrorResponse><Error><Type>Sender</Type><Code>…</Code><Message>…</Message></Error>
 /// <RequestId>…</RequestId></ErrorResponse>`, with AWS's status.
 pub fn error(ns: &str, e: &SimError, request_id: &str) -> WireResponse {
-    let mut out = String::with_capacity(256);
-    let _ = write!(out, "<ErrorResponse xmlns=\"{ns}\">\n  <Error>\n    <Type>");
-    out.push_str(if e.sender_fault { "Sender" } else { "Receiver" });
-    out.push_str("</Type>\n    ");
-    elem(&mut out, "Code", &e.code);
-    out.push_str("\n    ");
-    elem(&mut out, "Message", &e.message);
-    let _ = write!(
-        out,
-        "\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n"
-    );
-    xml(e.status, out, request_id)
-}
-
-fn xml(status: u16, body: String, request_id: &str) -> WireResponse {
+    let body = eks_sim_wire::rt::query::error(ns, e.sender_fault, &e.code, &e.message, request_id);
     WireResponse {
-        status,
+        status: e.status,
         headers: vec![
             ("content-type".into(), "text/xml".into()),
             ("x-amzn-requestid".into(), request_id.into()),

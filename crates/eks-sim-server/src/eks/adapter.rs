@@ -4,6 +4,9 @@
 //! an answer that does not fit its shape (an unknown enum value, a missing required member)
 //! is a 500 here rather than a malformed answer on the wire.
 
+// The error type is the generated trait's, the model's error shapes unboxed as the wire has them.
+#![allow(clippy::result_large_err)]
+
 use eks_sim_model::eks::{self as model, AccessScope, Page};
 use eks_sim_model::{Ctx, Sim, SimError};
 use eks_sim_wire::generated::eks::{self as gen, EksError};
