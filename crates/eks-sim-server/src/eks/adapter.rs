@@ -10,6 +10,7 @@
 use eks_sim_model::eks::{self as model, AccessScope, Page};
 use eks_sim_model::{Ctx, Sim, SimError};
 use eks_sim_wire::generated::eks::{self as gen, EksError};
+use eks_sim_wire::rt::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -41,14 +42,87 @@ fn document(v: &impl Serialize) -> R<serde_json::Value> {
     serde_json::to_value(v).map_err(|e| internal("encode", e))
 }
 
+// The answers of the access-entry operations (a migration's hot path) are converted field by
+// field; clusters, node groups and updates, with their stored JSON documents, through serde.
+
+fn access_entry(e: model::AccessEntry) -> Option<gen::AccessEntry> {
+    Some(gen::AccessEntry {
+        cluster_name: Some(e.cluster_name),
+        principal_arn: Some(e.principal_arn),
+        kubernetes_groups: Some(e.kubernetes_groups),
+        access_entry_arn: Some(e.access_entry_arn),
+        created_at: Some(Timestamp(e.created_at)),
+        modified_at: Some(Timestamp(e.modified_at)),
+        tags: Some(e.tags),
+        username: Some(e.username),
+        r#type: Some(e.kind),
+    })
+}
+
+fn associated(a: model::AssociatedAccessPolicy) -> R<gen::AssociatedAccessPolicy> {
+    let kind = match a.access_scope.kind.as_deref() {
+        None => None,
+        Some(k) => Some(gen::AccessScopeType::parse(k).ok_or_else(|| {
+            internal(
+                "the model's answer does not fit its shape",
+                format!("accessScope.type {k}"),
+            )
+        })?),
+    };
+    Ok(gen::AssociatedAccessPolicy {
+        policy_arn: Some(a.policy_arn),
+        access_scope: Some(gen::AccessScope {
+            r#type: kind,
+            namespaces: Some(a.access_scope.namespaces),
+        }),
+        associated_at: Some(Timestamp(a.associated_at)),
+        modified_at: Some(Timestamp(a.modified_at)),
+    })
+}
+
 fn names(page: Page<String>) -> (Option<Vec<String>>, Option<String>) {
     (Some(page.items), page.next_token)
 }
 
 impl Model<'_> {
+    /// The cluster's own fields by hand; its stored JSON documents (`extra`) parsed once,
+    /// straight into their shapes.
     fn cluster(&self, mut c: model::Cluster) -> R<Option<gen::Cluster>> {
         (self.fix)(&mut c);
-        shape(&c).map(Some)
+        let mut docs = String::with_capacity(1024);
+        docs.push('{');
+        for (i, (k, v)) in c.extra.iter().enumerate() {
+            if i > 0 {
+                docs.push(',');
+            }
+            docs.push_str(&serde_json::Value::String(k.clone()).to_string());
+            docs.push(':');
+            docs.push_str(v.get());
+        }
+        docs.push('}');
+        let mut out: gen::Cluster = serde_json::from_str(&docs)
+            .map_err(|e| internal("the model's answer does not fit its shape", e))?;
+        let misfit = |what: &str| internal("the model's answer does not fit its shape", what);
+        let mode = match c.access_config.authentication_mode.as_deref() {
+            None => None,
+            Some(m) => Some(gen::AuthenticationMode::parse(m).ok_or_else(|| misfit(m))?),
+        };
+        out.name = Some(c.name);
+        out.arn = Some(c.arn);
+        out.created_at = Some(Timestamp(c.created_at));
+        out.version = Some(c.version);
+        out.endpoint = c.endpoint;
+        out.role_arn = Some(c.role_arn);
+        out.status = Some(gen::ClusterStatus::parse(&c.status).ok_or_else(|| misfit(&c.status))?);
+        out.access_config = Some(gen::AccessConfigResponse {
+            bootstrap_cluster_creator_admin_permissions: c
+                .access_config
+                .bootstrap_cluster_creator_admin_permissions,
+            authentication_mode: mode,
+        });
+        out.platform_version = Some(c.platform_version);
+        out.tags = Some(c.tags);
+        Ok(Some(out))
     }
 }
 
@@ -207,7 +281,7 @@ impl gen::Eks for Model<'_> {
         };
         let e = model::create_access_entry(self.sim, ctx, input).map_err(eks_error)?;
         Ok(gen::CreateAccessEntryOutput {
-            access_entry: Some(shape(&e)?),
+            access_entry: access_entry(e),
         })
     }
 
@@ -219,7 +293,7 @@ impl gen::Eks for Model<'_> {
         let e = model::describe_access_entry(self.sim, ctx, &i.cluster_name, &i.principal_arn)
             .map_err(eks_error)?;
         Ok(gen::DescribeAccessEntryOutput {
-            access_entry: Some(shape(&e)?),
+            access_entry: access_entry(e),
         })
     }
 
@@ -258,7 +332,7 @@ impl gen::Eks for Model<'_> {
         };
         let e = model::update_access_entry(self.sim, ctx, input).map_err(eks_error)?;
         Ok(gen::UpdateAccessEntryOutput {
-            access_entry: Some(shape(&e)?),
+            access_entry: access_entry(e),
         })
     }
 
@@ -293,7 +367,7 @@ impl gen::Eks for Model<'_> {
         Ok(gen::AssociateAccessPolicyOutput {
             cluster_name: Some(i.cluster_name),
             principal_arn: Some(i.principal_arn),
-            associated_access_policy: Some(shape(&a)?),
+            associated_access_policy: Some(associated(a)?),
         })
     }
 
@@ -331,7 +405,9 @@ impl gen::Eks for Model<'_> {
             cluster_name: Some(i.cluster_name),
             principal_arn: Some(i.principal_arn),
             next_token: page.next_token,
-            associated_access_policies: Some(shape(&page.items)?),
+            associated_access_policies: Some(
+                page.items.into_iter().map(associated).collect::<R<_>>()?,
+            ),
         })
     }
 
@@ -343,7 +419,15 @@ impl gen::Eks for Model<'_> {
         let page = model::list_access_policies(ctx, i.max_results, i.next_token.as_deref())
             .map_err(eks_error)?;
         Ok(gen::ListAccessPoliciesOutput {
-            access_policies: Some(shape(&page.items)?),
+            access_policies: Some(
+                page.items
+                    .into_iter()
+                    .map(|p| gen::AccessPolicy {
+                        name: Some(p.name),
+                        arn: Some(p.arn),
+                    })
+                    .collect(),
+            ),
             next_token: page.next_token,
         })
     }
