@@ -19,7 +19,9 @@
 //! caches, counters, faults), `authenticate` (SigV4 against the state's keys), `serve`
 //! (one request: size and body limits, signature, then EKS or STS/IAM), `answers` (AWS's
 //! errors per protocol), `sim_endpoints` (`/_sim/`), [`eks`] and [`sts_iam`] (the
-//! operations' wire), [`kube`] (the clusters' Kubernetes API).
+//! operations: routed, decoded, checked and encoded by the code `eks-sim-wire` generates
+//! from botocore's models, with the model behind its `Eks`, `Sts` and `Iam` traits here),
+//! [`kube`] (the clusters' Kubernetes API).
 
 mod answers;
 mod authenticate;

@@ -5,6 +5,7 @@
 use super::errors::invalid_param;
 use super::types::TagMap;
 use crate::error::SimResult;
+use eks_sim_wire::generated::eks as gen;
 use serde_json::Value;
 
 /// Kubernetes version a cluster gets when CreateCluster names none.
@@ -17,41 +18,11 @@ pub(super) const SUPPORTED_VERSIONS: &[&str] = &[
 // Structured inputs that EKS answers back: validated against the model's enums and rebuilt
 // from the members AWS defines, so an answer never carries a value or key AWS would not.
 
-pub(super) const LOG_TYPES: &[&str] = &[
-    "api",
-    "audit",
-    "authenticator",
-    "controllerManager",
-    "scheduler",
-];
-pub(super) const IP_FAMILIES: &[&str] = &["ipv4", "ipv6"];
-pub(super) const CAPACITY_TYPES: &[&str] = &["ON_DEMAND", "SPOT", "CAPACITY_BLOCK"];
-/// The botocore model's `AMITypes` enum.
-pub(super) const AMI_TYPES: &[&str] = &[
-    "AL2_x86_64",
-    "AL2_x86_64_GPU",
-    "AL2_ARM_64",
-    "CUSTOM",
-    "BOTTLEROCKET_ARM_64",
-    "BOTTLEROCKET_x86_64",
-    "BOTTLEROCKET_ARM_64_FIPS",
-    "BOTTLEROCKET_x86_64_FIPS",
-    "BOTTLEROCKET_ARM_64_NVIDIA",
-    "BOTTLEROCKET_x86_64_NVIDIA",
-    "BOTTLEROCKET_ARM_64_NVIDIA_FIPS",
-    "BOTTLEROCKET_x86_64_NVIDIA_FIPS",
-    "WINDOWS_CORE_2019_x86_64",
-    "WINDOWS_FULL_2019_x86_64",
-    "WINDOWS_CORE_2022_x86_64",
-    "WINDOWS_FULL_2022_x86_64",
-    "WINDOWS_CORE_2025_x86_64",
-    "WINDOWS_FULL_2025_x86_64",
-    "AL2023_x86_64_STANDARD",
-    "AL2023_ARM_64_STANDARD",
-    "AL2023_x86_64_NEURON",
-    "AL2023_x86_64_NVIDIA",
-    "AL2023_ARM_64_NVIDIA",
-];
+// The enums are botocore's, from the generated wire (no hand-copied lists to go stale).
+pub(super) const LOG_TYPES: &[&str] = gen::LogType::VALUES;
+pub(super) const IP_FAMILIES: &[&str] = gen::IpFamily::VALUES;
+pub(super) const CAPACITY_TYPES: &[&str] = gen::CapacityTypes::VALUES;
+pub(super) const AMI_TYPES: &[&str] = gen::AMITypes::VALUES;
 
 pub(super) fn check_enum(member: &str, value: &str, allowed: &[&str]) -> SimResult<()> {
     if allowed.contains(&value) {
