@@ -22,6 +22,7 @@ pub fn iam_op(action: &str) -> Option<&'static str> {
         "DeleteRole",
         "CreateUser",
         "GetUser",
+        "ListUsers",
         "CreateAccessKey",
     ]
     .into_iter()
@@ -175,14 +176,20 @@ fn role_xml(out: &mut String, tag: &str, r: &Role, with_tags: bool) {
 }
 
 fn user_xml(out: &mut String, u: &User) {
-    out.push_str("<User>");
+    user_xml_as(out, "User", u, true);
+}
+
+fn user_xml_as(out: &mut String, tag: &str, u: &User, with_tags: bool) {
+    let _ = write!(out, "<{tag}>");
     elem(out, "Path", &u.path);
     elem(out, "UserName", &u.name);
     elem(out, "UserId", &u.user_id);
     elem(out, "Arn", &u.arn);
     elem(out, "CreateDate", &iso8601(u.created_ms));
-    tags_xml(out, &u.tags);
-    out.push_str("</User>");
+    if with_tags {
+        tags_xml(out, &u.tags);
+    }
+    let _ = write!(out, "</{tag}>");
 }
 
 fn iam_inner(sim: &Sim, ctx: &Ctx, action: &str, p: &Params) -> Result<Option<String>, SimError> {
@@ -243,6 +250,25 @@ fn iam_inner(sim: &Sim, ctx: &Ctx, action: &str, p: &Params) -> Result<Option<St
         "GetUser" => {
             let u = iam::get_user(sim, ctx, p.get("UserName"))?;
             user_xml(&mut out, &u);
+        }
+        "ListUsers" => {
+            let (users, marker) = iam::list_users(
+                sim,
+                ctx,
+                p.get("PathPrefix"),
+                p.get("Marker"),
+                p.int("MaxItems", "maxItems")?,
+            )?;
+            let truncated = if marker.is_some() { "true" } else { "false" };
+            elem(&mut out, "IsTruncated", truncated);
+            out.push_str("<Users>");
+            for u in &users {
+                user_xml_as(&mut out, "member", u, false);
+            }
+            out.push_str("</Users>");
+            if let Some(m) = marker {
+                elem(&mut out, "Marker", &m);
+            }
         }
         "CreateAccessKey" => {
             let k = iam::create_access_key(sim, ctx, p.get("UserName"))?;
