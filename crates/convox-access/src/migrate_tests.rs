@@ -68,10 +68,16 @@ type Want = Result<
     &'static str,
 >;
 
-#[test]
-fn each_mapping_becomes_its_entry_or_a_reason() {
-    let node = "system:node:{{EC2PrivateDNSName}}";
-    let cases: Vec<(&str, String, &str, &[&str], Want)> = vec![
+type Case = (
+    &'static str,
+    String,
+    &'static str,
+    &'static [&'static str],
+    Want,
+);
+
+fn cases_1(node: &'static str) -> Vec<Case> {
+    vec![
         (
             "mapRoles",
             arn("role/ci"),
@@ -144,6 +150,11 @@ fn each_mapping_becomes_its_entry_or_a_reason() {
             &[],
             Ok(("STANDARD", Some("alice"), &[], false)),
         ),
+    ]
+}
+
+fn cases_2() -> Vec<Case> {
+    vec![
         (
             "mapRoles",
             arn("role/ci"),
@@ -207,6 +218,11 @@ fn each_mapping_becomes_its_entry_or_a_reason() {
             &["devs"],
             Err("is a service-linked role"),
         ),
+    ]
+}
+
+fn cases_3(node: &'static str) -> Vec<Case> {
+    vec![
         (
             "mapRoles",
             arn("role/has-entry"),
@@ -267,7 +283,13 @@ fn each_mapping_becomes_its_entry_or_a_reason() {
             ],
             Err("Fargate"),
         ),
-    ];
+    ]
+}
+
+#[test]
+fn each_mapping_becomes_its_entry_or_a_reason() {
+    let node = "system:node:{{EC2PrivateDNSName}}";
+    let cases: Vec<Case> = [cases_1(node), cases_2(), cases_3(node)].concat();
     let entries = [
         entry(&arn("role/has-entry"), "STANDARD", None),
         entry(&arn("role/old/recreated"), "STANDARD", None),
