@@ -626,16 +626,33 @@ def test_node_group_joins_through_aws_auth_eks_writes(sim, kube):
     k = kube(name)
     role = make_role(sim, path="/convox/")
     eks = sim.client("eks")
-    eks.create_nodegroup(clusterName=name, nodegroupName="ng", subnets=["subnet-a"], nodeRole=role["Arn"],
+    # Given without its path (as Convox gives it): EKS finds the role by name.
+    pathless = f"arn:aws:iam::{ACCOUNT}:role/{role['RoleName']}"
+    eks.create_nodegroup(clusterName=name, nodegroupName="ng", subnets=["subnet-a"], nodeRole=pathless,
                          scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 2})
     nodes = node_names(k)
     assert len(nodes) == 2 and all(n.startswith("ip-10-") and n.endswith(".ec2.internal") for n in nodes), nodes
     cm = json.loads(k.run("-n", "kube-system", "get", "cm", "aws-auth", "-o", "json").stdout)
     roles = cm["data"]["mapRoles"]
-    # EKS writes the node role without its path (a path would never match).
-    assert f"arn:aws:iam::{ACCOUNT}:role/{role['RoleName']}" in roles
+    # EKS writes the ARN the node group was given.
+    assert f"rolearn: {pathless}" in roles
     assert "system:node:{{EC2PrivateDNSName}}" in roles and "system:bootstrappers" in roles
     assert eks.describe_nodegroup(clusterName=name, nodegroupName="ng")["nodegroup"]["health"] == {"issues": []}
+
+
+def test_node_group_given_a_path_never_joins_through_aws_auth(sim, kube):
+    name = make_cluster(sim)
+    k = kube(name)
+    role = make_role(sim, path="/convox/")
+    eks = sim.client("eks")
+    eks.create_nodegroup(clusterName=name, nodegroupName="ng", subnets=["subnet-a"], nodeRole=role["Arn"],
+                         scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 2})
+    cm = json.loads(k.run("-n", "kube-system", "get", "cm", "aws-auth", "-o", "json").stdout)
+    # The mapping carries the path, and the authenticator never matches a path.
+    assert f"rolearn: {role['Arn']}" in cm["data"]["mapRoles"]
+    assert node_names(k) == []
+    issues = eks.describe_nodegroup(clusterName=name, nodegroupName="ng")["nodegroup"]["health"]["issues"]
+    assert [i["code"] for i in issues] == ["NodeCreationFailure"], issues
 
 
 def test_nodes_fail_without_aws_auth_then_join_with_an_ec2_linux_entry(sim, kube, settings):

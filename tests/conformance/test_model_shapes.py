@@ -394,6 +394,7 @@ def test_sts_iam_shapes(checker, sim):
                       Description="d", MaxSessionDuration=7200, Tags=[{"Key": "k", "Value": "v"}])["Role"]
     checker.ok("iam", "get_role", RoleName=name)
     checker.ok("iam", "list_roles", PathPrefix="/team/")
+    checker.ok("iam", "list_users")
     creds = checker.ok("sts", "assume_role", RoleArn=role["Arn"], RoleSessionName="s1",
                        DurationSeconds=900)["Credentials"]
     assumed = checker.client("sts", access_key_id=creds["AccessKeyId"],
@@ -429,6 +430,7 @@ def test_sts_iam_shapes(checker, sim):
     E("iam", "get_user", "NoSuchEntity", UserName=unique("nobody-"))
     E("iam", "create_access_key", "NoSuchEntity", UserName=unique("nobody-"))
     E("iam", "list_roles", "ValidationError", client=checker.raw_client("iam"), MaxItems=0)
+    E("iam", "list_users", "ValidationError", client=checker.raw_client("iam"), MaxItems=0)
     # The constraint named is the bound the value crossed.
     raw_iam, raw_sts = checker.raw_client("iam"), checker.raw_client("sts")
     for resp, bound in (
@@ -509,6 +511,7 @@ def test_pagination_tokens(checker, roles):
     for _ in range(3):
         checker.ok("iam", "create_role", RoleName=unique("shape-page-"), Path="/shape-page/",
                    AssumeRolePolicyDocument=TRUST)
+        checker.ok("iam", "create_user", UserName=unique("shape-page-"), Path="/shape-page/")
     cases = [
         ("eks", "ListClusters", {}),
         ("eks", "ListAccessEntries", {"clusterName": api}),
@@ -516,6 +519,7 @@ def test_pagination_tokens(checker, roles):
         ("eks", "ListAccessPolicies", {}),
         ("eks", "ListAssociatedAccessPolicies", {"clusterName": api, "principalArn": roles["dev"]}),
         ("iam", "ListRoles", {"PathPrefix": "/shape-page/"}),
+        ("iam", "ListUsers", {"PathPrefix": "/shape-page/"}),
     ]
     served = implemented_operations()
     paginated = {

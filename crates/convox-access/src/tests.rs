@@ -37,6 +37,7 @@ fn entry(
             vec![]
         }),
         kubernetes_groups: groups.iter().map(|g| g.to_string()).collect(),
+        created_ms: None,
     }
 }
 

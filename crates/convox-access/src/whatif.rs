@@ -5,10 +5,11 @@
 //! account. Principals are compared by canonical ARN, case-insensitively: IAM role and user
 //! names are unique in an account whatever their path, so that is "the same principal".
 
-use convox_planner::{AuthMode, ObservedEntry, Scope, CLUSTER_ADMIN_POLICY, RACK_TAG};
+use convox_planner::{AuthMode, ObservedEntry, Scope, CLUSTER_ADMIN_POLICY, RACK_TAG, ROLE_TAG};
 use serde::Serialize;
 
-use crate::aws_auth::{AwsAuth, Mapping};
+use crate::aws_auth::{AwsAuth, Mapping, MappingKind};
+use crate::migrate::{Directory, Principal};
 
 /// What is known of `aws-auth`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,17 +70,40 @@ pub struct World<'a> {
     pub mode: AuthMode,
     pub aws_auth: &'a AwsAuthFact,
     pub entries: Vec<&'a ObservedEntry>,
+    /// The caller's account's IAM principals, when listed: a principal IAM does not have
+    /// gets in nowhere, and an entry left from a deleted principal of that name admits nobody.
+    pub dir: Option<&'a Directory>,
+}
+
+/// IAM's principal for `arn` when `dir` can tell (`Err(())`: IAM has none).
+fn in_iam<'d>(dir: Option<&'d Directory>, arn: &str) -> Option<Result<&'d Principal, ()>> {
+    let d = dir?;
+    let c = canonical(arn);
+    let f: Vec<&str> = c.splitn(6, ':').collect();
+    if f.get(1) != Some(&d.partition.as_str()) || f.get(4) != Some(&d.account.as_str()) {
+        return None;
+    }
+    let kind = match f.get(5) {
+        Some(r) if r.starts_with("role/") => MappingKind::Role,
+        Some(r) if r.starts_with("user/") => MappingKind::User,
+        _ => return None,
+    };
+    Some(d.resolve(kind, &c).ok_or(()))
 }
 
 /// The access of one principal (any spelling of its ARN).
 pub fn access(world: &World<'_>, arn: &str) -> Access {
     let id = canonical(arn);
+    let principal = match in_iam(world.dir, arn) {
+        Some(Err(())) => return Access::No,
+        Some(Ok(p)) => Some(p),
+        None => None,
+    };
     if world.mode.includes_api() {
-        if let Some(e) = world
-            .entries
-            .iter()
-            .find(|e| canonical(&e.principal_arn) == id)
-        {
+        if let Some(e) = world.entries.iter().find(|e| {
+            canonical(&e.principal_arn) == id
+                && principal.is_none_or(|p| crate::migrate::stale_entry(e, p).is_none())
+        }) {
             return Access::Entry {
                 entry_type: e.entry_type.clone(),
             };
@@ -121,6 +145,16 @@ pub enum Coverage {
     },
     /// A `rolearn` with a path: the mapping itself never matches anyone.
     NeverMatches,
+    /// An ARN of another partition than the cluster's: it names nobody there.
+    OtherPartition {
+        partition: String,
+    },
+    /// IAM has no principal of that name (deleted): the mapping maps nobody.
+    NoPrincipal,
+    /// An entry of that name exists but no longer matches IAM's principal: why.
+    Stale {
+        why: String,
+    },
 }
 
 fn is_cluster_admin(e: &ObservedEntry) -> bool {
@@ -130,13 +164,37 @@ fn is_cluster_admin(e: &ObservedEntry) -> bool {
 }
 
 pub fn coverage(m: &Mapping, entries: &[ObservedEntry]) -> Coverage {
+    coverage_in(m, entries, None)
+}
+
+/// [`coverage`], the principal resolved through IAM (`dir`, the cluster's account): the
+/// entry must name IAM's principal — path and incarnation — not just one of its name.
+pub fn coverage_in(m: &Mapping, entries: &[ObservedEntry], dir: Option<&Directory>) -> Coverage {
     if m.has_path() {
         return Coverage::NeverMatches;
     }
     let id = canonical(&m.arn);
+    let f: Vec<&str> = m.arn.splitn(6, ':').collect();
+    let (partition, account) = (f.get(1).copied(), f.get(4).copied());
+    if dir.is_some_and(|d| partition != Some(d.partition.as_str())) {
+        return Coverage::OtherPartition {
+            partition: partition.unwrap_or_default().to_string(),
+        };
+    }
+    let in_dir = dir.filter(|d| account == Some(d.account.as_str()));
+    let principal = match in_dir {
+        Some(d) => match d.resolve(m.kind, &m.arn) {
+            Some(p) => Some(p),
+            None => return Coverage::NoPrincipal,
+        },
+        None => None,
+    };
     let Some(e) = entries.iter().find(|e| canonical(&e.principal_arn) == id) else {
         return Coverage::NoEntry;
     };
+    if let Some(why) = principal.and_then(|p| crate::migrate::stale_entry(e, p)) {
+        return Coverage::Stale { why };
+    }
     let lacks = if m.is_node() {
         let want = if m.is_windows_node() {
             "EC2_WINDOWS"
@@ -262,6 +320,7 @@ fn world_of<'a>(
     mode: AuthMode,
     aws_auth: &'a AwsAuthFact,
     entries: &'a [ObservedEntry],
+    dir: Option<&'a Directory>,
 ) -> World<'a> {
     static ABSENT: AwsAuthFact = AwsAuthFact::Absent;
     let all = entries.iter().collect();
@@ -270,24 +329,33 @@ fn world_of<'a>(
             mode,
             aws_auth,
             entries: all,
+            dir,
         },
         Scenario::AwsAuthDeleted => World {
             mode,
             aws_auth: &ABSENT,
             entries: all,
+            dir,
         },
         Scenario::ModeApi => World {
             mode: AuthMode::Api,
             aws_auth,
             entries: all,
+            dir,
         },
         Scenario::DowngradedEntriesRemoved => World {
             mode,
             aws_auth,
+            // The rack's own entries (caller, nodes) go; those `auth migrate` made for
+            // aws-auth's principals are not the parameters' and stay.
             entries: entries
                 .iter()
-                .filter(|e| e.tags.get(RACK_TAG).map(String::as_str) != Some(rack))
+                .filter(|e| {
+                    e.tags.get(RACK_TAG).map(String::as_str) != Some(rack)
+                        || e.tags.get(ROLE_TAG).map(String::as_str) == Some(crate::MIGRATED)
+                })
                 .collect(),
+            dir,
         },
     }
 }
@@ -313,6 +381,20 @@ fn verdict(s: Scenario, lose: &[String], unknown: &[String]) -> String {
     v
 }
 
+/// A verdict while aws-auth cannot be read: whoever only it maps is not among the
+/// identities judged, so nothing is called safe.
+fn unseen_mappings(aws_auth: &AwsAuthFact, v: String) -> String {
+    match aws_auth {
+        AwsAuthFact::Unknown(_) if v == "safe" => {
+            "unknown: aws-auth could not be read, so who it maps is not known".into()
+        }
+        AwsAuthFact::Unknown(_) => {
+            format!("{v}; and unknown for whoever aws-auth maps (it could not be read)")
+        }
+        _ => v,
+    }
+}
+
 /// Every scenario for these identities. `rack` names the rack whose entries a downgrade
 /// leaves unmanaged (tag `convox:rack`).
 pub fn what_if(
@@ -322,12 +404,24 @@ pub fn what_if(
     entries: &[ObservedEntry],
     ids: &[Identity],
 ) -> Vec<Outcome> {
-    let now = world_of(Scenario::Now, rack, mode, aws_auth, entries);
+    what_if_in(rack, mode, aws_auth, entries, ids, None)
+}
+
+/// [`what_if`] with the principals resolved through IAM ([`World::dir`]).
+pub fn what_if_in(
+    rack: &str,
+    mode: AuthMode,
+    aws_auth: &AwsAuthFact,
+    entries: &[ObservedEntry],
+    ids: &[Identity],
+    dir: Option<&Directory>,
+) -> Vec<Outcome> {
+    let now = world_of(Scenario::Now, rack, mode, aws_auth, entries, dir);
     let before: Vec<Access> = ids.iter().map(|i| access(&now, &i.arn)).collect();
     Scenario::ALL
         .iter()
         .map(|&s| {
-            let w = world_of(s, rack, mode, aws_auth, entries);
+            let w = world_of(s, rack, mode, aws_auth, entries, dir);
             let after: Vec<Access> = ids.iter().map(|i| access(&w, &i.arn)).collect();
             let (mut lose, mut unknown) = (Vec::new(), Vec::new());
             for ((id, b), a) in ids.iter().zip(&before).zip(&after) {
@@ -346,7 +440,7 @@ pub fn what_if(
             Outcome {
                 scenario: s,
                 description: s.describe(),
-                verdict: verdict(s, &lose, &unknown),
+                verdict: unseen_mappings(aws_auth, verdict(s, &lose, &unknown)),
                 access: after,
                 lose,
                 unknown,

@@ -134,6 +134,9 @@ impl Aws {
             Err(e) => return Err(self.err(e, &spec.cluster, None)),
         }
         self.wait_cluster_active(&spec.cluster).await?;
+        // As Convox does: the node group gets its role without the path, because EKS writes
+        // that ARN into aws-auth, where a path never matches.
+        let given = pathless(&nodes_role);
         let token = crate::retry::request_token();
         let res = self
             .call("eks:CreateNodegroup", || {
@@ -142,7 +145,7 @@ impl Aws {
                     .client_request_token(&token)
                     .cluster_name(&spec.cluster)
                     .nodegroup_name(&spec.nodegroup)
-                    .node_role(&nodes_role)
+                    .node_role(&given)
                     .subnets("subnet-0convox0000000001")
                     .scaling_config(
                         NodegroupScalingConfig::builder()
@@ -247,5 +250,13 @@ impl Aws {
                 Err(e) => return Err(self.err(e, cluster, None)),
             }
         }
+    }
+}
+
+/// `arn:P:iam::A:role/path/NAME` → `arn:P:iam::A:role/NAME`.
+fn pathless(role_arn: &str) -> String {
+    match role_arn.split_once(":role/") {
+        Some((head, rest)) => format!("{head}:role/{}", rest.rsplit('/').next().unwrap_or(rest)),
+        None => role_arn.to_string(),
     }
 }

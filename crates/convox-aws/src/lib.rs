@@ -22,7 +22,8 @@
 //! A cluster that is not ACTIVE also gets ListUpdates and DescribeUpdate (the update in
 //! progress and the authentication mode it sets: [`convox_planner::PendingUpdate`]), so
 //! nothing judges a mode about to change as the mode; a converged rack never pays for it.
-//! [`Aws::iam_role_arn`] proves a node role exists as IAM spells it before an entry names it.
+//! [`Aws::iam_role_arn`] proves a node role exists as IAM spells it before an entry names it
+//! ([`Aws::iam_principals`] lists them all once, for `rack auth migrate`).
 //!
 //! On a CONFIG_MAP cluster round 3 is skipped (no entry can exist) and the describes of round
 //! 1 answer InvalidRequestException, which agrees with the mode and means "none". Any other
@@ -50,6 +51,7 @@ mod counter;
 mod error;
 mod install;
 mod kube_api;
+mod migrate;
 mod observe;
 mod profile;
 mod retry;
@@ -64,6 +66,7 @@ pub use error::{
 };
 pub use install::{InstallSpec, InstalledRoles};
 pub use kube_api::ClusterEndpoint;
+pub use migrate::{ClusterAccess, Created, IamPrincipal, NewEntry, POLICY_TAG};
 pub use observe::Interest;
 pub use profile::check_profile;
 pub use retry::{Backoff, Timing};

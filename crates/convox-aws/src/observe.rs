@@ -132,6 +132,7 @@ impl Aws {
                     .unwrap_or_else(BTreeMap::new),
                 policies: None,
                 kubernetes_groups: e.kubernetes_groups().to_vec(),
+                created_ms: e.created_at().map(|t| t.to_millis().unwrap_or_default()),
             })),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -366,6 +367,16 @@ impl Aws {
     /// API, as an [`Aws::observe`] saw it): ListAccessEntries (paginated), then each entry
     /// described and STANDARD entries' policies listed, a few at a time.
     pub async fn all_entries(&self, cluster: &str) -> Result<Vec<ObservedEntry>, AwsError> {
+        self.all_entries_with(cluster, |_| true).await
+    }
+
+    /// [`Aws::all_entries`], listing the policies only of the STANDARD entries `policies_of`
+    /// picks (the others read `policies: None`): one call fewer per entry left out.
+    pub async fn all_entries_with(
+        &self,
+        cluster: &str,
+        policies_of: impl Fn(&ObservedEntry) -> bool,
+    ) -> Result<Vec<ObservedEntry>, AwsError> {
         // The SDK's paginator reads every page; a transient failure retries the listing.
         let pages = self
             .call("eks:ListAccessEntries", || {
@@ -383,6 +394,7 @@ impl Aws {
             .iter()
             .flat_map(|page| page.access_entries().iter().cloned())
             .collect();
+        let policies_of = &policies_of;
         let described: Vec<Option<ObservedEntry>> = stream::iter(principals)
             .map(|p| async move {
                 let mut entry = match self.describe_entry(cluster, &p).await {
@@ -390,7 +402,7 @@ impl Aws {
                     Err(e) => return Err(self.err(e, cluster, Some(&p))),
                 };
                 if let Some(en) = entry.as_mut() {
-                    if en.entry_type == "STANDARD" {
+                    if en.entry_type == "STANDARD" && policies_of(en) {
                         en.policies = Some(
                             self.list_policies(cluster, &p)
                                 .await

@@ -9,6 +9,8 @@
 //!   simulator's memory with 1,000 clusters × 100 access entries.
 //! - `convox-bench reconcile`: API calls and wall time of a full migration on the simulator with
 //!   an update duration U and propagation delay P, and of a no-op run on a converged rack.
+//! - `convox-bench auth`: API calls and wall time of `rack auth` (200 aws-auth mappings, then
+//!   200 entries too) and of `rack auth migrate` for 200 mappings.
 //! - `convox-bench store`: rack-store changes and reads per second on SQLite and PostgreSQL,
 //!   and `convox racks` listing 1,000 racks on each.
 //!
@@ -17,6 +19,7 @@
 //! read. Requests are signed once and replayed (the server still verifies every signature),
 //! so the client spends its CPU on I/O, not on HMACs.
 
+mod auth;
 mod load;
 mod reconcile;
 mod server;
@@ -43,6 +46,8 @@ enum Cmd {
     Reconcile(reconcile::ReconcileArgs),
     /// Rack-store operations per second on each backend, and `convox racks` at 1,000 racks.
     Store(store::StoreArgs),
+    /// `rack auth` and `rack auth migrate` with N aws-auth mappings: API calls, wall time.
+    Auth(auth::AuthArgs),
 }
 
 #[derive(clap::Args)]
@@ -94,6 +99,7 @@ fn main() {
     let result = match cli.cmd {
         Cmd::Sim(args) => rt.block_on(server::run_sim_bench(args)),
         Cmd::Reconcile(args) => rt.block_on(reconcile::run(args)),
+        Cmd::Auth(args) => rt.block_on(auth::run(args)),
         Cmd::Store(_) => Ok(()),
     };
     if let Err(e) = result {

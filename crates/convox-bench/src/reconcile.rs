@@ -21,7 +21,7 @@ pub struct ReconcileArgs {
     convox_bin: Option<PathBuf>,
 }
 
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -31,7 +31,7 @@ impl Drop for Server {
 }
 
 /// Per-operation request counts from the simulator's request log.
-async fn counts(addr: SocketAddr) -> Result<BTreeMap<String, u64>, String> {
+pub(crate) async fn counts(addr: SocketAddr) -> Result<BTreeMap<String, u64>, String> {
     let body = http_get(addr, "/_sim/requests").await?;
     let v: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| format!("/_sim/requests: {e}"))?;
@@ -90,7 +90,10 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     out
 }
 
-fn diff(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+pub(crate) fn diff(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+) -> BTreeMap<String, u64> {
     after
         .iter()
         .filter_map(|(k, v)| {
@@ -115,7 +118,12 @@ fn is_mutating(op: &str) -> bool {
     .any(|p| name.starts_with(p))
 }
 
-fn convox(bin: &Path, home: &Path, endpoint: &str, args: &[&str]) -> Result<f64, String> {
+pub(crate) fn convox(
+    bin: &Path,
+    home: &Path,
+    endpoint: &str,
+    args: &[&str],
+) -> Result<f64, String> {
     let start = Instant::now();
     let out = Command::new(bin)
         .args(args)
@@ -136,7 +144,7 @@ fn convox(bin: &Path, home: &Path, endpoint: &str, args: &[&str]) -> Result<f64,
     Ok(secs)
 }
 
-fn show(title: &str, secs: f64, calls: &BTreeMap<String, u64>) {
+pub(crate) fn show(title: &str, secs: f64, calls: &BTreeMap<String, u64>) {
     let total: u64 = calls.values().sum();
     let mutating: u64 = calls
         .iter()
@@ -184,37 +192,16 @@ async fn scenario(
 ) -> Result<(), String> {
     let home = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
     let own = eks_own_entries.to_string();
-    let mut child = Command::new(bin)
-        .args(["sim", "serve", "--listen", "127.0.0.1:0", "--state"])
-        .arg(home.path())
-        .args([
-            "--set",
-            "cluster_create_ms=0",
-            "--set",
-            "nodegroup_create_ms=0",
-        ])
-        .args(["--set", &format!("update_ms={}", args.update_ms)])
-        .args(["--set", &format!("propagation_ms={}", args.propagation_ms)])
-        .args(["--set", &format!("auto_node_entries={own}")])
-        .args(["--set", &format!("bootstrap_creator_admin={own}")])
-        .env("CONVOX_HOME", home.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("spawn convox sim serve: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let server = Server(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .map_err(|e| format!("read: {e}"))?;
-    let addr: SocketAddr = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .and_then(|a| a.trim_end_matches('/').parse().ok())
-        .ok_or_else(|| format!("unexpected first line from convox sim serve: {line:?}"))?;
+    let (server, addr) = serve(
+        bin,
+        home.path(),
+        &[
+            format!("update_ms={}", args.update_ms),
+            format!("propagation_ms={}", args.propagation_ms),
+            format!("auto_node_entries={own}"),
+            format!("bootstrap_creator_admin={own}"),
+        ],
+    )?;
     let endpoint = format!("http://{addr}");
     let h = home.path();
 
@@ -256,4 +243,44 @@ async fn scenario(
         noop_calls.values().sum::<u64>()
     );
     Ok(())
+}
+
+/// `convox sim serve` on a free loopback port with `sets` (and instant creates); its address.
+pub(crate) fn serve(
+    bin: &Path,
+    home: &Path,
+    sets: &[String],
+) -> Result<(Server, SocketAddr), String> {
+    let mut cmd = Command::new(bin);
+    cmd.args(["sim", "serve", "--listen", "127.0.0.1:0", "--state"])
+        .arg(home)
+        .args([
+            "--set",
+            "cluster_create_ms=0",
+            "--set",
+            "nodegroup_create_ms=0",
+        ]);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let mut child = cmd
+        .env("CONVOX_HOME", home)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("spawn convox sim serve: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| format!("read: {e}"))?;
+    let addr: SocketAddr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .and_then(|a| a.trim_end_matches('/').parse().ok())
+        .ok_or_else(|| format!("unexpected first line from convox sim serve: {line:?}"))?;
+    Ok((server, addr))
 }

@@ -92,7 +92,12 @@ fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-fn create_role(s: &Signer, addr: SocketAddr, name: &str, path: &str) -> Result<Template, String> {
+pub(crate) fn create_role(
+    s: &Signer,
+    addr: SocketAddr,
+    name: &str,
+    path: &str,
+) -> Result<Template, String> {
     let body = format!(
         "Action=CreateRole&Version=2010-05-08&RoleName={}&Path={}&AssumeRolePolicyDocument={}",
         enc(name),
@@ -326,7 +331,7 @@ fn print_figures(
     }
 }
 
-fn check(res: load::LoadResult, what: &str) -> Result<(), String> {
+pub(crate) fn check(res: load::LoadResult, what: &str) -> Result<(), String> {
     if res.failed > 0 {
         return Err(format!(
             "{what}: {} of {} failed; first: {}",

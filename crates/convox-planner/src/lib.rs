@@ -150,6 +150,10 @@ pub struct ObservedEntry {
     /// The entry's `kubernetesGroups` (what `rack auth` compares with aws-auth's groups).
     #[serde(default)]
     pub kubernetes_groups: Vec<String>,
+    /// When EKS made it (ms since the epoch), if known: an entry older than its IAM
+    /// principal no longer matches it (EKS binds an entry to the principal's id).
+    #[serde(default)]
+    pub created_ms: Option<i64>,
 }
 
 /// An update still running on the cluster.

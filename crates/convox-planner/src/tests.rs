@@ -64,6 +64,7 @@ pub(super) fn entry(
         tags: tags(ours, "x"),
         policies,
         kubernetes_groups: Vec::new(),
+        created_ms: None,
     }
 }
 

@@ -93,6 +93,7 @@ fn apply(o: &mut Observed, step: &Step, rack: &str, eks_node_entry_on_switch: bo
                 tags: t,
                 policies: (d.entry_type == "STANDARD").then(Vec::new),
                 kubernetes_groups: Vec::new(),
+                created_ms: None,
             });
         }
         Step::AssociatePolicy {

@@ -136,6 +136,69 @@ impl Fenced<'_> {
             .delete_rack_in(Some(self.lock), self.rack(), actor)
     }
 
+    /// Opens a pending history row for an action that changes the cluster but not the
+    /// rack's parameters or status (e.g. `auth migrate`); close it with
+    /// [`Fenced::finish_action`]. A change left pending by a run that lost the lock is
+    /// closed as interrupted first, as every `begin_*` does.
+    pub fn begin_action(
+        &self,
+        actor: &str,
+        action: &str,
+        what: &serde_json::Value,
+    ) -> Result<ChangeId, StoreError> {
+        let now = now_rfc3339();
+        let rack = self.rack();
+        self.store.write_fenced(Some(self.lock), rack, |tx| {
+            if self.store.rack_in(tx, rack)?.is_none() {
+                return Err(StoreError::UnknownRack(rack.to_string()));
+            }
+            self.store.close_interrupted_in(tx, rack, &now)?;
+            self.store.history_in(
+                tx,
+                rack,
+                actor,
+                action,
+                what,
+                ChangeResult::Pending,
+                None,
+                &now,
+            )
+        })
+    }
+
+    /// Closes a row opened by [`Fenced::begin_action`] with its result and final `what`;
+    /// the rack's status is left as it is.
+    pub fn finish_action(
+        &self,
+        id: ChangeId,
+        what: &serde_json::Value,
+        result: Result<(), &str>,
+    ) -> Result<(), StoreError> {
+        let now = now_rfc3339();
+        let (outcome, message) = match result {
+            Ok(()) => (ChangeResult::Ok, None),
+            Err(m) => (ChangeResult::Failed, Some(m)),
+        };
+        self.store.write_fenced(Some(self.lock), self.rack(), |tx| {
+            let n = tx.exec(
+                "UPDATE history SET result = ?2, message = ?3, finished_at = ?4, what = ?5 \
+                 WHERE id = ?1 AND rack = ?6 AND result = 'pending'",
+                vals![
+                    id.0,
+                    outcome.as_str(),
+                    message,
+                    &now,
+                    what.to_string(),
+                    self.rack()
+                ],
+            )?;
+            if n == 0 {
+                return Err(StoreError::UnknownChange(id.0));
+            }
+            Ok(())
+        })
+    }
+
     /// Records a finished action in one row (e.g. a refused `rack update` a user should see).
     pub fn record(
         &self,

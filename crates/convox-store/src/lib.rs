@@ -654,6 +654,8 @@ mod test_db;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_actions;
+#[cfg(test)]
 mod tests_process;
 #[cfg(test)]
 mod tests_shared;

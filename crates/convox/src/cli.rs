@@ -156,6 +156,8 @@ pub enum RackSub {
         sel: RackSel,
         #[command(flatten)]
         out: OutputArg,
+        #[command(subcommand)]
+        cmd: Option<AuthSub>,
     },
     /// Print a kubeconfig for the rack's cluster whose credentials come from `convox rack
     /// token` (no AWS CLI needed): `convox rack kubeconfig > ~/.kube/NAME; KUBECONFIG=~/.kube/NAME kubectl get nodes`.
@@ -167,6 +169,22 @@ pub enum RackSub {
     Token {
         #[command(flatten)]
         sel: RackSel,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthSub {
+    /// Bring every aws-auth mapping into an access entry (the mode must already include the
+    /// API): prints the plan, then creates the entries (tagged convox:entry=aws-auth). Never
+    /// deletes aws-auth or any entry; a second run creates nothing.
+    Migrate {
+        #[command(flatten)]
+        sel: RackSel,
+        /// Print the plan; change nothing.
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+        #[command(flatten)]
+        out: OutputArg,
     },
 }
 

@@ -8,6 +8,8 @@ use convox_planner::{AuthMode, ObservedEntry};
 use convox_store::Rack;
 use serde::Serialize;
 
+use crate::commands::Conn;
+
 #[derive(Debug, Serialize)]
 pub(crate) struct MappingView {
     #[serde(flatten)]
@@ -53,6 +55,7 @@ pub(crate) fn view(
     fact: &AwsAuthFact,
     entries: &[ObservedEntry],
     karpenter: bool,
+    dir: Option<&convox_access::Directory>,
 ) -> KubeView {
     let mut given = vec![
         (caller.to_string(), "caller"),
@@ -66,7 +69,7 @@ pub(crate) fn view(
         given.push((k.clone(), "karpenter-nodes"));
     }
     let ids = convox_access::identities(&given, fact, entries);
-    let outcomes: Vec<Outcome> = convox_access::what_if(&r.name, mode, fact, entries, &ids);
+    let outcomes: Vec<Outcome> = convox_access::what_if_in(&r.name, mode, fact, entries, &ids, dir);
     let (state, reason, auth) = match fact {
         AwsAuthFact::Present(a) => ("present", None, Some(a)),
         AwsAuthFact::Absent => ("absent", None, None),
@@ -82,7 +85,7 @@ pub(crate) fn view(
                     .iter()
                     .map(|m| MappingView {
                         mapping: m.clone(),
-                        entry: convox_access::coverage(m, entries),
+                        entry: convox_access::coverage_in(m, entries, dir),
                     })
                     .collect()
             })
@@ -116,6 +119,11 @@ fn coverage_text(c: &Coverage) -> String {
         Coverage::NoEntry => "no entry".into(),
         Coverage::Weaker { lacks } => format!("weaker: lacks {lacks}"),
         Coverage::NeverMatches => "never matches (a rolearn with a path)".into(),
+        Coverage::NoPrincipal => "IAM has no such principal (deleted?)".into(),
+        Coverage::OtherPartition { partition } => {
+            format!("never matches (an ARN of partition {partition}, not the cluster's)")
+        }
+        Coverage::Stale { why } => format!("no longer matches: {why}"),
     }
 }
 
@@ -186,5 +194,26 @@ impl KubeView {
             s.push_str("  (in CONFIG_MAP mode the cluster creator's own admin grant is invisible to every API and not counted here)\n");
         }
         s
+    }
+}
+
+/// The caller's account's IAM principals, for coverage by IAM's ARNs; `None` (coverage by
+/// name only) with a warning when IAM cannot be listed: `rack auth` only reads.
+pub(crate) async fn directory(
+    conn: &Conn,
+    partition: &str,
+    account: &str,
+) -> Option<convox_access::Directory> {
+    match conn.aws.iam_principals().await {
+        Ok((roles, users)) => Some(convox_access::Directory::new(
+            partition,
+            account,
+            crate::kube_migrate::principals(roles),
+            crate::kube_migrate::principals(users),
+        )),
+        Err(e) => {
+            tracing::warn!("cannot list IAM principals ({e}); coverage compares ARNs by name only");
+            None
+        }
     }
 }

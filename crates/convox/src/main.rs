@@ -17,6 +17,7 @@ mod history;
 mod home;
 mod kube_auth;
 mod kube_cmds;
+mod kube_migrate;
 mod progress;
 mod render;
 mod sim;

@@ -129,6 +129,7 @@ pub(crate) fn what_text(what: &serde_json::Value) -> String {
         }
     }
     parts.extend(params);
+    parts.extend(s(&what["summary"]));
     if parts.is_empty() {
         what.to_string()
     } else {

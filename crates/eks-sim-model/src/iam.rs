@@ -413,6 +413,26 @@ pub fn role_by_arn(conn: &Connection, arn: &str) -> SimResult<Option<Role>> {
         .optional()?)
 }
 
+/// The role an ARN names by its account and name, whatever path the ARN spells (as EKS
+/// finds a node group's role): IAM's ARN for it, in the ARN's partition, and its id.
+pub fn role_named_by(conn: &Connection, arn: &str) -> SimResult<Option<(String, String)>> {
+    let f: Vec<&str> = arn.splitn(6, ':').collect();
+    let (Some(partition), Some(account), Some(res)) = (f.get(1), f.get(4), f.get(5)) else {
+        return Ok(None);
+    };
+    let Some(name) = res.strip_prefix("role/").and_then(|r| r.rsplit('/').next()) else {
+        return Ok(None);
+    };
+    let mut st =
+        conn.prepare_cached("SELECT arn, role_id FROM iam_roles WHERE account = ?1 AND name = ?2")?;
+    Ok(st
+        .query_row(params![account, name], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .optional()?
+        .map(|(a, id)| (crate::arn::with_partition(&a, partition).into_owned(), id)))
+}
+
 /// One page of roles under `path_prefix`, ordered by name; the marker is the next name.
 pub fn list_roles_in(
     conn: &Connection,
@@ -573,6 +593,54 @@ pub fn get_user_in(conn: &Connection, ctx: &Ctx, name: Option<&str>) -> SimResul
     }
 }
 
+/// One page of users under `path_prefix`, ordered by name (ListUsers; as [`list_roles_in`]).
+pub fn list_users_in(
+    conn: &Connection,
+    ctx: &Ctx,
+    path_prefix: Option<&str>,
+    marker: Option<&str>,
+    max_items: Option<i64>,
+) -> SimResult<(Vec<User>, Option<String>)> {
+    let prefix = path_prefix.unwrap_or("/");
+    if prefix.is_empty() || prefix.len() > 512 || !prefix.starts_with('/') {
+        return Err(validation(
+            "pathPrefix",
+            prefix,
+            r"Member must satisfy regular expression pattern: \u002F[\u0021-\u007F]*",
+        ));
+    }
+    let max = max_items.unwrap_or(100);
+    if !(1..=1000).contains(&max) {
+        return Err(validation(
+            "maxItems",
+            &max.to_string(),
+            &bound("value", max, 1, 1000),
+        ));
+    }
+    let start = match marker {
+        Some(m) => decode_marker(m)?,
+        None => String::new(),
+    };
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {USER_COLS} FROM iam_users
+         WHERE account = ?1 AND substr(path, 1, length(?2)) = ?2 AND name >= ?3
+         ORDER BY name LIMIT ?4"
+    ))?;
+    let mut users: Vec<User> = st
+        .query_map(
+            params![ctx.caller.account, prefix, start, max + 1],
+            user_row,
+        )?
+        .map(|u| u.map(|u| in_partition_user(u, ctx)))
+        .collect::<Result<_, _>>()?;
+    let next = if users.len() as i64 > max {
+        users.pop().map(|u| encode_marker(&u.name))
+    } else {
+        None
+    };
+    Ok((users, next))
+}
+
 /// CreateAccessKey for a user (default: the calling user): a long-term `AKIA…` key.
 pub fn create_access_key_in(
     tx: &Transaction<'_>,
@@ -623,6 +691,17 @@ pub fn list_roles(
 ) -> SimResult<(Vec<Role>, Option<String>)> {
     sim.store
         .read(|c| list_roles_in(c, ctx, path_prefix, marker, max_items))
+}
+
+pub fn list_users(
+    sim: &Sim,
+    ctx: &Ctx,
+    path_prefix: Option<&str>,
+    marker: Option<&str>,
+    max_items: Option<i64>,
+) -> SimResult<(Vec<User>, Option<String>)> {
+    sim.store
+        .read(|c| list_users_in(c, ctx, path_prefix, marker, max_items))
 }
 
 pub fn delete_role(sim: &Sim, ctx: &Ctx, name: &str) -> SimResult<()> {

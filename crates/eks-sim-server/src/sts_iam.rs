@@ -270,6 +270,29 @@ impl iam::Iam for IamModel<'_> {
         })
     }
 
+    fn list_users(&self, ctx: &Ctx, i: iam::ListUsersInput) -> IamResult<iam::ListUsersOutput> {
+        let (users, marker) = model_iam::list_users(
+            self.sim,
+            ctx,
+            i.path_prefix.as_deref(),
+            i.marker.as_deref(),
+            i.max_items.map(i64::from),
+        )
+        .map_err(iam_error)?;
+        Ok(iam::ListUsersOutput {
+            // ListUsers leaves tags out (GetUser has them).
+            users: users
+                .into_iter()
+                .map(|u| iam::User {
+                    tags: None,
+                    ..user_out(u)
+                })
+                .collect(),
+            is_truncated: Some(marker.is_some()),
+            marker,
+        })
+    }
+
     fn delete_role(&self, ctx: &Ctx, i: iam::DeleteRoleInput) -> IamResult<iam::DeleteRoleOutput> {
         model_iam::delete_role(self.sim, ctx, &i.role_name).map_err(iam_error)?;
         Ok(iam::DeleteRoleOutput {})

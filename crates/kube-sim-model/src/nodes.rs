@@ -80,9 +80,11 @@ fn kubelet_identity(
     role: &str,
     iid: &str,
 ) -> KubeResult<Option<String>> {
-    let Some(role_id) = kube_view::role_id(conn, role)? else {
+    // The instance profile's role is IAM's, whatever path the node group's ARN spelled.
+    let Some((principal, role_id)) = kube_view::node_role_principal(conn, role)? else {
         return Ok(None);
     };
+    let role = principal.as_str();
     let name = role.rsplit('/').next().unwrap_or_default();
     let caller = StsCaller {
         account: c.account.clone(),
@@ -288,16 +290,12 @@ fn scale_down(
     Ok(true)
 }
 
-/// Adds a node role to `aws-auth` as EKS does for managed node groups (canonical ARN, no
-/// path: a path would never match), creating the ConfigMap if there is none. A `mapRoles`
-/// that does not parse is left alone.
+/// Adds a node role to `aws-auth` as EKS does for managed node groups: the ARN the node
+/// group was given, path and all (a path never matches, which is why Convox gives its node
+/// role without one), creating the ConfigMap if there is none. A `mapRoles` that does not
+/// parse is left alone.
 pub fn add_node_role(conn: &Connection, c: &KubeCluster, role: &str, now: i64) -> KubeResult<()> {
-    let name = role.rsplit('/').next().unwrap_or_default();
-    let arn = format!(
-        "arn:{}:iam::{}:role/{name}",
-        c.partition(),
-        role.split(':').nth(4).unwrap_or_default()
-    );
+    let arn = role.to_string();
     let mapping = json!({
         "rolearn": arn,
         "username": "system:node:{{EC2PrivateDNSName}}",

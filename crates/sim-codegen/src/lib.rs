@@ -104,6 +104,7 @@ pub const SERVICES: &[Service] = &[
             "DeleteRole",
             "CreateUser",
             "GetUser",
+            "ListUsers",
             "CreateAccessKey",
         ],
         greedy_labels: &[],

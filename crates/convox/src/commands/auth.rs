@@ -52,17 +52,31 @@ pub(super) async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail
             convox_engine::kube::read_aws_auth(&conn.aws, &r)
         );
         let (snap, no_entry) = snap?;
-        let entries = if snap.observed.auth_mode.includes_api() {
-            conn.aws.all_entries(&r.cluster).await?
-        } else {
-            Vec::new()
-        };
-        Ok::<_, Fail>((snap, no_entry, entries, fact))
+        // IAM's principals (coverage and the what-if by IAM's ARNs), with the entries.
+        let (p, a) = (&snap.caller.partition, &snap.caller.account);
+        let (entries, dir) = futures::join!(
+            async {
+                match snap.observed.auth_mode.includes_api() {
+                    true => conn.aws.all_entries(&r.cluster).await,
+                    false => Ok(Vec::new()),
+                }
+            },
+            kube_auth::directory(&conn, p, a)
+        );
+        Ok::<_, Fail>((entries?, dir, fact, snap, no_entry))
     }
     .await;
     conn.close().await;
-    let (snap, no_entry, entries, fact) = res?;
-    let seen = seen(&r, &params, snap, no_entry, entries, &fact, inactive);
+    let (entries, dir, fact, snap, no_entry) = res?;
+    let seen = seen(
+        &r,
+        &params,
+        (snap, no_entry),
+        entries,
+        &fact,
+        dir.as_ref(),
+        inactive,
+    );
     match output {
         Output::Json => print_json(&json_view(&r, &seen)),
         Output::Text => {
@@ -75,10 +89,10 @@ pub(super) async fn auth(sel: Option<String>, output: Output) -> Result<(), Fail
 fn seen(
     r: &Rack,
     params: &Params,
-    snap: Snapshot,
-    no_entry: Option<String>,
+    (snap, no_entry): (Snapshot, Option<String>),
     entries: Vec<ObservedEntry>,
     fact: &AwsAuthFact,
+    dir: Option<&convox_access::Directory>,
     inactive: Vec<LeftBehind>,
 ) -> Seen {
     let caller = match no_entry {
@@ -87,7 +101,7 @@ fn seen(
     };
     let karpenter = params.flag(convox_params::KARPENTER_AUTH_MODE);
     let mode = snap.observed.auth_mode;
-    let kube = kube_auth::view(r, mode, caller, fact, &entries, karpenter);
+    let kube = kube_auth::view(r, mode, caller, fact, &entries, karpenter, dir);
     // Which principal plays which part for this rack, whatever the parameters ask for now
     // (an entry for the nodes role is the rack's nodes entry even before it is required).
     let mut roles: BTreeMap<String, String> = BTreeMap::new();

@@ -106,9 +106,17 @@ async fn rack(rc: RackCmd) -> Result<(), Fail> {
             }
             params::update(sel.or(outer_sel).rack, version, force).await
         }
-        Some(RackSub::Auth { sel, out }) => {
-            auth::auth(sel.or(outer_sel).rack, out.or(outer_out).format()).await
-        }
+        Some(RackSub::Auth { sel, out, cmd }) => match cmd {
+            None => auth::auth(sel.or(outer_sel).rack, out.or(outer_out).format()).await,
+            Some(crate::cli::AuthSub::Migrate {
+                sel: s,
+                dry_run,
+                out: o,
+            }) => {
+                let out = o.or(out.or(outer_out)).format();
+                crate::kube_migrate::migrate(s.or(sel.or(outer_sel)).rack, dry_run, out).await
+            }
+        },
         Some(RackSub::History { sel, limit, out }) => {
             crate::history::show(sel.or(outer_sel).rack, limit, out.or(outer_out).format())
         }

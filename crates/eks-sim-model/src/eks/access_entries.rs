@@ -15,7 +15,7 @@ use super::validate::check_tags;
 use super::{parse_json, tags_json, uuid};
 use crate::error::SimResult;
 use crate::settings::Settings;
-use crate::{Ctx, Sim};
+use crate::{iam, Ctx, Sim};
 use rusqlite::{params, Connection, OptionalExtension};
 
 #[derive(Debug, Clone)]
@@ -171,9 +171,14 @@ pub(super) fn enable_api(
 pub(super) fn add_node_entry(
     tx: &Connection,
     c: &ClusterRow,
-    role: &str,
+    given: &str,
     at: i64,
 ) -> SimResult<()> {
+    // The node group names its role however it was given; the entry names IAM's principal.
+    let Some((role, _)) = iam::role_named_by(tx, given)? else {
+        return Ok(());
+    };
+    let role = role.as_str();
     if let Some(p) = parse_principal_arn(role) {
         if find_entry(tx, c.id, role)?.is_none() {
             insert_entry(tx, c, role, &p, "EC2_LINUX", None, &[], &TagMap::new(), at)?;

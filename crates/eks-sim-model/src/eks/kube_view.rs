@@ -253,6 +253,11 @@ pub fn set_nodegroup_health(
     Ok(true)
 }
 
+/// IAM's ARN (with its path) and RoleId of the role a node group's ARN names, by name.
+pub fn node_role_principal(conn: &Connection, given: &str) -> SimResult<Option<(String, String)>> {
+    iam::role_named_by(conn, given)
+}
+
 /// The RoleId of the role behind an ARN (path and all), if it exists.
 pub fn role_id(conn: &Connection, arn: &str) -> SimResult<Option<String>> {
     Ok(iam::lookup_principal(conn, arn)?.map(|p| p.id))

@@ -5,7 +5,7 @@ use super::clusters::ClusterRow;
 use super::errors::{in_use, invalid_param, invalid_request, nodegroup_not_found};
 use super::idempotency::stored_token;
 use super::paging::{check_max_results, decode_token, page_of};
-use super::principals::is_role_in;
+use super::principals::parse_principal_arn;
 use super::settle::{recompute_pending, with_cluster_read, with_cluster_write};
 use super::types::{CreateNodegroupInput, Nodegroup, Page};
 use super::uuid;
@@ -13,7 +13,7 @@ use super::validate::{
     check_enum, check_name, check_tags, scaling_doc, AMI_TYPES, CAPACITY_TYPES, SUPPORTED_VERSIONS,
 };
 use crate::error::{SimError, SimResult};
-use crate::{Ctx, Sim};
+use crate::{iam, Ctx, Sim};
 use rusqlite::{params, Connection, OptionalExtension};
 
 #[derive(Debug, Clone)]
@@ -127,7 +127,11 @@ pub fn create_nodegroup(sim: &Sim, ctx: &Ctx, input: CreateNodegroupInput) -> Si
                 c.name
             )));
         }
-        let role_ok = is_role_in(tx, &input.node_role, c.partition())?;
+        // EKS finds the role by name: a node group may be given its ARN without the path
+        // (as Convox gives it, so that aws-auth, which EKS writes from it, can match).
+        let role_ok = parse_principal_arn(&input.node_role)
+            .is_some_and(|p| p.is_role && p.partition == c.partition())
+            && iam::role_named_by(tx, &input.node_role)?.is_some();
         if !role_ok {
             return Err(invalid_param(format!(
                 "The role with name {} cannot be found.",

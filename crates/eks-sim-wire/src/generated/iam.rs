@@ -21,6 +21,7 @@ pub enum IamOperation {
     DeleteRole,
     CreateUser,
     GetUser,
+    ListUsers,
     CreateAccessKey,
 }
 
@@ -32,6 +33,7 @@ pub const OPERATION_NAMES: &[&str] = &[
     "DeleteRole",
     "CreateUser",
     "GetUser",
+    "ListUsers",
     "CreateAccessKey",
 ];
 
@@ -43,6 +45,7 @@ impl IamOperation {
         Self::DeleteRole,
         Self::CreateUser,
         Self::GetUser,
+        Self::ListUsers,
         Self::CreateAccessKey,
     ];
 
@@ -55,6 +58,7 @@ impl IamOperation {
             Self::DeleteRole => "DeleteRole",
             Self::CreateUser => "CreateUser",
             Self::GetUser => "GetUser",
+            Self::ListUsers => "ListUsers",
             Self::CreateAccessKey => "CreateAccessKey",
         }
     }
@@ -67,6 +71,7 @@ impl IamOperation {
             "DeleteRole" => Some(Self::DeleteRole),
             "CreateUser" => Some(Self::CreateUser),
             "GetUser" => Some(Self::GetUser),
+            "ListUsers" => Some(Self::ListUsers),
             "CreateAccessKey" => Some(Self::CreateAccessKey),
             _ => None,
         }
@@ -81,6 +86,7 @@ impl IamOperation {
             Self::DeleteRole => &["NoSuchEntity", "DeleteConflict", "LimitExceeded", "UnmodifiableEntity", "ConcurrentModification", "ServiceFailure"],
             Self::CreateUser => &["LimitExceeded", "EntityAlreadyExists", "NoSuchEntity", "InvalidInput", "ConcurrentModification", "ServiceFailure"],
             Self::GetUser => &["NoSuchEntity", "ServiceFailure"],
+            Self::ListUsers => &["ServiceFailure"],
             Self::CreateAccessKey => &["NoSuchEntity", "LimitExceeded", "ServiceFailure"],
         }
     }
@@ -249,6 +255,7 @@ pub trait Iam {
     fn delete_role(&self, ctx: &Self::Ctx, input: DeleteRoleInput) -> Result<DeleteRoleOutput, IamError>;
     fn create_user(&self, ctx: &Self::Ctx, input: CreateUserInput) -> Result<CreateUserOutput, IamError>;
     fn get_user(&self, ctx: &Self::Ctx, input: GetUserInput) -> Result<GetUserOutput, IamError>;
+    fn list_users(&self, ctx: &Self::Ctx, input: ListUsersInput) -> Result<ListUsersOutput, IamError>;
     fn create_access_key(&self, ctx: &Self::Ctx, input: CreateAccessKeyInput) -> Result<CreateAccessKeyOutput, IamError>;
 }
 
@@ -291,6 +298,11 @@ pub fn serve<S: Iam + ?Sized>(
             let input = GetUserInput::decode(params).map_err(Invalid)?;
             let out = svc.get_user(ctx, input).map_err(Service)?;
             Ok(rt::query::response(XML_NAMESPACE, "GetUser", Some("GetUserResult"), &out, request_id))
+        }
+        IamOperation::ListUsers => {
+            let input = ListUsersInput::decode(params).map_err(Invalid)?;
+            let out = svc.list_users(ctx, input).map_err(Service)?;
+            Ok(rt::query::response(XML_NAMESPACE, "ListUsers", Some("ListUsersResult"), &out, request_id))
         }
         IamOperation::CreateAccessKey => {
             let input = CreateAccessKeyInput::decode(params).map_err(Invalid)?;
@@ -545,6 +557,49 @@ impl rt::xml::WriteXml for ListRolesOutput {
                 w.end("member");
             }
             w.end("Roles");
+        }
+        if let Some(v) = &self.is_truncated {
+            w.leaf("IsTruncated", v);
+        }
+        if let Some(v) = &self.marker {
+            w.leaf("Marker", v);
+        }
+    }
+}
+
+/// botocore shape `ListUsersRequest`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListUsersInput {
+    /// `PathPrefix`, optional.
+    pub path_prefix: Option<String>,
+    /// `Marker`, optional.
+    pub marker: Option<String>,
+    /// `MaxItems`, optional.
+    pub max_items: Option<i32>,
+}
+
+/// botocore shape `ListUsersResponse`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListUsersOutput {
+    /// `Users`, required.
+    pub users: Vec<User>,
+    /// `IsTruncated`, optional.
+    pub is_truncated: Option<bool>,
+    /// `Marker`, optional.
+    pub marker: Option<String>,
+}
+
+impl rt::xml::WriteXml for ListUsersOutput {
+    fn write_xml(&self, w: &mut rt::xml::Writer) {
+        {
+            let v = &self.users;
+            w.start("Users");
+            for it in v.iter() {
+                w.start("member");
+                rt::xml::WriteXml::write_xml(it, w);
+                w.end("member");
+            }
+            w.end("Users");
         }
         if let Some(v) = &self.is_truncated {
             w.leaf("IsTruncated", v);
@@ -1011,6 +1066,14 @@ fn qs_ListRolesRequest(p: &rt::query::Params, key: &str, path: &str) -> Result<L
     })
 }
 
+fn qs_ListUsersRequest(p: &rt::query::Params, key: &str, path: &str) -> Result<ListUsersInput, Violation> {
+    Ok(ListUsersInput {
+        path_prefix: qd_pathPrefixType(p, &rt::query::child(key, "PathPrefix"), &rt::query::child(path, "pathPrefix"))?,
+        marker: qd_markerType(p, &rt::query::child(key, "Marker"), &rt::query::child(path, "marker"))?,
+        max_items: qd_maxItemsType(p, &rt::query::child(key, "MaxItems"), &rt::query::child(path, "maxItems"))?,
+    })
+}
+
 fn qs_Tag(p: &rt::query::Params, key: &str, path: &str) -> Result<Tag, Violation> {
     Ok(Tag {
         key: rt::query::required(qd_tagKeyType(p, &rt::query::child(key, "Key"), &rt::query::child(path, "key"))?, path, "key")?,
@@ -1128,6 +1191,13 @@ impl GetUserInput {
     /// Decodes the operation's parameters, checking them as AWS does.
     pub fn decode(p: &rt::query::Params) -> Result<Self, Violation> {
         qs_GetUserRequest(p, "", "")
+    }
+}
+
+impl ListUsersInput {
+    /// Decodes the operation's parameters, checking them as AWS does.
+    pub fn decode(p: &rt::query::Params) -> Result<Self, Violation> {
+        qs_ListUsersRequest(p, "", "")
     }
 }
 
