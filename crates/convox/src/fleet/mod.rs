@@ -161,7 +161,7 @@ async fn fleet(
     watcher.abort();
     view.finish();
     runs.sort_by(|a, b| a.rack.cmp(&b.rack));
-    let summary = render::Summary::new(job.action(), parallel, runs, started.elapsed(), &limits);
+    let summary = render::Summary::new(job.action(), parallel, runs, started.elapsed());
     conns.write_calls_file(&summary);
     if let Ok(c) = Arc::try_unwrap(conns) {
         c.close().await;

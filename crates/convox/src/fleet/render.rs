@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use convox_aws::{CallCounter, RateLimits};
+use convox_aws::CallCounter;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::json;
@@ -232,13 +232,13 @@ impl Summary {
         parallel: usize,
         runs: Vec<RackRun>,
         took: Duration,
-        limits: &RateLimits,
     ) -> Summary {
         Summary {
             action,
             parallel,
             api_calls: runs.iter().map(|r| r.api_calls).sum(),
-            throttled: limits.throttled_calls(),
+            // Counted per client (every throttling answer, whether or not a bucket saw it).
+            throttled: runs.iter().map(|r| r.throttled_calls).sum(),
             runs,
             seconds: took.as_secs_f64(),
         }
