@@ -11,12 +11,16 @@
 //!   an update duration U and propagation delay P, and of a no-op run on a converged rack.
 //! - `convox-bench store`: rack-store changes and reads per second on SQLite and PostgreSQL,
 //!   and `convox racks` listing 1,000 racks on each.
+//! - `convox-bench fleet`: N local racks (1,000 by default) migrated with `convox racks
+//!   params set eks_access_entries=true --all` against the simulator with throttling set:
+//!   wall time against the physical bound, throttled calls, failures; `convox racks` at N.
 //!
 //! Both servers get byte-identical, SigV4-signed requests from the same load generator: N
 //! keep-alive connections, each sending its next request as soon as the previous answer is
 //! read. Requests are signed once and replayed (the server still verifies every signature),
 //! so the client spends its CPU on I/O, not on HMACs.
 
+mod fleet;
 mod load;
 mod reconcile;
 mod server;
@@ -43,6 +47,8 @@ enum Cmd {
     Reconcile(reconcile::ReconcileArgs),
     /// Rack-store operations per second on each backend, and `convox racks` at 1,000 racks.
     Store(store::StoreArgs),
+    /// A fleet migration of N local racks under throttling, against the physical bound.
+    Fleet(fleet::FleetArgs),
 }
 
 #[derive(clap::Args)]
@@ -78,6 +84,13 @@ fn main() {
             }
             return;
         }
+        Cmd::Fleet(args) => {
+            if let Err(e) = fleet::run(args) {
+                eprintln!("ERROR: {e}");
+                std::process::exit(1);
+            }
+            return;
+        }
         cmd => Cli { cmd },
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -94,7 +107,7 @@ fn main() {
     let result = match cli.cmd {
         Cmd::Sim(args) => rt.block_on(server::run_sim_bench(args)),
         Cmd::Reconcile(args) => rt.block_on(reconcile::run(args)),
-        Cmd::Store(_) => Ok(()),
+        Cmd::Store(_) | Cmd::Fleet(_) => Ok(()),
     };
     if let Err(e) = result {
         eprintln!("ERROR: {e}");
