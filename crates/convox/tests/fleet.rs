@@ -226,3 +226,69 @@ fn a_throttled_fleet_converges_with_few_throttled_calls() {
         assert_eq!(l["auth_mode"], "API_AND_CONFIG_MAP", "{l}");
     }
 }
+
+/// SIGINT while the first of three racks is mid-change (--parallel 1): it is recorded as
+/// interrupted, as a single-rack run records itself, the other two are not started (nothing
+/// in their history), the summary says so per rack, and the exit status is 130.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_fleet_run_records_its_running_rack_and_starts_no_more() {
+    let h = Home::served(&["update_ms=5000"]);
+    for r in ["i1", "i2", "i3"] {
+        h.install(r, &[]);
+    }
+    let eks = h.eks("us-east-1");
+    let args = [
+        "racks",
+        "params",
+        "set",
+        "eks_access_entries=true",
+        "--all",
+        "--parallel",
+        "1",
+        "--output",
+        "json",
+    ];
+    let child = h
+        .cmd(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_status(&eks, "i1", "UPDATING").await;
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out: Run = child.wait_with_output().expect("wait").into();
+    assert_eq!(out.status.code(), Some(130), "{}", out.stderr);
+    let err = out.error_line(&args);
+    assert!(
+        err.contains("racks i1 were recorded as interrupted, 2 not started"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json summary");
+    let results: Vec<&str> = v["racks"]
+        .as_array()
+        .expect("racks")
+        .iter()
+        .map(|r| r["result"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        results,
+        ["interrupted", "not_started", "not_started"],
+        "{v}"
+    );
+    let hist = h.json(&["rack", "history", "-r", "i1"]);
+    let last = &hist.as_array().expect("array")[0];
+    assert_eq!(last["action"], "params set", "{hist}");
+    assert!(last.to_string().contains("interrupted by SIGINT"), "{last}");
+    for r in ["i2", "i3"] {
+        let hist = h.json(&["rack", "history", "-r", r]);
+        assert_eq!(
+            hist.as_array().map(Vec::len),
+            Some(1),
+            "only the install: {hist}"
+        );
+    }
+}
