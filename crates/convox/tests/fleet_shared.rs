@@ -125,7 +125,8 @@ fn fleet_runs_from_two_machines_serialize_per_rack() {
             .collect();
         assert_eq!(sets.len(), 2, "{r}: {sets:?}");
         assert!(
-            sets.iter().all(|e| e.result == convox_store::ChangeResult::Ok),
+            sets.iter()
+                .all(|e| e.result == convox_store::ChangeResult::Ok),
             "{sets:?}"
         );
         let earlier_end = sets[1].finished_at.clone().expect("finished");
@@ -230,7 +231,11 @@ async fn the_database_restarting_mid_fleet_run_fails_cleanly_and_a_rerun_converg
     a.ok(&args);
     for r in RACKS {
         let hist = history(&url, a.path(), r);
-        assert_eq!(hist[0].result, convox_store::ChangeResult::Ok, "{r}: {hist:?}");
+        assert_eq!(
+            hist[0].result,
+            convox_store::ChangeResult::Ok,
+            "{r}: {hist:?}"
+        );
         assert!(
             hist.iter()
                 .all(|e| e.result != convox_store::ChangeResult::Pending),
