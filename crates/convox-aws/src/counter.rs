@@ -15,6 +15,10 @@ use aws_smithy_types::config_bag::ConfigBag;
 #[derive(Debug, Clone, Default)]
 pub struct CallCounter {
     inner: Arc<Mutex<BTreeMap<String, u64>>>,
+    /// Calls that succeeded, per operation (an attempt count says nothing of what was made).
+    ok: Arc<Mutex<BTreeMap<String, u64>>>,
+    /// Attempts answered with throttling.
+    throttled: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Operations that change state (used to prove a no-op run changed nothing).
@@ -37,6 +41,32 @@ impl CallCounter {
             Err(p) => p.into_inner(),
         };
         *map.entry(op.to_string()).or_insert(0) += 1;
+    }
+
+    pub(crate) fn record_ok(&self, op: &str) {
+        let mut map = match self.ok.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        *map.entry(op.to_string()).or_insert(0) += 1;
+    }
+
+    pub(crate) fn record_throttled(&self) {
+        self.throttled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many calls of `op` (`eks:CreateAccessEntry`) succeeded.
+    pub fn succeeded(&self, op: &str) -> u64 {
+        match self.ok.lock() {
+            Ok(m) => m.get(op).copied().unwrap_or(0),
+            Err(p) => p.into_inner().get(op).copied().unwrap_or(0),
+        }
+    }
+
+    /// Attempts answered with throttling.
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn snapshot(&self) -> BTreeMap<String, u64> {

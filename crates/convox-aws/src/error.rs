@@ -81,6 +81,19 @@ impl CallError {
                 .as_deref()
                 .is_some_and(|c| TRANSIENT_CODES.contains(&c))
     }
+    /// AWS asked us to slow down (not a server failure).
+    pub fn is_throttling(&self) -> bool {
+        self.kind == CallErrorKind::Service
+            && self.code.as_deref().is_some_and(|c| {
+                matches!(
+                    c,
+                    "ThrottlingException"
+                        | "Throttling"
+                        | "TooManyRequestsException"
+                        | "RequestLimitExceeded"
+                )
+            })
+    }
     /// `CODE: message`, or just the message.
     pub fn describe(&self) -> String {
         match &self.code {

@@ -37,6 +37,10 @@
 //! through the SDK's paginators; EKS's answers are matched by the SDK's generated types
 //! (`ClusterStatus`, `UpdateStatus`, and each operation's error kinds through
 //! [`CallError::service`]); step execution is `apply.rs`.
+//! A fleet run shares [`RateLimits`] ([`Aws::with_rate_limits`]): every call first takes a
+//! token from the adaptive bucket of its account and region (cut on throttling, grown slowly
+//! on success), and a throttled call is retried when that bucket allows instead of on a
+//! backoff of its own.
 //!
 //! Every call is bounded ([`CallTimeouts`]: 5 s to connect, 20 s per attempt, 60 s for all
 //! the attempts of a call that gets no answer); a call still unanswered after 5 s is reported through
@@ -51,6 +55,7 @@ mod counter;
 mod error;
 mod install;
 mod kube_api;
+mod limiter;
 mod migrate;
 mod observe;
 mod profile;
@@ -66,6 +71,7 @@ pub use error::{
 };
 pub use install::{InstallSpec, InstalledRoles};
 pub use kube_api::ClusterEndpoint;
+pub use limiter::{AdaptiveBucket, LimiterConfig, RateLimits};
 pub use migrate::{ClusterAccess, Created, IamPrincipal, NewEntry, POLICY_TAG};
 pub use observe::Interest;
 pub use profile::check_profile;
@@ -157,6 +163,8 @@ pub struct Aws {
     notices: watch::Notices,
     call_timeouts: CallTimeouts,
     pub(crate) sdk: aws_types::SdkConfig,
+    /// The fleet's shared rate limits and this client's scope in them (account and region).
+    pub(crate) limits: Option<(RateLimits, String)>,
 }
 
 impl std::fmt::Debug for Aws {
@@ -274,6 +282,7 @@ impl Aws {
             notices,
             call_timeouts,
             sdk: shared,
+            limits: None,
         }
     }
 
@@ -281,6 +290,13 @@ impl Aws {
     /// a message a person must see even when progress is quiet.
     pub fn with_notices(self, notices: ProgressCallback) -> Aws {
         self.notices.set(notices);
+        self
+    }
+
+    /// Every call of this client takes a token from `limits` first, in the bucket of
+    /// `scope` (name the account and region: clients with one scope share its buckets).
+    pub fn with_rate_limits(mut self, limits: RateLimits, scope: &str) -> Aws {
+        self.limits = Some((limits, format!("{scope} {}", self.region)));
         self
     }
 

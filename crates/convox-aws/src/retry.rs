@@ -88,9 +88,17 @@ impl Aws {
         let bound = self.call_timeouts.operation;
         let mut quiet_since = Instant::now();
         loop {
+            let epoch = match &self.limits {
+                Some((limits, scope)) => limits.acquire(scope, op).await,
+                None => 0,
+            };
             let left = bound.saturating_sub(quiet_since.elapsed());
             let e = match tokio::time::timeout(left, send()).await {
-                Ok(Ok(v)) => return Ok(v),
+                Ok(Ok(v)) => {
+                    self.answered(op);
+                    self.counter.record_ok(op);
+                    return Ok(v);
+                }
                 Ok(Err(e)) => classify(op, e),
                 Err(_) => CallError {
                     op: op.to_string(),
@@ -112,15 +120,42 @@ impl Aws {
             if answered {
                 quiet_since = Instant::now();
             }
+            let throttled = e.is_throttling();
+            if throttled {
+                self.counter.record_throttled();
+                if let Some((limits, scope)) = &self.limits {
+                    limits.throttled(scope, op, epoch);
+                }
+            } else if answered && e.kind != CallErrorKind::Other {
+                self.answered(op);
+            }
             if !retry {
                 return Err(e);
             }
             let remaining = self.timing.deadline.saturating_sub(self.started.elapsed());
+            if throttled && self.limits.is_some() {
+                // The shared bucket, just cut and drained, computes this call's next wait
+                // (in `acquire`): no backoff of its own on top.
+                if remaining.is_zero() {
+                    return Err(e);
+                }
+                tracing::debug!("{} (retrying when the rate limit allows)", e.describe());
+                continue;
+            }
             let b = backoff.get_or_insert_with(|| Backoff::until(&self.timing, remaining));
             tracing::debug!("{} (retrying)", e.describe());
             if !b.wait().await {
                 return Err(e);
             }
+        }
+    }
+}
+
+impl Aws {
+    /// An answer (not throttling) to `op`: the shared bucket may grow.
+    fn answered(&self, op: &str) {
+        if let Some((limits, scope)) = &self.limits {
+            limits.answered(scope, op);
         }
     }
 }

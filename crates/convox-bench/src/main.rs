@@ -13,6 +13,9 @@
 //!   200 entries too) and of `rack auth migrate` for 200 mappings.
 //! - `convox-bench store`: rack-store changes and reads per second on SQLite and PostgreSQL,
 //!   and `convox racks` listing 1,000 racks on each.
+//! - `convox-bench fleet`: N local racks (1,000 by default) migrated with `convox racks
+//!   params set eks_access_entries=true --all` against the simulator with throttling set:
+//!   wall time against the physical bound, throttled calls, failures; `convox racks` at N.
 //!
 //! Both servers get byte-identical, SigV4-signed requests from the same load generator: N
 //! keep-alive connections, each sending its next request as soon as the previous answer is
@@ -20,6 +23,7 @@
 //! so the client spends its CPU on I/O, not on HMACs.
 
 mod auth;
+mod fleet;
 mod load;
 mod reconcile;
 mod server;
@@ -48,6 +52,8 @@ enum Cmd {
     Store(store::StoreArgs),
     /// `rack auth` and `rack auth migrate` with N aws-auth mappings: API calls, wall time.
     Auth(auth::AuthArgs),
+    /// A fleet migration of N local racks under throttling, against the physical bound.
+    Fleet(fleet::FleetArgs),
 }
 
 #[derive(clap::Args)]
@@ -83,6 +89,13 @@ fn main() {
             }
             return;
         }
+        Cmd::Fleet(args) => {
+            if let Err(e) = fleet::run(args) {
+                eprintln!("ERROR: {e}");
+                std::process::exit(1);
+            }
+            return;
+        }
         cmd => Cli { cmd },
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -100,7 +113,7 @@ fn main() {
         Cmd::Sim(args) => rt.block_on(server::run_sim_bench(args)),
         Cmd::Reconcile(args) => rt.block_on(reconcile::run(args)),
         Cmd::Auth(args) => rt.block_on(auth::run(args)),
-        Cmd::Store(_) => Ok(()),
+        Cmd::Store(_) | Cmd::Fleet(_) => Ok(()),
     };
     if let Err(e) = result {
         eprintln!("ERROR: {e}");

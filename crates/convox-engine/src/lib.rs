@@ -155,6 +155,20 @@ pub struct Report {
     pub rack: String,
     /// AWS steps applied (0: the cluster already matched).
     pub steps: usize,
+    /// The cluster's mode when the run first observed it, and once converged.
+    pub before: convox_planner::AuthMode,
+    pub after: convox_planner::AuthMode,
+}
+
+impl Report {
+    fn of(rack: &Rack, ran: locked::Ran) -> Report {
+        Report {
+            rack: rack.name.clone(),
+            steps: ran.steps,
+            before: ran.before,
+            after: ran.after,
+        }
+    }
 }
 
 /// One rack's engine: its store, its AWS clients, where progress goes, the run's bounds.
@@ -203,14 +217,11 @@ impl<'a> Engine<'a> {
         force: bool,
     ) -> Result<Report, EngineError> {
         check_params_set(self.store, rack, args, force, false)?;
-        let steps = self
+        let ran = self
             .run()
             .locked(&rack.name, Begin::ParamsSet(args))
             .await?;
-        Ok(Report {
-            rack: rack.name.clone(),
-            steps,
-        })
+        Ok(Report::of(rack, ran))
     }
 
     /// `rack update [VERSION]` under the rack's lock (the downgrade gate decides first).
@@ -221,14 +232,11 @@ impl<'a> Engine<'a> {
         force: bool,
     ) -> Result<Report, EngineError> {
         check_update(self.store, rack, &to)?;
-        let steps = self
+        let ran = self
             .run()
             .locked(&rack.name, Begin::Update { to, force })
             .await?;
-        Ok(Report {
-            rack: rack.name.clone(),
-            steps,
-        })
+        Ok(Report::of(rack, ran))
     }
 
     /// The plan of a fresh observation for `acting` (a dry run), refused exactly as the real

@@ -255,6 +255,17 @@ pub enum Begin<'a> {
     Update { to: Version, force: bool },
 }
 
+/// What a locked run found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ran {
+    /// AWS steps applied.
+    pub steps: usize,
+    /// The cluster's mode when the run first observed it (an update in progress counted).
+    pub before: convox_planner::AuthMode,
+    /// Its mode once converged.
+    pub after: convox_planner::AuthMode,
+}
+
 /// The parts of a locked run.
 pub(crate) struct Run<'a> {
     pub store: &'a Store,
@@ -264,8 +275,8 @@ pub(crate) struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Runs `begin` on `rack` under its lock (see the module doc); the steps applied.
-    pub async fn locked(&self, rack: &str, begin: Begin<'_>) -> Result<usize, EngineError> {
+    /// Runs `begin` on `rack` under its lock (see the module doc).
+    pub async fn locked(&self, rack: &str, begin: Begin<'_>) -> Result<Ran, EngineError> {
         let (purpose, doing) = match begin {
             Begin::ParamsSet(_) => ("params set", "setting parameters on"),
             Begin::Update { .. } => ("update", "updating"),
@@ -283,7 +294,7 @@ impl Run<'_> {
         rack: &str,
         begin: Begin<'b>,
         rec: &Recorder<'b>,
-    ) -> Result<usize, EngineError> {
+    ) -> Result<Ran, EngineError> {
         // Another run may have changed the rack while we waited: validate against what is
         // stored.
         let fresh = self.store.get_rack(rack)?;
@@ -339,7 +350,15 @@ impl Run<'_> {
         gates::preflight(self.aws, rack, &first).await?;
         // The history's actor is the caller the observation resolved.
         rec.set_opening(opening, first.caller.arn.clone());
-        reconcile::converge_from(
+        let before = first.observed.auth_mode_to_come();
+        // Converged: the mode includes API when the parameters ask for it (the planner only
+        // ever switches CONFIG_MAP to API_AND_CONFIG_MAP), else it is as it was.
+        let after = if first.desired.api_mode && !before.includes_api() {
+            convox_planner::AuthMode::ApiAndConfigMap
+        } else {
+            before
+        };
+        let steps = reconcile::converge_from(
             self.aws,
             &ra,
             &target,
@@ -347,7 +366,12 @@ impl Run<'_> {
             self.opts.converge_deadline,
             rec,
         )
-        .await
+        .await?;
+        Ok(Ran {
+            steps,
+            before,
+            after,
+        })
     }
 
     /// `rack install`'s part under the lock, once the cluster has been observed: the rack is

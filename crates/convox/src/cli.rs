@@ -82,10 +82,13 @@ impl OutputArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// List racks: name, provider, version, status.
+    /// List racks: name, provider, version, status (or act on many: `racks params set`,
+    /// `racks update`, `racks auth`).
     Racks {
         #[command(flatten)]
         out: OutputArg,
+        #[command(subcommand)]
+        cmd: Option<crate::fleet::cli::RacksSub>,
     },
     /// Show a rack's details and recent changes (or manage it with a subcommand).
     Rack(RackCmd),

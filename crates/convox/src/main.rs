@@ -9,10 +9,13 @@
 //! - `cli`: clap; `commands/`: one module per command family, each reading the store,
 //!   connecting (`commands/wiring.rs`), calling the engine and rendering;
 //! - `views`: the `--output json` answers as `Serialize` types (their keys are the contract);
-//! - `render`: stdout (escaped), tables, history rows; `progress`: stderr (spinner, lines).
+//! - `render`: stdout (escaped), tables, history rows; `progress`: stderr (spinner, lines);
+//! - `fleet/`: `racks params set|update|auth` over many racks at once (the engine per rack,
+//!   concurrently, every AWS client sharing one set of rate limits).
 
 mod cli;
 mod commands;
+mod fleet;
 mod history;
 mod home;
 mod kube_auth;

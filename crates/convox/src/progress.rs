@@ -50,6 +50,15 @@ impl Progress {
         }
     }
 
+    /// Progress shown on a bar another view owns (a fleet run's spinner for one rack).
+    pub fn on_bar(bar: ProgressBar) -> Progress {
+        Progress {
+            bar: Some(bar),
+            last: Arc::new(Mutex::new(String::new())),
+            quiet: true,
+        }
+    }
+
     pub fn say(&self, msg: &str) {
         // Messages name ARNs and clusters as AWS spelled them: never raw controls.
         let msg = &*convox_params::printable(msg);

@@ -8,6 +8,7 @@ mod params;
 mod racks;
 pub(crate) mod wiring;
 
+pub(crate) use params::parse_version;
 pub(crate) use wiring::{connect, open_store, selected, Conn};
 
 use crate::cli::{Cli, Cmd, OutputArg, ParamsSub, RackCmd, RackSub, SimCmd};
@@ -34,7 +35,11 @@ pub async fn run(cli: Cli) -> Result<(), Fail> {
                 Ok(())
             }
         },
-        Cmd::Racks { out } => racks::list(out.format()),
+        Cmd::Racks { out, cmd: None } => racks::list(out.format()),
+        Cmd::Racks {
+            out,
+            cmd: Some(sub),
+        } => crate::fleet::run(sub, out).await,
         Cmd::Switch { name } => racks::switch(name),
         Cmd::Rack(rc) => rack(rc).await,
     }

@@ -182,7 +182,7 @@ fn plan_text(observed: &Observed, snap: &Snapshot) -> String {
 }
 
 /// The version `rack update [VERSION]` goes to: the latest when none is given.
-pub(super) fn parse_version(v: Option<&str>) -> Result<Version, Fail> {
+pub(crate) fn parse_version(v: Option<&str>) -> Result<Version, Fail> {
     match v {
         None => Ok(convox_params::latest_version()),
         Some(s) => convox_params::parse_known(s).map_err(|e| Fail::msg(e.to_string())),

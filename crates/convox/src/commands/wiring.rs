@@ -56,7 +56,8 @@ pub(crate) fn selected(store: &Store, flag: Option<String>) -> Result<Rack, Fail
 /// SDK clients for a rack (and the simulator serving a local one, kept for the command).
 pub struct Conn {
     pub aws: Aws,
-    local: Option<LocalSim>,
+    /// The embedded simulator this connection started (stopped by [`Conn::close`]).
+    pub(crate) local: Option<LocalSim>,
 }
 
 /// `$CONVOX_CALLS_FILE`: the API calls a command made, for tests and benchmarks.
@@ -138,7 +139,7 @@ pub(crate) async fn connect_provider(
 
 /// The bound of one AWS call; CONVOX_CALL_TIMEOUT_MS is a test knob (a hung endpoint is
 /// otherwise given up on after the default minute).
-fn call_timeouts() -> convox_aws::CallTimeouts {
+pub(crate) fn call_timeouts() -> convox_aws::CallTimeouts {
     std::env::var("CONVOX_CALL_TIMEOUT_MS")
         .ok()
         .and_then(|v| v.parse().ok())
