@@ -441,26 +441,7 @@ pub fn list_roles_in(
     marker: Option<&str>,
     max_items: Option<i64>,
 ) -> SimResult<(Vec<Role>, Option<String>)> {
-    let prefix = path_prefix.unwrap_or("/");
-    if prefix.is_empty() || prefix.len() > 512 || !prefix.starts_with('/') {
-        return Err(validation(
-            "pathPrefix",
-            prefix,
-            r"Member must satisfy regular expression pattern: \u002F[\u0021-\u007F]*",
-        ));
-    }
-    let max = max_items.unwrap_or(100);
-    if !(1..=1000).contains(&max) {
-        return Err(validation(
-            "maxItems",
-            &max.to_string(),
-            &bound("value", max, 1, 1000),
-        ));
-    }
-    let start = match marker {
-        Some(m) => decode_marker(m)?,
-        None => String::new(),
-    };
+    let Page { prefix, start, max } = Page::of(path_prefix, marker, max_items)?;
     let mut st = conn.prepare_cached(&format!(
         "SELECT {ROLE_COLS} FROM iam_roles
          WHERE account = ?1 AND substr(path, 1, length(?2)) = ?2 AND name >= ?3
@@ -473,12 +454,55 @@ pub fn list_roles_in(
         )?
         .map(|r| r.map(|r| in_partition_role(r, ctx)))
         .collect::<Result<_, _>>()?;
-    let next = if roles.len() as i64 > max {
-        roles.pop().map(|r| encode_marker(&r.name))
+    let next = next_marker(&mut roles, max, |r| &r.name);
+    Ok((roles, next))
+}
+
+/// The paging arguments of ListRoles and ListUsers, checked as IAM checks them.
+struct Page<'a> {
+    prefix: &'a str,
+    /// The first name of the page (the decoded marker), empty for the first page.
+    start: String,
+    max: i64,
+}
+
+impl<'a> Page<'a> {
+    fn of(
+        path_prefix: Option<&'a str>,
+        marker: Option<&str>,
+        max_items: Option<i64>,
+    ) -> SimResult<Self> {
+        let prefix = path_prefix.unwrap_or("/");
+        if prefix.is_empty() || prefix.len() > 512 || !prefix.starts_with('/') {
+            return Err(validation(
+                "pathPrefix",
+                prefix,
+                r"Member must satisfy regular expression pattern: \u002F[\u0021-\u007F]*",
+            ));
+        }
+        let max = max_items.unwrap_or(100);
+        if !(1..=1000).contains(&max) {
+            return Err(validation(
+                "maxItems",
+                &max.to_string(),
+                &bound("value", max, 1, 1000),
+            ));
+        }
+        let start = match marker {
+            Some(m) => decode_marker(m)?,
+            None => String::new(),
+        };
+        Ok(Page { prefix, start, max })
+    }
+}
+
+/// Drops the extra row a page was read with; its name is the next page's marker.
+fn next_marker<T>(rows: &mut Vec<T>, max: i64, name: impl Fn(&T) -> &str) -> Option<String> {
+    if rows.len() as i64 > max {
+        rows.pop().map(|r| encode_marker(name(&r)))
     } else {
         None
-    };
-    Ok((roles, next))
+    }
 }
 
 // Markers are opaque to clients; hex keeps them URL/XML-safe without extra escaping.
@@ -601,26 +625,7 @@ pub fn list_users_in(
     marker: Option<&str>,
     max_items: Option<i64>,
 ) -> SimResult<(Vec<User>, Option<String>)> {
-    let prefix = path_prefix.unwrap_or("/");
-    if prefix.is_empty() || prefix.len() > 512 || !prefix.starts_with('/') {
-        return Err(validation(
-            "pathPrefix",
-            prefix,
-            r"Member must satisfy regular expression pattern: \u002F[\u0021-\u007F]*",
-        ));
-    }
-    let max = max_items.unwrap_or(100);
-    if !(1..=1000).contains(&max) {
-        return Err(validation(
-            "maxItems",
-            &max.to_string(),
-            &bound("value", max, 1, 1000),
-        ));
-    }
-    let start = match marker {
-        Some(m) => decode_marker(m)?,
-        None => String::new(),
-    };
+    let Page { prefix, start, max } = Page::of(path_prefix, marker, max_items)?;
     let mut st = conn.prepare_cached(&format!(
         "SELECT {USER_COLS} FROM iam_users
          WHERE account = ?1 AND substr(path, 1, length(?2)) = ?2 AND name >= ?3
@@ -633,11 +638,7 @@ pub fn list_users_in(
         )?
         .map(|u| u.map(|u| in_partition_user(u, ctx)))
         .collect::<Result<_, _>>()?;
-    let next = if users.len() as i64 > max {
-        users.pop().map(|u| encode_marker(&u.name))
-    } else {
-        None
-    };
+    let next = next_marker(&mut users, max, |u| &u.name);
     Ok((users, next))
 }
 
