@@ -86,21 +86,29 @@ fn create_access_entry_success_table() {
     }
 }
 
-#[test]
-fn create_access_entry_error_table() {
-    let e = env_with(|s| s.bootstrap_creator_admin = false);
-    mk_cluster(&e, "err", "API_AND_CONFIG_MAP");
-    eks::create_access_entry(&e.sim, &ctx(T0), entry_input("err", PATH_ROLE, None)).unwrap();
-    let with = |f: &dyn Fn(&mut CreateAccessEntryInput)| {
-        let mut i = entry_input("err", NODE_ROLE, None);
-        f(&mut i);
-        i
-    };
+/// A refused CreateAccessEntry: what, input, error code, HTTP status, exact message if checked.
+type ErrCase = (
+    &'static str,
+    CreateAccessEntryInput,
+    &'static str,
+    u16,
+    Option<&'static str>,
+);
+
+/// A valid entry for NODE_ROLE on cluster `err`, changed by `f`.
+fn with(f: impl FnOnce(&mut CreateAccessEntryInput)) -> CreateAccessEntryInput {
+    let mut i = entry_input("err", NODE_ROLE, None);
+    f(&mut i);
+    i
+}
+
+/// Principals EKS refuses: not an IAM role or user ARN, unknown, or named without its path.
+fn principal_error_cases() -> Vec<ErrCase> {
     let invalid = Some("The specified principalArn is invalid: invalid principal.");
-    let cases: Vec<(&str, CreateAccessEntryInput, &str, u16, Option<&str>)> = vec![
+    vec![
         (
             "sts assumed-role arn",
-            with(&|i| {
+            with(|i| {
                 i.principal_arn = "arn:aws:sts::123456789012:assumed-role/ConvoxAdmin/convox".into()
             }),
             "InvalidParameterException",
@@ -109,72 +117,78 @@ fn create_access_entry_error_table() {
         ),
         (
             "malformed",
-            with(&|i| i.principal_arn = "not-an-arn".into()),
+            with(|i| i.principal_arn = "not-an-arn".into()),
             "InvalidParameterException",
             400,
             invalid,
         ),
         (
             "role without name",
-            with(&|i| i.principal_arn = "arn:aws:iam::123456789012:role/".into()),
+            with(|i| i.principal_arn = "arn:aws:iam::123456789012:role/".into()),
             "InvalidParameterException",
             400,
             invalid,
         ),
         (
             "short account",
-            with(&|i| i.principal_arn = "arn:aws:iam::1234:role/nodes".into()),
+            with(|i| i.principal_arn = "arn:aws:iam::1234:role/nodes".into()),
             "InvalidParameterException",
             400,
             invalid,
         ),
         (
             "group arn",
-            with(&|i| i.principal_arn = "arn:aws:iam::123456789012:group/admins".into()),
+            with(|i| i.principal_arn = "arn:aws:iam::123456789012:group/admins".into()),
             "InvalidParameterException",
             400,
             invalid,
         ),
         (
             "root",
-            with(&|i| i.principal_arn = "arn:aws:iam::123456789012:root".into()),
+            with(|i| i.principal_arn = "arn:aws:iam::123456789012:root".into()),
             "InvalidParameterException",
             400,
             invalid,
         ),
         (
             "nonexistent role",
-            with(&|i| i.principal_arn = "arn:aws:iam::123456789012:role/ghost".into()),
+            with(|i| i.principal_arn = "arn:aws:iam::123456789012:role/ghost".into()),
             "InvalidParameterException",
             400,
             invalid,
         ),
         (
             "role arn without its path",
-            with(&|i| i.principal_arn = "arn:aws:iam::123456789012:role/my-role".into()),
+            with(|i| i.principal_arn = "arn:aws:iam::123456789012:role/my-role".into()),
             "InvalidParameterException",
             400,
             invalid,
         ),
         (
             "service-linked role",
-            with(&|i| {
+            with(|i| {
                 i.principal_arn = "arn:aws:iam::123456789012:role/aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS".into()
             }),
             "InvalidParameterException",
             400,
             None,
         ),
+    ]
+}
+
+/// Types and the fields each type forbids.
+fn type_error_cases() -> Vec<ErrCase> {
+    vec![
         (
             "unknown type",
-            with(&|i| i.kind = Some("EC2_MAC".into())),
+            with(|i| i.kind = Some("EC2_MAC".into())),
             "InvalidParameterException",
             400,
             None,
         ),
         (
             "groups on EC2_LINUX",
-            with(&|i| {
+            with(|i| {
                 i.kind = Some("EC2_LINUX".into());
                 i.kubernetes_groups = Some(vec!["g".into()]);
             }),
@@ -184,7 +198,7 @@ fn create_access_entry_error_table() {
         ),
         (
             "username on FARGATE_LINUX",
-            with(&|i| {
+            with(|i| {
                 i.kind = Some("FARGATE_LINUX".into());
                 i.username = Some("me".into());
             }),
@@ -194,7 +208,7 @@ fn create_access_entry_error_table() {
         ),
         (
             "cross-account EC2_LINUX",
-            with(&|i| {
+            with(|i| {
                 i.kind = Some("EC2_LINUX".into());
                 i.principal_arn = "arn:aws:iam::999999999999:role/nodes".into();
             }),
@@ -204,7 +218,7 @@ fn create_access_entry_error_table() {
         ),
         (
             "user as EC2_LINUX",
-            with(&|i| {
+            with(|i| {
                 i.kind = Some("EC2_LINUX".into());
                 i.principal_arn = USER.into();
             }),
@@ -212,30 +226,36 @@ fn create_access_entry_error_table() {
             400,
             None,
         ),
+    ]
+}
+
+/// Reserved usernames and groups, aws: tags, duplicates and a missing cluster.
+fn name_and_conflict_cases() -> Vec<ErrCase> {
+    vec![
         (
             "username system:",
-            with(&|i| i.username = Some("system:admin".into())),
+            with(|i| i.username = Some("system:admin".into())),
             "InvalidParameterException",
             400,
             Some("The username must not begin with system:"),
         ),
         (
             "username eks:",
-            with(&|i| i.username = Some("eks:x".into())),
+            with(|i| i.username = Some("eks:x".into())),
             "InvalidParameterException",
             400,
             None,
         ),
         (
             "session name without colon",
-            with(&|i| i.username = Some("john{{SessionName}}".into())),
+            with(|i| i.username = Some("john{{SessionName}}".into())),
             "InvalidParameterException",
             400,
             None,
         ),
         (
             "group system:masters",
-            with(&|i| i.kubernetes_groups = Some(vec!["system:masters".into()])),
+            with(|i| i.kubernetes_groups = Some(vec!["system:masters".into()])),
             "InvalidParameterException",
             400,
             Some(
@@ -244,7 +264,7 @@ fn create_access_entry_error_table() {
         ),
         (
             "aws: tag",
-            with(&|i| {
+            with(|i| {
                 i.tags.insert("aws:x".into(), "y".into());
             }),
             "InvalidParameterException",
@@ -272,8 +292,20 @@ fn create_access_entry_error_table() {
             404,
             Some("No cluster found for name: nope."),
         ),
+    ]
+}
+
+#[test]
+fn create_access_entry_error_table() {
+    let e = env_with(|s| s.bootstrap_creator_admin = false);
+    mk_cluster(&e, "err", "API_AND_CONFIG_MAP");
+    eks::create_access_entry(&e.sim, &ctx(T0), entry_input("err", PATH_ROLE, None)).unwrap();
+    let cases = [
+        principal_error_cases(),
+        type_error_cases(),
+        name_and_conflict_cases(),
     ];
-    for (what, input, code, status, msg) in cases {
+    for (what, input, code, status, msg) in cases.into_iter().flatten() {
         let err = eks::create_access_entry(&e.sim, &ctx(T0 + 1), input).expect_err(what);
         assert_eq!(
             (err.code.as_str(), err.status),
