@@ -5,6 +5,34 @@ use super::*;
 // ---------------------------------------------------------------------------------------
 // Access policies
 
+/// A scope of `kind` over `namespaces`.
+fn scope(kind: Option<&str>, namespaces: &[&str]) -> AccessScope {
+    AccessScope {
+        kind: kind.map(Into::into),
+        namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+    }
+}
+
+/// Scopes EKS refuses: namespaces on a cluster scope or none on a namespace scope, names
+/// that are not DNS labels, wildcards anywhere but the end, duplicates, unknown or no type.
+fn bad_scopes() -> Vec<(&'static str, AccessScope)> {
+    let ns = Some("namespace");
+    let long = "a".repeat(64);
+    vec![
+        ("cluster with namespaces", scope(Some("cluster"), &["dev"])),
+        ("namespace without namespaces", scope(ns, &[])),
+        ("upper case", scope(ns, &["Dev"])),
+        ("underscore", scope(ns, &["a_b"])),
+        ("leading hyphen", scope(ns, &["-a"])),
+        ("64 chars", scope(ns, &[&long])),
+        ("lone wildcard", scope(ns, &["*"])),
+        ("inner wildcard", scope(ns, &["a*b"])),
+        ("duplicate", scope(ns, &["a", "a"])),
+        ("unknown type", scope(Some("global"), &[])),
+        ("no type", scope(None, &[])),
+    ]
+}
+
 #[test]
 fn associate_scopes_and_replace() {
     let e = env_with(|s| s.bootstrap_creator_admin = false);
@@ -37,86 +65,7 @@ fn associate_scopes_and_replace() {
             .unwrap();
     assert_eq!(listed.items, vec![b]);
 
-    let bad_scopes: Vec<(&str, AccessScope)> = vec![
-        (
-            "cluster with namespaces",
-            AccessScope {
-                kind: Some("cluster".into()),
-                namespaces: vec!["dev".into()],
-            },
-        ),
-        (
-            "namespace without namespaces",
-            AccessScope {
-                kind: Some("namespace".into()),
-                namespaces: vec![],
-            },
-        ),
-        (
-            "upper case",
-            AccessScope {
-                kind: Some("namespace".into()),
-                namespaces: vec!["Dev".into()],
-            },
-        ),
-        (
-            "underscore",
-            AccessScope {
-                kind: Some("namespace".into()),
-                namespaces: vec!["a_b".into()],
-            },
-        ),
-        (
-            "leading hyphen",
-            AccessScope {
-                kind: Some("namespace".into()),
-                namespaces: vec!["-a".into()],
-            },
-        ),
-        (
-            "64 chars",
-            AccessScope {
-                kind: Some("namespace".into()),
-                namespaces: vec!["a".repeat(64)],
-            },
-        ),
-        (
-            "lone wildcard",
-            AccessScope {
-                kind: Some("namespace".into()),
-                namespaces: vec!["*".into()],
-            },
-        ),
-        (
-            "inner wildcard",
-            AccessScope {
-                kind: Some("namespace".into()),
-                namespaces: vec!["a*b".into()],
-            },
-        ),
-        (
-            "duplicate",
-            AccessScope {
-                kind: Some("namespace".into()),
-                namespaces: vec!["a".into(), "a".into()],
-            },
-        ),
-        (
-            "unknown type",
-            AccessScope {
-                kind: Some("global".into()),
-                namespaces: vec![],
-            },
-        ),
-        (
-            "no type",
-            AccessScope {
-                kind: None,
-                namespaces: vec![],
-            },
-        ),
-    ];
-    for (what, scope) in bad_scopes {
+    for (what, scope) in bad_scopes() {
         let r = eks::associate_access_policy(
             &e.sim,
             &ctx(T0 + 9),
