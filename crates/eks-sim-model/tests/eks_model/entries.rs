@@ -332,6 +332,21 @@ fn create_access_entry_error_table() {
     assert_eq!(got.kubernetes_groups, vec!["viewers".to_string()]);
 }
 
+/// An update of `principal`'s entry on cluster `u`.
+fn update_input(
+    principal: &str,
+    groups: Option<&[&str]>,
+    username: Option<&str>,
+) -> UpdateAccessEntryInput {
+    UpdateAccessEntryInput {
+        cluster_name: "u".into(),
+        principal_arn: principal.into(),
+        kubernetes_groups: groups.map(|g| g.iter().map(|s| s.to_string()).collect()),
+        username: username.map(Into::into),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn update_and_delete_access_entry() {
     let e = env_with(|s| s.bootstrap_creator_admin = false);
@@ -346,13 +361,7 @@ fn update_and_delete_access_entry() {
     let upd = eks::update_access_entry(
         &e.sim,
         &ctx(T0 + 50),
-        UpdateAccessEntryInput {
-            cluster_name: "u".into(),
-            principal_arn: PATH_ROLE.into(),
-            kubernetes_groups: Some(vec!["devs".into()]),
-            username: Some("dev:{{SessionName}}".into()),
-            ..Default::default()
-        },
+        update_input(PATH_ROLE, Some(&["devs"]), Some("dev:{{SessionName}}")),
     )
     .unwrap();
     assert_eq!(upd.kubernetes_groups, vec!["devs".to_string()]);
@@ -361,25 +370,18 @@ fn update_and_delete_access_entry() {
     let bad = eks::update_access_entry(
         &e.sim,
         &ctx(T0 + 60),
-        UpdateAccessEntryInput {
-            cluster_name: "u".into(),
-            principal_arn: NODE_ROLE.into(),
-            kubernetes_groups: Some(vec!["x".into()]),
-            ..Default::default()
-        },
+        update_input(NODE_ROLE, Some(&["x"]), None),
     );
     assert_err(bad, "InvalidParameterException", 400, None);
     // The value is checked before the entry's type, with AWS's message.
     let node_name = eks::update_access_entry(
         &e.sim,
         &ctx(T0 + 60),
-        UpdateAccessEntryInput {
-            cluster_name: "u".into(),
-            principal_arn: NODE_ROLE.into(),
-            kubernetes_groups: Some(vec![]),
-            username: Some("system:node:{{EC2PrivateDNSName}}".into()),
-            ..Default::default()
-        },
+        update_input(
+            NODE_ROLE,
+            Some(&[]),
+            Some("system:node:{{EC2PrivateDNSName}}"),
+        ),
     );
     assert_err(
         node_name,
@@ -391,24 +393,11 @@ fn update_and_delete_access_entry() {
     let kept = eks::update_access_entry(
         &e.sim,
         &ctx(T0 + 70),
-        UpdateAccessEntryInput {
-            cluster_name: "u".into(),
-            principal_arn: NODE_ROLE.into(),
-            kubernetes_groups: Some(vec![]),
-            ..Default::default()
-        },
+        update_input(NODE_ROLE, Some(&[]), None),
     )
     .unwrap();
     assert_eq!(kept.kubernetes_groups, vec!["system:nodes".to_string()]);
-    let missing = eks::update_access_entry(
-        &e.sim,
-        &ctx(T0 + 60),
-        UpdateAccessEntryInput {
-            cluster_name: "u".into(),
-            principal_arn: USER.into(),
-            ..Default::default()
-        },
-    );
+    let missing = eks::update_access_entry(&e.sim, &ctx(T0 + 60), update_input(USER, None, None));
     assert_err(missing, "ResourceNotFoundException", 404, None);
 
     let scope = AccessScope {
