@@ -70,7 +70,13 @@ fn structured_inputs_validated_and_normalized() {
             {"types": ["api", "audit", "authenticator", "controllerManager"], "enabled": false},
         ]})
     );
+}
 
+/// Node group inputs AWS answers back: enums and sizes checked, the scaling config rebuilt.
+#[test]
+fn nodegroup_structured_inputs_validated_and_normalized() {
+    let e = env();
+    eks::create_cluster(&e.sim, &ctx(T0), cluster_input("n", None)).unwrap();
     let ng = |name: &str, f: &dyn Fn(&mut CreateNodegroupInput)| {
         let mut i = CreateNodegroupInput {
             cluster_name: "n".into(),
