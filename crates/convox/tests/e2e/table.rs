@@ -97,6 +97,112 @@ async fn karpenter_first_then_eks_access_entries_adds_entries_without_a_second_s
     }
 }
 
+/// A refused downgrade: one ERROR line naming the parameter, the version and --force; no
+/// mutating call, no output, the rack and its parameters as they were.
+fn assert_downgrade_refused(h: &Home, rack: &str, situation: &str, args: &[&str]) {
+    let rack_before = h.json(&["rack", "-r", rack]);
+    let params_before = h.json(&["rack", "params", "-r", rack]);
+    let (r, calls) = h.counted(args);
+    let err = r.error_line(args);
+    assert_eq!(r.status.code(), Some(1), "{situation}");
+    let why = if situation == "API" {
+        "API mode"
+    } else {
+        "could not be read"
+    };
+    assert!(
+        err.contains(why)
+            && err.contains("eks_access_entries")
+            && err.to_lowercase().contains("stay on 3.24.7 or later")
+            && err.contains("--force"),
+        "{situation}: {err}"
+    );
+    assert_eq!(mutating(&calls), 0, "{situation}: {calls:?}");
+    assert_eq!(r.stdout, "", "{situation}");
+    assert_eq!(h.json(&["rack", "-r", rack]), rack_before, "{situation}");
+    assert_eq!(h.json(&["rack", "params", "-r", rack]), params_before);
+}
+
+/// What a downgrade leaves in the rack's record: eks_access_entries inactive since 3.24.7,
+/// the table row without it, and history saying what was left behind and whether forced.
+fn assert_downgrade_recorded(h: &Home, rack: &str, situation: &str, refused: bool) {
+    let auth = h.json(&["rack", "auth", "-r", rack]);
+    assert_eq!(
+        auth["inactive_params"][0]["key"], "eks_access_entries",
+        "{situation}: {auth}"
+    );
+    assert_eq!(
+        auth["table_row"]["eks_access_entries"], false,
+        "{situation}"
+    );
+    let info = h.json(&["rack", "-r", rack]);
+    assert_eq!(
+        info["inactive_params"][0]["since"], "3.24.7",
+        "{situation}: {info}"
+    );
+    // History says what the downgrade left behind, and whether --force overrode a refusal.
+    let last = &info["history"][0];
+    assert_eq!(last["action"], "update", "{situation}");
+    assert_eq!(last["result"], "ok", "{situation}");
+    assert_eq!(
+        last["what"]["left_behind"],
+        serde_json::json!(["eks_access_entries"]),
+        "{situation}: {last}"
+    );
+    assert_eq!(
+        last["what"]["forced"].as_bool(),
+        refused.then_some(true),
+        "{situation}: {last}"
+    );
+    if situation == "API" {
+        let text = h.ok(&["rack", "-r", rack]);
+        assert!(
+            text.contains("eks_access_entries left inactive, forced"),
+            "{text}"
+        );
+    }
+}
+
+/// At 3.24.6 a repair run restores nothing; back up, the stored parameter acts again and
+/// is still one-way.
+async fn assert_inactive_then_back_up(
+    h: &Home,
+    eks: &aws_sdk_eks::Client,
+    rack: &str,
+    situation: &str,
+    entries_before: &BTreeMap<String, Entry>,
+) {
+    let r = h.run(&["rack", "update", "3.24.6", "-r", rack]);
+    assert!(r.status.success(), "{situation}: {}", r.stderr);
+    assert!(!r.stderr.contains("WARNING"), "{situation}: {}", r.stderr);
+    assert_eq!(&entries(eks, rack).await, entries_before, "{situation}");
+
+    // Back up: the stored parameter acts again (and is still one-way).
+    h.ok(&["rack", "update", "-r", rack]);
+    let after = entries(eks, rack).await;
+    for p in [CALLER_ROLE.to_string(), nodes_role(rack)] {
+        assert!(
+            after.contains_key(&p),
+            "{situation}: {p} missing: {after:?}"
+        );
+    }
+    let err = h.fails(&[
+        "rack",
+        "params",
+        "set",
+        "eks_access_entries=false",
+        "-r",
+        rack,
+    ]);
+    assert!(err.contains("one-way"), "{situation}: {err}");
+    let info = h.json(&["rack", "-r", rack]);
+    assert_eq!(
+        info["inactive_params"],
+        serde_json::json!([]),
+        "{situation}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downgrade_follows_every_row_of_the_seed_downgrade_table() {
     // The seed's downgrade table: kept aws-auth and API_AND_CONFIG_MAP (safe), API only (not
@@ -136,27 +242,7 @@ async fn downgrade_follows_every_row_of_the_seed_downgrade_table() {
 
         let refused = situation != "kept";
         if refused {
-            let rack_before = h.json(&["rack", "-r", rack]);
-            let params_before = h.json(&["rack", "params", "-r", rack]);
-            let (r, calls) = h.counted(&args);
-            let err = r.error_line(&args);
-            assert_eq!(r.status.code(), Some(1), "{situation}");
-            let why = if situation == "API" {
-                "API mode"
-            } else {
-                "could not be read"
-            };
-            assert!(
-                err.contains(why)
-                    && err.contains("eks_access_entries")
-                    && err.to_lowercase().contains("stay on 3.24.7 or later")
-                    && err.contains("--force"),
-                "{situation}: {err}"
-            );
-            assert_eq!(mutating(&calls), 0, "{situation}: {calls:?}");
-            assert_eq!(r.stdout, "", "{situation}");
-            assert_eq!(h.json(&["rack", "-r", rack]), rack_before, "{situation}");
-            assert_eq!(h.json(&["rack", "params", "-r", rack]), params_before);
+            assert_downgrade_refused(&h, rack, situation, &args);
         }
         let forced = ["rack", "update", "3.24.6", "--force", "-r", rack];
         let (r, calls) = h.counted(if refused { &forced } else { &args });
@@ -186,72 +272,8 @@ async fn downgrade_follows_every_row_of_the_seed_downgrade_table() {
         assert_eq!(h.json(&["rack", "-r", rack])["version"], "3.24.6");
         assert_eq!(mode(&eks, rack).await, mode_before, "{situation}");
         assert_eq!(entries(&eks, rack).await, entries_before, "{situation}");
-        let auth = h.json(&["rack", "auth", "-r", rack]);
-        assert_eq!(
-            auth["inactive_params"][0]["key"], "eks_access_entries",
-            "{situation}: {auth}"
-        );
-        assert_eq!(
-            auth["table_row"]["eks_access_entries"], false,
-            "{situation}"
-        );
-        let info = h.json(&["rack", "-r", rack]);
-        assert_eq!(
-            info["inactive_params"][0]["since"], "3.24.7",
-            "{situation}: {info}"
-        );
-        // History says what the downgrade left behind, and whether --force overrode a refusal.
-        let last = &info["history"][0];
-        assert_eq!(last["action"], "update", "{situation}");
-        assert_eq!(last["result"], "ok", "{situation}");
-        assert_eq!(
-            last["what"]["left_behind"],
-            serde_json::json!(["eks_access_entries"]),
-            "{situation}: {last}"
-        );
-        assert_eq!(
-            last["what"]["forced"].as_bool(),
-            refused.then_some(true),
-            "{situation}: {last}"
-        );
-        if situation == "API" {
-            let text = h.ok(&["rack", "-r", rack]);
-            assert!(
-                text.contains("eks_access_entries left inactive, forced"),
-                "{text}"
-            );
-        }
-
-        // At 3.24.6 nothing manages the entries: a repair run restores nothing, warns no more.
-        let r = h.run(&["rack", "update", "3.24.6", "-r", rack]);
-        assert!(r.status.success(), "{situation}: {}", r.stderr);
-        assert!(!r.stderr.contains("WARNING"), "{situation}: {}", r.stderr);
-        assert_eq!(entries(&eks, rack).await, entries_before, "{situation}");
-
-        // Back up: the stored parameter acts again (and is still one-way).
-        h.ok(&["rack", "update", "-r", rack]);
-        let after = entries(&eks, rack).await;
-        for p in [CALLER_ROLE.to_string(), nodes_role(rack)] {
-            assert!(
-                after.contains_key(&p),
-                "{situation}: {p} missing: {after:?}"
-            );
-        }
-        let err = h.fails(&[
-            "rack",
-            "params",
-            "set",
-            "eks_access_entries=false",
-            "-r",
-            rack,
-        ]);
-        assert!(err.contains("one-way"), "{situation}: {err}");
-        let info = h.json(&["rack", "-r", rack]);
-        assert_eq!(
-            info["inactive_params"],
-            serde_json::json!([]),
-            "{situation}"
-        );
+        assert_downgrade_recorded(&h, rack, situation, refused);
+        assert_inactive_then_back_up(&h, &eks, rack, situation, &entries_before).await;
     }
     // A rack that never set eks_access_entries moves down without a warning, and back up.
     h.install("plain", &[]);
