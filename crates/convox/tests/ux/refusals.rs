@@ -125,35 +125,27 @@ async fn expired_session_says_to_refresh_and_changes_nothing() {
     assert_eq!(mode(&h.eks("us-east-1"), "late").await, "CONFIG_MAP");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aws_rack_error_paths_are_one_line_and_record_nothing() {
-    let mut h = Home::served(&[]);
-    h.install("made", &[]);
-    let endpoint = h.endpoint.clone().expect("served");
+/// `rack install aws NAME` of CLUSTER in REGION with rack `made`'s nodes role, plus `extra`.
+fn aws_install(h: &Home, name: &str, cluster: &str, region: &str, extra: &[&str]) -> Run {
     let nodes = nodes_role("made");
-    let install = |name: &str, cluster: &str, region: &str, extra: &[&str]| -> Vec<String> {
-        let mut a: Vec<String> = [
-            "rack",
-            "install",
-            "aws",
-            name,
-            "--cluster",
-            cluster,
-            "--region",
-            region,
-            "--nodes-role-arn",
-            &nodes,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
-    };
-    let run = |h: &Home, a: Vec<String>| {
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        aws_cmd(h, &a)
-    };
+    let mut a = vec![
+        "rack",
+        "install",
+        "aws",
+        name,
+        "--cluster",
+        cluster,
+        "--region",
+        region,
+        "--nodes-role-arn",
+        &nodes,
+    ];
+    a.extend_from_slice(extra);
+    aws_cmd(h, &a)
+}
+
+/// An SSO profile never logged in (`sso-user`) and one with the simulator's keys (`keys`).
+fn profiles(h: &mut Home, endpoint: &str) {
     let sso_cfg = format!(
         "[profile sso-user]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\nregion = us-east-1\nendpoint_url = {endpoint}\n\n[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\nsso_region = eu-west-1\n\n[profile keys]\nregion = us-east-1\nendpoint_url = {endpoint}\n"
     );
@@ -163,57 +155,11 @@ async fn aws_rack_error_paths_are_one_line_and_record_nothing() {
         eks_sim_model::DEFAULT_SECRET_ACCESS_KEY,
         eks_sim_model::DEFAULT_SESSION_TOKEN
     );
-    aws_env(&mut h, &sso_cfg, &keys_cred);
+    aws_env(h, &sso_cfg, &keys_cred);
+}
 
-    // No credentials anywhere in the chain: the verdict, not the SDK's list of providers,
-    // and none of the SDK's warnings.
-    let err = one_error(&run(&h, install("a1", "made", "us-east-1", &[])));
-    assert!(err.contains("no AWS credentials found"), "{err}");
-    assert!(err.contains("aws configure"), "{err}");
-    // A profile that does not exist.
-    let err = one_error(&run(
-        &h,
-        install("a2", "made", "us-east-1", &["--profile", "nosuch"]),
-    ));
-    assert!(err.contains("AWS profile `nosuch` is not defined"), "{err}");
-    // An SSO profile never logged in.
-    let err = one_error(&run(
-        &h,
-        install("a3", "made", "us-east-1", &["--profile", "sso-user"]),
-    ));
-    assert!(err.contains("aws sso login --profile sso-user"), "{err}");
-    // Unreachable endpoint (AWS_ENDPOINT_URL wins over the profile's endpoint_url).
-    let mut h2_env = h.env.clone();
-    h2_env.push(("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:9".into()));
-    let saved = std::mem::replace(&mut h.env, h2_env);
-    let err = one_error(&run(
-        &h,
-        install("a4", "made", "us-east-1", &["--profile", "keys"]),
-    ));
-    h.env = saved;
-    assert!(err.contains("cannot reach http://127.0.0.1:9"), "{err}");
-    assert!(err.contains("AWS_ENDPOINT_URL"), "{err}");
-    assert!(
-        !err.contains("convox sim serve"),
-        "not a simulator rack: {err}"
-    );
-    // The cluster is in us-east-1, the rack says eu-west-1.
-    let err = one_error(&run(
-        &h,
-        install("a5", "made", "eu-west-1", &["--profile", "keys"]),
-    ));
-    assert!(err.contains("cluster made not found in eu-west-1"), "{err}");
-    // A cluster that does not exist.
-    let err = one_error(&run(
-        &h,
-        install("a6", "ghost", "us-east-1", &["--profile", "keys"]),
-    ));
-    assert!(
-        err.contains("cluster ghost not found in us-east-1"),
-        "{err}"
-    );
-
-    // Node roles EKS could not take: malformed, another partition, another account.
+/// Node roles EKS could not take: malformed, another partition, another account.
+fn assert_bad_node_roles_refused(h: &Home) {
     for (arn, region, says) in [
         (
             "arn:aws:iam::123456789012:user/nodes",
@@ -251,9 +197,82 @@ async fn aws_rack_error_paths_are_one_line_and_record_nothing() {
             "--profile",
             "keys",
         ];
-        let err = one_error(&aws_cmd(&h, &a));
+        let err = one_error(&aws_cmd(h, &a));
         assert!(err.contains(says), "{arn}: {err}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_rack_error_paths_are_one_line_and_record_nothing() {
+    let mut h = Home::served(&[]);
+    h.install("made", &[]);
+    let endpoint = h.endpoint.clone().expect("served");
+    profiles(&mut h, &endpoint);
+
+    // No credentials anywhere in the chain: the verdict, not the SDK's list of providers,
+    // and none of the SDK's warnings.
+    let err = one_error(&aws_install(&h, "a1", "made", "us-east-1", &[]));
+    assert!(err.contains("no AWS credentials found"), "{err}");
+    assert!(err.contains("aws configure"), "{err}");
+    // A profile that does not exist.
+    let err = one_error(&aws_install(
+        &h,
+        "a2",
+        "made",
+        "us-east-1",
+        &["--profile", "nosuch"],
+    ));
+    assert!(err.contains("AWS profile `nosuch` is not defined"), "{err}");
+    // An SSO profile never logged in.
+    let err = one_error(&aws_install(
+        &h,
+        "a3",
+        "made",
+        "us-east-1",
+        &["--profile", "sso-user"],
+    ));
+    assert!(err.contains("aws sso login --profile sso-user"), "{err}");
+    // Unreachable endpoint (AWS_ENDPOINT_URL wins over the profile's endpoint_url).
+    let mut h2_env = h.env.clone();
+    h2_env.push(("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:9".into()));
+    let saved = std::mem::replace(&mut h.env, h2_env);
+    let err = one_error(&aws_install(
+        &h,
+        "a4",
+        "made",
+        "us-east-1",
+        &["--profile", "keys"],
+    ));
+    h.env = saved;
+    assert!(err.contains("cannot reach http://127.0.0.1:9"), "{err}");
+    assert!(err.contains("AWS_ENDPOINT_URL"), "{err}");
+    assert!(
+        !err.contains("convox sim serve"),
+        "not a simulator rack: {err}"
+    );
+    // The cluster is in us-east-1, the rack says eu-west-1.
+    let err = one_error(&aws_install(
+        &h,
+        "a5",
+        "made",
+        "eu-west-1",
+        &["--profile", "keys"],
+    ));
+    assert!(err.contains("cluster made not found in eu-west-1"), "{err}");
+    // A cluster that does not exist.
+    let err = one_error(&aws_install(
+        &h,
+        "a6",
+        "ghost",
+        "us-east-1",
+        &["--profile", "keys"],
+    ));
+    assert!(
+        err.contains("cluster ghost not found in us-east-1"),
+        "{err}"
+    );
+
+    assert_bad_node_roles_refused(&h);
 
     // Nothing was recorded by any of them; the cluster was not touched.
     let racks = h.json(&["racks"]);
@@ -261,10 +280,7 @@ async fn aws_rack_error_paths_are_one_line_and_record_nothing() {
     assert_eq!(mode(&h.eks("us-east-1"), "made").await, "CONFIG_MAP");
 
     // And the working profile adopts the cluster.
-    let r = run(
-        &h,
-        install("a7", "made", "us-east-1", &["--profile", "keys"]),
-    );
+    let r = aws_install(&h, "a7", "made", "us-east-1", &["--profile", "keys"]);
     assert!(r.status.success(), "{}", r.stderr);
     // Uninstalling an adopted rack forgets it and leaves the cluster alone, and says so.
     let r = h.run(&["rack", "uninstall", "a7"]);
