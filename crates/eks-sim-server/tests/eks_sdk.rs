@@ -307,11 +307,8 @@ async fn cluster_and_auth_mode_flow() {
         .is_empty());
 }
 
-#[tokio::test]
-async fn access_entries_and_policies() {
-    let (_t, c) = setup().await;
-    create_cluster(&c, "ae", Some(AuthenticationMode::Api)).await;
-
+/// On cluster `ae`: a STANDARD entry for a role with a path (its defaults, its ARN in the URI path), a duplicate and an STS ARN refused, a node entry.
+async fn create_entries_on_ae(c: &Client) {
     let created = c
         .create_access_entry()
         .cluster_name("ae")
@@ -388,7 +385,10 @@ async fn access_entries_and_policies() {
         node.access_entry().unwrap().username(),
         Some("system:node:{{EC2PrivateDNSName}}")
     );
+}
 
+/// On cluster `ae`: an update, a namespace-scoped association, a bad namespace refused, the scope replaced.
+async fn update_and_associate_on_ae(c: &Client) {
     let upd = c
         .update_access_entry()
         .cluster_name("ae")
@@ -465,6 +465,15 @@ async fn access_entries_and_policies() {
             .r#type(),
         Some(&AccessScopeType::Cluster)
     );
+}
+
+#[tokio::test]
+async fn access_entries_and_policies() {
+    let (_t, c) = setup().await;
+    create_cluster(&c, "ae", Some(AuthenticationMode::Api)).await;
+
+    create_entries_on_ae(&c).await;
+    update_and_associate_on_ae(&c).await;
 
     let filtered = c
         .list_access_entries()
