@@ -99,6 +99,64 @@ async fn create_cluster_needs_subnets_in_two_zones() {
         .expect("two zones");
 }
 
+/// EKS's tag rules: reserved prefix, sizes, count; unknown and malformed resources.
+async fn tag_refusals(c: &Client, cluster_arn: &str, entry_arn: &str) {
+    let long_key = "k".repeat(129);
+    let long_value = "v".repeat(257);
+    let refusals: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![("aws:owner", "me")], "BadRequestException"),
+        (vec![("AWS:owner", "me")], "BadRequestException"),
+        (vec![(long_key.as_str(), "v")], "BadRequestException"),
+        (vec![("k", long_value.as_str())], "BadRequestException"),
+    ];
+    for (pairs, want) in refusals {
+        let mut req = c.tag_resource().resource_arn(cluster_arn);
+        for (k, v) in &pairs {
+            req = req.tags(*k, *v);
+        }
+        let e = req.send().await.expect_err("refused").into_service_error();
+        assert_eq!(code(&e).0, want, "{pairs:?}: {e:?}");
+    }
+    let mut many = c.tag_resource().resource_arn(cluster_arn);
+    for i in 0..50 {
+        many = many.tags(format!("k{i}"), "v");
+    }
+    let e = many.send().await.expect_err("51 tags").into_service_error();
+    assert_eq!(code(&e).0, "BadRequestException", "{e:?}");
+    let e = c
+        .untag_resource()
+        .resource_arn(cluster_arn)
+        .tag_keys("aws:cloudformation:stack-name")
+        .send()
+        .await
+        .expect_err("reserved")
+        .into_service_error();
+    assert_eq!(code(&e).0, "BadRequestException", "{e:?}");
+    for missing in [
+        "arn:aws:eks:us-east-1:123456789012:cluster/nope".to_string(),
+        "arn:aws:eks:eu-west-1:123456789012:cluster/tagged".to_string(),
+        "arn:aws:eks:us-east-1:111122223333:cluster/tagged".to_string(),
+        format!("{entry_arn}x"),
+    ] {
+        let e = c
+            .list_tags_for_resource()
+            .resource_arn(&missing)
+            .send()
+            .await
+            .expect_err("missing")
+            .into_service_error();
+        assert_eq!(code(&e).0, "NotFoundException", "{missing}: {e:?}");
+    }
+    let e = c
+        .list_tags_for_resource()
+        .resource_arn("not-an-arn")
+        .send()
+        .await
+        .expect_err("malformed")
+        .into_service_error();
+    assert_eq!(code(&e).0, "BadRequestException", "{e:?}");
+}
+
 #[tokio::test]
 async fn clusters_and_access_entries_are_tagged_untagged_and_listed_by_arn() {
     let t = TestSim::start().await;
@@ -198,61 +256,7 @@ async fn clusters_and_access_entries_are_tagged_untagged_and_listed_by_arn() {
         .expect("entry");
     assert!(!entry.tags().is_some_and(|t| t.contains_key("convox:rack")));
 
-    // EKS's rules: reserved prefix, sizes, count; unknown resources.
-    let long_key = "k".repeat(129);
-    let long_value = "v".repeat(257);
-    let refusals: Vec<(Vec<(&str, &str)>, &str)> = vec![
-        (vec![("aws:owner", "me")], "BadRequestException"),
-        (vec![("AWS:owner", "me")], "BadRequestException"),
-        (vec![(long_key.as_str(), "v")], "BadRequestException"),
-        (vec![("k", long_value.as_str())], "BadRequestException"),
-    ];
-    for (pairs, want) in refusals {
-        let mut req = c.tag_resource().resource_arn(&cluster_arn);
-        for (k, v) in &pairs {
-            req = req.tags(*k, *v);
-        }
-        let e = req.send().await.expect_err("refused").into_service_error();
-        assert_eq!(code(&e).0, want, "{pairs:?}: {e:?}");
-    }
-    let mut many = c.tag_resource().resource_arn(&cluster_arn);
-    for i in 0..50 {
-        many = many.tags(format!("k{i}"), "v");
-    }
-    let e = many.send().await.expect_err("51 tags").into_service_error();
-    assert_eq!(code(&e).0, "BadRequestException", "{e:?}");
-    let e = c
-        .untag_resource()
-        .resource_arn(&cluster_arn)
-        .tag_keys("aws:cloudformation:stack-name")
-        .send()
-        .await
-        .expect_err("reserved")
-        .into_service_error();
-    assert_eq!(code(&e).0, "BadRequestException", "{e:?}");
-    for missing in [
-        "arn:aws:eks:us-east-1:123456789012:cluster/nope".to_string(),
-        "arn:aws:eks:eu-west-1:123456789012:cluster/tagged".to_string(),
-        "arn:aws:eks:us-east-1:111122223333:cluster/tagged".to_string(),
-        format!("{entry_arn}x"),
-    ] {
-        let e = c
-            .list_tags_for_resource()
-            .resource_arn(&missing)
-            .send()
-            .await
-            .expect_err("missing")
-            .into_service_error();
-        assert_eq!(code(&e).0, "NotFoundException", "{missing}: {e:?}");
-    }
-    let e = c
-        .list_tags_for_resource()
-        .resource_arn("not-an-arn")
-        .send()
-        .await
-        .expect_err("malformed")
-        .into_service_error();
-    assert_eq!(code(&e).0, "BadRequestException", "{e:?}");
+    tag_refusals(&c, &cluster_arn, &entry_arn).await;
     // None of the refusals changed anything.
     let now = c
         .list_tags_for_resource()
