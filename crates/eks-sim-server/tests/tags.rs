@@ -157,6 +157,47 @@ async fn tag_refusals(c: &Client, cluster_arn: &str, entry_arn: &str) {
     assert_eq!(code(&e).0, "BadRequestException", "{e:?}");
 }
 
+/// On one resource: its creation tag listed, tags added and overwritten, keys removed
+/// (an absent key is no error).
+async fn tag_round_trip(c: &Client, arn: &str) {
+    let tags = |c: &Client, arn: &str| {
+        let (c, arn) = (c.clone(), arn.to_string());
+        async move {
+            c.list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+                .await
+                .expect("list tags")
+                .tags
+                .unwrap_or_default()
+        }
+    };
+    assert_eq!(
+        tags(c, arn).await.get("convox:rack").map(String::as_str),
+        Some("tagged")
+    );
+    c.tag_resource()
+        .resource_arn(arn)
+        .tags("team", "platform")
+        .tags("convox:rack", "other")
+        .send()
+        .await
+        .expect("tag");
+    let now = tags(c, arn).await;
+    assert_eq!(now.get("team").map(String::as_str), Some("platform"));
+    assert_eq!(now.get("convox:rack").map(String::as_str), Some("other"));
+    c.untag_resource()
+        .resource_arn(arn)
+        .tag_keys("convox:rack")
+        .tag_keys("not-there")
+        .send()
+        .await
+        .expect("untag");
+    let now = tags(c, arn).await;
+    assert!(!now.contains_key("convox:rack"), "{now:?}");
+    assert_eq!(now.get("team").map(String::as_str), Some("platform"));
+}
+
 #[tokio::test]
 async fn clusters_and_access_entries_are_tagged_untagged_and_listed_by_arn() {
     let t = TestSim::start().await;
@@ -196,42 +237,7 @@ async fn clusters_and_access_entries_are_tagged_untagged_and_listed_by_arn() {
         .to_string();
 
     for arn in [&cluster_arn, &entry_arn] {
-        let tags = |c: &Client, arn: &str| {
-            let (c, arn) = (c.clone(), arn.to_string());
-            async move {
-                c.list_tags_for_resource()
-                    .resource_arn(arn)
-                    .send()
-                    .await
-                    .expect("list tags")
-                    .tags
-                    .unwrap_or_default()
-            }
-        };
-        assert_eq!(
-            tags(&c, arn).await.get("convox:rack").map(String::as_str),
-            Some("tagged")
-        );
-        c.tag_resource()
-            .resource_arn(arn)
-            .tags("team", "platform")
-            .tags("convox:rack", "other")
-            .send()
-            .await
-            .expect("tag");
-        let now = tags(&c, arn).await;
-        assert_eq!(now.get("team").map(String::as_str), Some("platform"));
-        assert_eq!(now.get("convox:rack").map(String::as_str), Some("other"));
-        c.untag_resource()
-            .resource_arn(arn)
-            .tag_keys("convox:rack")
-            .tag_keys("not-there")
-            .send()
-            .await
-            .expect("untag");
-        let now = tags(&c, arn).await;
-        assert!(!now.contains_key("convox:rack"), "{now:?}");
-        assert_eq!(now.get("team").map(String::as_str), Some("platform"));
+        tag_round_trip(&c, arn).await;
     }
     // What Describe shows is what the tag operations changed.
     let described = c
