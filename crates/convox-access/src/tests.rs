@@ -105,22 +105,43 @@ type Row<'a> = (
     &'a [&'a str],
 );
 
+/// The rack's entries plus ci's and dev's: everyone in aws-auth migrated.
+fn ci_migrated_entries() -> Vec<ObservedEntry> {
+    let mut e = rack_entries();
+    e.push(entry(&arn("role", "ci"), "STANDARD", None, true, &[]));
+    e.push(entry(
+        &arn("role", "dev"),
+        "STANDARD",
+        None,
+        false,
+        &["developers"],
+    ));
+    e
+}
+
+/// Each row's what-if: exactly who loses access, and a verdict that says safe or counts them.
+fn check_rows(rows: Vec<Row>) {
+    for (i, (mode, a, e, s, want)) in rows.into_iter().enumerate() {
+        let out = what_if("demo", mode, a, e, &ids(a, e));
+        assert_eq!(lose(&out, s), want, "row {i}: {mode:?} {s:?}");
+        let o = out.iter().find(|o| o.scenario == s).unwrap();
+        if want.is_empty() {
+            assert_eq!(o.verdict, "safe", "row {i}");
+        } else {
+            assert!(
+                o.verdict.starts_with(&format!("{} principals", want.len())),
+                "row {i}: {}",
+                o.verdict
+            );
+        }
+    }
+}
+
 #[test]
 fn the_table() {
     let present = AwsAuthFact::Present(aws_auth());
     let none: Vec<ObservedEntry> = vec![];
-    let ci_migrated = {
-        let mut e = rack_entries();
-        e.push(entry(&arn("role", "ci"), "STANDARD", None, true, &[]));
-        e.push(entry(
-            &arn("role", "dev"),
-            "STANDARD",
-            None,
-            false,
-            &["developers"],
-        ));
-        e
-    };
+    let ci_migrated = ci_migrated_entries();
     let rack = rack_entries();
     // (mode, aws-auth, entries, scenario, who loses access)
     let rows: Vec<Row> = vec![
@@ -214,20 +235,7 @@ fn the_table() {
             &["admin", "demo-nodes"],
         ),
     ];
-    for (i, (mode, a, e, s, want)) in rows.into_iter().enumerate() {
-        let out = what_if("demo", mode, a, e, &ids(a, e));
-        assert_eq!(lose(&out, s), want, "row {i}: {mode:?} {s:?}");
-        let o = out.iter().find(|o| o.scenario == s).unwrap();
-        if want.is_empty() {
-            assert_eq!(o.verdict, "safe", "row {i}");
-        } else {
-            assert!(
-                o.verdict.starts_with(&format!("{} principals", want.len())),
-                "row {i}: {}",
-                o.verdict
-            );
-        }
-    }
+    check_rows(rows);
 }
 
 #[test]

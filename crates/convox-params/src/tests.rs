@@ -104,17 +104,39 @@ fn params_get_falls_back_to_catalog_default() {
     assert!(!p.flag(KARPENTER_AUTH_MODE));
 }
 
+/// A `validate_set` row: current params, rack version, arguments, expected outcome.
+type SetRow<'a> = (
+    &'a [(&'a str, &'a str)],
+    &'a str,
+    &'a [&'a str],
+    Result<&'a [&'a str], &'a str>,
+);
+
+/// Each row's outcome: the changed keys, or one line containing the expected text.
+fn check_set_rows(rows: &[SetRow]) {
+    for (i, (cur, ver, args, want)) in rows.iter().enumerate() {
+        let got = validate_set(&params(cur), &v(ver), args);
+        match (want, got) {
+            (Ok(keys), Ok(cs)) => {
+                let changed: Vec<&str> = cs.changed().map(|c| c.key.as_str()).collect();
+                assert_eq!(&changed[..], *keys, "row {i}: {args:?}");
+                assert_eq!(cs.changes.len(), args.len(), "row {i}");
+            }
+            (Err(sub), Err(e)) => {
+                let msg = e.to_string();
+                assert!(msg.contains(sub), "row {i}: {msg:?} lacks {sub:?}");
+                assert!(!msg.contains('\n'), "row {i}: one line: {msg:?}");
+            }
+            (want, got) => panic!("row {i} {args:?}: want {want:?}, got {got:?}"),
+        }
+    }
+}
+
 /// Each row: current params, rack version, arguments, expected outcome (Ok(changed keys) or
 /// Err(substring of the one-line message)).
 #[test]
 fn validate_set_table() {
-    type Row<'a> = (
-        &'a [(&'a str, &'a str)],
-        &'a str,
-        &'a [&'a str],
-        Result<&'a [&'a str], &'a str>,
-    );
-    let rows: &[Row] = &[
+    let rows: &[SetRow] = &[
         // happy paths
         (&[], "3.24.7", &["eks_access_entries=true"], Ok(&["eks_access_entries"])),
         (
@@ -195,22 +217,7 @@ fn validate_set_table() {
             Err("invalid value `maybe`"),
         ),
     ];
-    for (i, (cur, ver, args, want)) in rows.iter().enumerate() {
-        let got = validate_set(&params(cur), &v(ver), args);
-        match (want, got) {
-            (Ok(keys), Ok(cs)) => {
-                let changed: Vec<&str> = cs.changed().map(|c| c.key.as_str()).collect();
-                assert_eq!(&changed[..], *keys, "row {i}: {args:?}");
-                assert_eq!(cs.changes.len(), args.len(), "row {i}");
-            }
-            (Err(sub), Err(e)) => {
-                let msg = e.to_string();
-                assert!(msg.contains(sub), "row {i}: {msg:?} lacks {sub:?}");
-                assert!(!msg.contains('\n'), "row {i}: one line: {msg:?}");
-            }
-            (want, got) => panic!("row {i} {args:?}: want {want:?}, got {got:?}"),
-        }
-    }
+    check_set_rows(rows);
 }
 
 #[test]

@@ -349,6 +349,44 @@ fn a_run_survives_throttling_that_outlasts_the_sdk_retries() {
 // ---------------------------------------------------------------------------------------
 // The chaos test: the whole migration under throttling, 5xx and latency together.
 
+/// After the chaos, one rack: converged, in the mode it should be, with the caller's, nodes'
+/// and Karpenter's entries, running, no run pending or failed. Returns how many entries it
+/// tagged as its own.
+async fn assert_rack_converged(
+    h: &Home,
+    eks: &aws_sdk_eks::Client,
+    rack: &str,
+    start: &str,
+) -> u64 {
+    let auth = h.json(&["rack", "auth", "-r", rack]);
+    assert_eq!(auth["converged"], true, "{rack} from {start}: {auth}");
+    let want_mode = if start == "API" {
+        "API"
+    } else {
+        "API_AND_CONFIG_MAP"
+    };
+    assert_eq!(mode(eks, rack).await, want_mode, "{rack}");
+    let got = entries(eks, rack).await;
+    for p in [
+        CALLER_ROLE.to_string(),
+        nodes_role(rack),
+        karpenter_role(rack),
+    ] {
+        assert!(got.contains_key(&p), "{rack}: no entry for {p}: {got:?}");
+    }
+    let ours = got
+        .values()
+        .filter(|e| e.tags.get("convox:rack").map(String::as_str) == Some(rack))
+        .count() as u64;
+    let info = h.json(&["rack", "-r", rack]);
+    assert_eq!(info["status"], "running", "{rack}: {info}");
+    for e in info["history"].as_array().expect("history") {
+        assert_ne!(e["result"], "pending", "{rack}: {info}");
+        assert_ne!(e["result"], "failed", "{rack}: {info}");
+    }
+    ours
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_the_whole_migration_converges_from_every_starting_mode() {
     let h = Home::served(&["bootstrap_creator_admin=true", "auto_node_entries=true"]);
@@ -405,32 +443,7 @@ async fn chaos_the_whole_migration_converges_from_every_starting_mode() {
     };
     let mut ours = 0u64;
     for (rack, start) in starts {
-        let auth = h.json(&["rack", "auth", "-r", rack]);
-        assert_eq!(auth["converged"], true, "{rack} from {start}: {auth}");
-        let want_mode = if start == "API" {
-            "API"
-        } else {
-            "API_AND_CONFIG_MAP"
-        };
-        assert_eq!(mode(&eks, rack).await, want_mode, "{rack}");
-        let got = entries(&eks, rack).await;
-        for p in [
-            CALLER_ROLE.to_string(),
-            nodes_role(rack),
-            karpenter_role(rack),
-        ] {
-            assert!(got.contains_key(&p), "{rack}: no entry for {p}: {got:?}");
-        }
-        ours += got
-            .values()
-            .filter(|e| e.tags.get("convox:rack").map(String::as_str) == Some(rack))
-            .count() as u64;
-        let info = h.json(&["rack", "-r", rack]);
-        assert_eq!(info["status"], "running", "{rack}: {info}");
-        for e in info["history"].as_array().expect("history") {
-            assert_ne!(e["result"], "pending", "{rack}: {info}");
-            assert_ne!(e["result"], "failed", "{rack}: {info}");
-        }
+        ours += assert_rack_converged(&h, &eks, rack, start).await;
     }
     // The faults did happen: throttled and failed answers, on reads and on changes.
     let faults = |status: &str| -> u64 {

@@ -324,6 +324,15 @@ async fn two_racks_sharing_a_cluster_set_concurrently() {
     }
 }
 
+/// `convox ARGS` started with its output captured.
+fn spawn_piped(h: &Home, args: &[&str]) -> std::process::Child {
+    h.cmd(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
 /// While a run holds the rack (waiting for its update), readers answer at once and see it
 /// updating; a second `params set` waits for the lock and is validated against what the
 /// first stored (a `false` that was fine before is refused after the first set `true`, and
@@ -342,41 +351,32 @@ async fn readers_and_a_second_writer_while_a_run_holds_the_rack() {
     let mut h = h;
     h.env = vec![("CONVOX_LOCK_LEASE_MS".into(), "60000".into())];
     let eks = h.eks("us-east-1");
-    let first = h
-        .cmd(&set_args("busy"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let first = spawn_piped(&h, &set_args("busy"));
     wait_status(&eks, "busy", "UPDATING").await;
     let _resume = ResumeOnPanic(first.id());
     signal(first.id(), "-STOP");
-    let refused = h
-        .cmd(&[
+    let refused = spawn_piped(
+        &h,
+        &[
             "rack",
             "params",
             "set",
             "eks_access_entries=false",
             "-r",
             "busy",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stacked = h
-        .cmd(&[
+        ],
+    );
+    let stacked = spawn_piped(
+        &h,
+        &[
             "rack",
             "params",
             "set",
             "karpenter_auth_mode=true",
             "-r",
             "busy",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+        ],
+    );
 
     let start = Instant::now();
     let racks = h.json(&["racks"]);

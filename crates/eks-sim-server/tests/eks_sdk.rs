@@ -91,9 +91,8 @@ fn code<E: ProvideErrorMetadata>(e: &E) -> (&str, &str) {
     (e.code().unwrap_or(""), e.message().unwrap_or(""))
 }
 
-#[tokio::test]
-async fn cluster_and_auth_mode_flow() {
-    let (_t, c) = setup().await;
+/// CreateCluster, DescribeCluster and ListClusters for `demo`: ARN, mode, tags, endpoint, CA, VPC.
+async fn create_and_describe_demo(c: &Client) {
     let out = c
         .create_cluster()
         .name("demo")
@@ -130,7 +129,10 @@ async fn cluster_and_auth_mode_flow() {
 
     let list = c.list_clusters().send().await.unwrap();
     assert_eq!(list.clusters(), ["demo"]);
+}
 
+/// On CONFIG_MAP: access entries refused with the typed error, and no direct switch to API.
+async fn config_map_refusals(c: &Client) {
     // Access entries are refused on CONFIG_MAP, with AWS's typed error.
     let e = c
         .list_access_entries()
@@ -163,7 +165,10 @@ async fn cluster_and_auth_mode_flow() {
         e.message(),
         Some("Unsupported authentication mode update from CONFIG_MAP to API")
     );
+}
 
+/// With a node group, the switch to API_AND_CONFIG_MAP: its update, and the entries EKS makes.
+async fn switch_demo_to_api_and_config_map(c: &Client) {
     c.create_nodegroup()
         .cluster_name("demo")
         .nodegroup_name("ng")
@@ -242,6 +247,14 @@ async fn cluster_and_auth_mode_flow() {
             "This operation can only be performed on Access Entries with a type of \"STANDARD\"."
         )
     );
+}
+
+#[tokio::test]
+async fn cluster_and_auth_mode_flow() {
+    let (_t, c) = setup().await;
+    create_and_describe_demo(&c).await;
+    config_map_refusals(&c).await;
+    switch_demo_to_api_and_config_map(&c).await;
 
     // The same mode again: AWS's error.
     let again = c
@@ -294,11 +307,8 @@ async fn cluster_and_auth_mode_flow() {
         .is_empty());
 }
 
-#[tokio::test]
-async fn access_entries_and_policies() {
-    let (_t, c) = setup().await;
-    create_cluster(&c, "ae", Some(AuthenticationMode::Api)).await;
-
+/// On cluster `ae`: a STANDARD entry for a role with a path (its defaults, its ARN in the URI path), a duplicate and an STS ARN refused, a node entry.
+async fn create_entries_on_ae(c: &Client) {
     let created = c
         .create_access_entry()
         .cluster_name("ae")
@@ -375,7 +385,10 @@ async fn access_entries_and_policies() {
         node.access_entry().unwrap().username(),
         Some("system:node:{{EC2PrivateDNSName}}")
     );
+}
 
+/// On cluster `ae`: an update, a namespace-scoped association, a bad namespace refused, the scope replaced.
+async fn update_and_associate_on_ae(c: &Client) {
     let upd = c
         .update_access_entry()
         .cluster_name("ae")
@@ -452,6 +465,15 @@ async fn access_entries_and_policies() {
             .r#type(),
         Some(&AccessScopeType::Cluster)
     );
+}
+
+#[tokio::test]
+async fn access_entries_and_policies() {
+    let (_t, c) = setup().await;
+    create_cluster(&c, "ae", Some(AuthenticationMode::Api)).await;
+
+    create_entries_on_ae(&c).await;
+    update_and_associate_on_ae(&c).await;
 
     let filtered = c
         .list_access_entries()

@@ -92,6 +92,33 @@ async fn assume_role_then_call_with_returned_credentials() {
     t.handle.shutdown().await;
 }
 
+/// ListRoles with PathPrefix and Marker/MaxItems pagination, over the 3 roles made plus the
+/// default one.
+async fn list_roles_paged(iam: &aws_sdk_iam::Client) {
+    let page = iam
+        .list_roles()
+        .path_prefix("/nodes/")
+        .max_items(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.roles().len(), 1);
+    assert!(page.is_truncated());
+    let page2 = iam
+        .list_roles()
+        .path_prefix("/nodes/")
+        .max_items(1)
+        .marker(page.marker().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page2.roles().len(), 1);
+    assert!(!page2.is_truncated());
+    assert_ne!(page.roles()[0].role_name(), page2.roles()[0].role_name());
+    let all = iam.list_roles().send().await.unwrap();
+    assert_eq!(all.roles().len(), 4); // 3 + the default role
+}
+
 #[tokio::test]
 async fn iam_role_lifecycle_paths_and_errors() {
     let t = TestSim::start().await;
@@ -161,29 +188,7 @@ async fn iam_role_lifecycle_paths_and_errors() {
         assert_eq!(err.code(), Some(code), "{name} {path}");
     }
 
-    // ListRoles with PathPrefix and Marker/MaxItems pagination.
-    let page = iam
-        .list_roles()
-        .path_prefix("/nodes/")
-        .max_items(1)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.roles().len(), 1);
-    assert!(page.is_truncated());
-    let page2 = iam
-        .list_roles()
-        .path_prefix("/nodes/")
-        .max_items(1)
-        .marker(page.marker().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page2.roles().len(), 1);
-    assert!(!page2.is_truncated());
-    assert_ne!(page.roles()[0].role_name(), page2.roles()[0].role_name());
-    let all = iam.list_roles().send().await.unwrap();
-    assert_eq!(all.roles().len(), 4); // 3 + the default role
+    list_roles_paged(&iam).await;
 
     iam.delete_role().role_name("NodeA").send().await.unwrap();
     let err = iam.get_role().role_name("NodeA").send().await.unwrap_err();

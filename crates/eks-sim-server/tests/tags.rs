@@ -99,6 +99,105 @@ async fn create_cluster_needs_subnets_in_two_zones() {
         .expect("two zones");
 }
 
+/// EKS's tag rules: reserved prefix, sizes, count; unknown and malformed resources.
+async fn tag_refusals(c: &Client, cluster_arn: &str, entry_arn: &str) {
+    let long_key = "k".repeat(129);
+    let long_value = "v".repeat(257);
+    let refusals: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![("aws:owner", "me")], "BadRequestException"),
+        (vec![("AWS:owner", "me")], "BadRequestException"),
+        (vec![(long_key.as_str(), "v")], "BadRequestException"),
+        (vec![("k", long_value.as_str())], "BadRequestException"),
+    ];
+    for (pairs, want) in refusals {
+        let mut req = c.tag_resource().resource_arn(cluster_arn);
+        for (k, v) in &pairs {
+            req = req.tags(*k, *v);
+        }
+        let e = req.send().await.expect_err("refused").into_service_error();
+        assert_eq!(code(&e).0, want, "{pairs:?}: {e:?}");
+    }
+    let mut many = c.tag_resource().resource_arn(cluster_arn);
+    for i in 0..50 {
+        many = many.tags(format!("k{i}"), "v");
+    }
+    let e = many.send().await.expect_err("51 tags").into_service_error();
+    assert_eq!(code(&e).0, "BadRequestException", "{e:?}");
+    let e = c
+        .untag_resource()
+        .resource_arn(cluster_arn)
+        .tag_keys("aws:cloudformation:stack-name")
+        .send()
+        .await
+        .expect_err("reserved")
+        .into_service_error();
+    assert_eq!(code(&e).0, "BadRequestException", "{e:?}");
+    for missing in [
+        "arn:aws:eks:us-east-1:123456789012:cluster/nope".to_string(),
+        "arn:aws:eks:eu-west-1:123456789012:cluster/tagged".to_string(),
+        "arn:aws:eks:us-east-1:111122223333:cluster/tagged".to_string(),
+        format!("{entry_arn}x"),
+    ] {
+        let e = c
+            .list_tags_for_resource()
+            .resource_arn(&missing)
+            .send()
+            .await
+            .expect_err("missing")
+            .into_service_error();
+        assert_eq!(code(&e).0, "NotFoundException", "{missing}: {e:?}");
+    }
+    let e = c
+        .list_tags_for_resource()
+        .resource_arn("not-an-arn")
+        .send()
+        .await
+        .expect_err("malformed")
+        .into_service_error();
+    assert_eq!(code(&e).0, "BadRequestException", "{e:?}");
+}
+
+/// On one resource: its creation tag listed, tags added and overwritten, keys removed
+/// (an absent key is no error).
+async fn tag_round_trip(c: &Client, arn: &str) {
+    let tags = |c: &Client, arn: &str| {
+        let (c, arn) = (c.clone(), arn.to_string());
+        async move {
+            c.list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+                .await
+                .expect("list tags")
+                .tags
+                .unwrap_or_default()
+        }
+    };
+    assert_eq!(
+        tags(c, arn).await.get("convox:rack").map(String::as_str),
+        Some("tagged")
+    );
+    c.tag_resource()
+        .resource_arn(arn)
+        .tags("team", "platform")
+        .tags("convox:rack", "other")
+        .send()
+        .await
+        .expect("tag");
+    let now = tags(c, arn).await;
+    assert_eq!(now.get("team").map(String::as_str), Some("platform"));
+    assert_eq!(now.get("convox:rack").map(String::as_str), Some("other"));
+    c.untag_resource()
+        .resource_arn(arn)
+        .tag_keys("convox:rack")
+        .tag_keys("not-there")
+        .send()
+        .await
+        .expect("untag");
+    let now = tags(c, arn).await;
+    assert!(!now.contains_key("convox:rack"), "{now:?}");
+    assert_eq!(now.get("team").map(String::as_str), Some("platform"));
+}
+
 #[tokio::test]
 async fn clusters_and_access_entries_are_tagged_untagged_and_listed_by_arn() {
     let t = TestSim::start().await;
@@ -138,42 +237,7 @@ async fn clusters_and_access_entries_are_tagged_untagged_and_listed_by_arn() {
         .to_string();
 
     for arn in [&cluster_arn, &entry_arn] {
-        let tags = |c: &Client, arn: &str| {
-            let (c, arn) = (c.clone(), arn.to_string());
-            async move {
-                c.list_tags_for_resource()
-                    .resource_arn(arn)
-                    .send()
-                    .await
-                    .expect("list tags")
-                    .tags
-                    .unwrap_or_default()
-            }
-        };
-        assert_eq!(
-            tags(&c, arn).await.get("convox:rack").map(String::as_str),
-            Some("tagged")
-        );
-        c.tag_resource()
-            .resource_arn(arn)
-            .tags("team", "platform")
-            .tags("convox:rack", "other")
-            .send()
-            .await
-            .expect("tag");
-        let now = tags(&c, arn).await;
-        assert_eq!(now.get("team").map(String::as_str), Some("platform"));
-        assert_eq!(now.get("convox:rack").map(String::as_str), Some("other"));
-        c.untag_resource()
-            .resource_arn(arn)
-            .tag_keys("convox:rack")
-            .tag_keys("not-there")
-            .send()
-            .await
-            .expect("untag");
-        let now = tags(&c, arn).await;
-        assert!(!now.contains_key("convox:rack"), "{now:?}");
-        assert_eq!(now.get("team").map(String::as_str), Some("platform"));
+        tag_round_trip(&c, arn).await;
     }
     // What Describe shows is what the tag operations changed.
     let described = c
@@ -198,61 +262,7 @@ async fn clusters_and_access_entries_are_tagged_untagged_and_listed_by_arn() {
         .expect("entry");
     assert!(!entry.tags().is_some_and(|t| t.contains_key("convox:rack")));
 
-    // EKS's rules: reserved prefix, sizes, count; unknown resources.
-    let long_key = "k".repeat(129);
-    let long_value = "v".repeat(257);
-    let refusals: Vec<(Vec<(&str, &str)>, &str)> = vec![
-        (vec![("aws:owner", "me")], "BadRequestException"),
-        (vec![("AWS:owner", "me")], "BadRequestException"),
-        (vec![(long_key.as_str(), "v")], "BadRequestException"),
-        (vec![("k", long_value.as_str())], "BadRequestException"),
-    ];
-    for (pairs, want) in refusals {
-        let mut req = c.tag_resource().resource_arn(&cluster_arn);
-        for (k, v) in &pairs {
-            req = req.tags(*k, *v);
-        }
-        let e = req.send().await.expect_err("refused").into_service_error();
-        assert_eq!(code(&e).0, want, "{pairs:?}: {e:?}");
-    }
-    let mut many = c.tag_resource().resource_arn(&cluster_arn);
-    for i in 0..50 {
-        many = many.tags(format!("k{i}"), "v");
-    }
-    let e = many.send().await.expect_err("51 tags").into_service_error();
-    assert_eq!(code(&e).0, "BadRequestException", "{e:?}");
-    let e = c
-        .untag_resource()
-        .resource_arn(&cluster_arn)
-        .tag_keys("aws:cloudformation:stack-name")
-        .send()
-        .await
-        .expect_err("reserved")
-        .into_service_error();
-    assert_eq!(code(&e).0, "BadRequestException", "{e:?}");
-    for missing in [
-        "arn:aws:eks:us-east-1:123456789012:cluster/nope".to_string(),
-        "arn:aws:eks:eu-west-1:123456789012:cluster/tagged".to_string(),
-        "arn:aws:eks:us-east-1:111122223333:cluster/tagged".to_string(),
-        format!("{entry_arn}x"),
-    ] {
-        let e = c
-            .list_tags_for_resource()
-            .resource_arn(&missing)
-            .send()
-            .await
-            .expect_err("missing")
-            .into_service_error();
-        assert_eq!(code(&e).0, "NotFoundException", "{missing}: {e:?}");
-    }
-    let e = c
-        .list_tags_for_resource()
-        .resource_arn("not-an-arn")
-        .send()
-        .await
-        .expect_err("malformed")
-        .into_service_error();
-    assert_eq!(code(&e).0, "BadRequestException", "{e:?}");
+    tag_refusals(&c, &cluster_arn, &entry_arn).await;
     // None of the refusals changed anything.
     let now = c
         .list_tags_for_resource()

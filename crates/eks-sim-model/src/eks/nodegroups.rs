@@ -98,7 +98,8 @@ impl NodegroupRow {
     }
 }
 
-pub fn create_nodegroup(sim: &Sim, ctx: &Ctx, input: CreateNodegroupInput) -> SimResult<Nodegroup> {
+/// The checks AWS makes on the input alone, before it looks at the cluster.
+fn check_nodegroup_input(input: &CreateNodegroupInput) -> SimResult<()> {
     check_name("Nodegroup", &input.nodegroup_name)?;
     if input.subnets.is_empty() {
         return Err(invalid_param("subnets must contain at least one subnet."));
@@ -118,6 +119,11 @@ pub fn create_nodegroup(sim: &Sim, ctx: &Ctx, input: CreateNodegroupInput) -> Si
     if input.disk_size.is_some_and(|d| d < 1) {
         return Err(invalid_param("diskSize must be at least 1 GiB."));
     }
+    Ok(())
+}
+
+pub fn create_nodegroup(sim: &Sim, ctx: &Ctx, input: CreateNodegroupInput) -> SimResult<Nodegroup> {
+    check_nodegroup_input(&input)?;
     let scaling = scaling_doc(input.scaling_config.as_ref())?;
     let now = ctx.now_ms;
     with_cluster_write(sim, ctx, &input.cluster_name, |tx, settings, mut c| {
