@@ -80,8 +80,8 @@ fuzz_target!(|data: &[u8]| {
             // Query protocol: form/query decoding and tag lists.
             let f = fields(rest, 2);
             let p = query::Params::decode(&String::from_utf8_lossy(f[0]), f[1]);
-            let _ = p.tags();
-            let _ = p.int("MaxItems", "maxItems");
+            let _ = eks_sim_wire::generated::iam::CreateRoleInput::decode(&p);
+            let _ = eks_sim_wire::generated::iam::ListRolesInput::decode(&p);
         }
         _ => {
             // EKS rest-json: route + handle with an arbitrary path, query and body.

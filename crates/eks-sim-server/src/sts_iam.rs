@@ -48,8 +48,7 @@ pub fn handle_sts(sim: &Sim, ctx: &Ctx, action: &str, p: &Params, rid: &str) -> 
         let version = p.get("Version").unwrap_or(sts::API_VERSION);
         return query::error(STS_NS, &invalid_action(action, version), rid);
     };
-    let params = rt::query::Params(p.0.clone());
-    match sts::serve(&StsModel { sim }, ctx, op, &params, rid) {
+    match sts::serve(&StsModel { sim }, ctx, op, p, rid) {
         Ok(body) => xml(body, rid),
         Err(f) => {
             let e = failure(f, |e: &sts::StsError| {
@@ -65,8 +64,7 @@ pub fn handle_iam(sim: &Sim, ctx: &Ctx, action: &str, p: &Params, rid: &str) -> 
         let version = p.get("Version").unwrap_or(iam::API_VERSION);
         return query::error(IAM_NS, &invalid_action(action, version), rid);
     };
-    let params = rt::query::Params(p.0.clone());
-    match iam::serve(&IamModel { sim }, ctx, op, &params, rid) {
+    match iam::serve(&IamModel { sim }, ctx, op, p, rid) {
         Ok(body) => xml(body, rid),
         Err(f) => {
             let e = failure(f, |e: &iam::IamError| {

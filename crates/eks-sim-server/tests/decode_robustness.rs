@@ -78,8 +78,9 @@ fn decoders_never_panic() {
             }
         }
         let p = query::Params::decode(&a_str, &b);
-        let _ = p.tags();
-        let _ = p.int("MaxItems", "maxItems");
+        // Tags (CreateRole) and a number (ListRoles' MaxItems) through the generated decoders.
+        let _ = eks_sim_wire::generated::iam::CreateRoleInput::decode(&p);
+        let _ = eks_sim_wire::generated::iam::ListRolesInput::decode(&p);
 
         for method in [http::Method::GET, http::Method::POST, http::Method::DELETE] {
             for path in [&a_str, &b_str] {
