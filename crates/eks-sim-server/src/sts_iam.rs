@@ -48,15 +48,10 @@ pub fn handle_sts(sim: &Sim, ctx: &Ctx, action: &str, p: &Params, rid: &str) -> 
         let version = p.get("Version").unwrap_or(sts::API_VERSION);
         return query::error(STS_NS, &invalid_action(action, version), rid);
     };
-    match sts::serve(&StsModel { sim }, ctx, op, p, rid) {
-        Ok(body) => xml(body, rid),
-        Err(f) => {
-            let e = failure(f, |e: &sts::StsError| {
-                (e.code().to_string(), e.status(), e.message().to_string())
-            });
-            query::error(STS_NS, &e, rid)
-        }
-    }
+    let served = sts::serve(&StsModel { sim }, ctx, op, p, rid);
+    answer(STS_NS, rid, served, |e: &sts::StsError| {
+        (e.code().to_string(), e.status(), e.message().to_string())
+    })
 }
 
 pub fn handle_iam(sim: &Sim, ctx: &Ctx, action: &str, p: &Params, rid: &str) -> WireResponse {
@@ -64,14 +59,22 @@ pub fn handle_iam(sim: &Sim, ctx: &Ctx, action: &str, p: &Params, rid: &str) -> 
         let version = p.get("Version").unwrap_or(iam::API_VERSION);
         return query::error(IAM_NS, &invalid_action(action, version), rid);
     };
-    match iam::serve(&IamModel { sim }, ctx, op, p, rid) {
+    let served = iam::serve(&IamModel { sim }, ctx, op, p, rid);
+    answer(IAM_NS, rid, served, |e: &iam::IamError| {
+        (e.code().to_string(), e.status(), e.message().to_string())
+    })
+}
+
+/// The XML answer of a served query-protocol operation, or its error in the service's namespace.
+fn answer<E>(
+    ns: &str,
+    rid: &str,
+    served: Result<String, rt::Failure<E>>,
+    parts: impl Fn(&E) -> (String, u16, String),
+) -> WireResponse {
+    match served {
         Ok(body) => xml(body, rid),
-        Err(f) => {
-            let e = failure(f, |e: &iam::IamError| {
-                (e.code().to_string(), e.status(), e.message().to_string())
-            });
-            query::error(IAM_NS, &e, rid)
-        }
+        Err(f) => query::error(ns, &failure(f, parts), rid),
     }
 }
 
